@@ -1,0 +1,1 @@
+"""The FitSense Dagster code location: assets, checks, resources and jobs under ``defs/``."""

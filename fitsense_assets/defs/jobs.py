@@ -1,0 +1,10 @@
+import dagster as dg
+
+from fitsense_assets.partitions import run_partitions
+
+synthetic_data_job = dg.define_asset_job(
+    "synthetic_data",
+    selection=dg.AssetSelection.groups("synthetic"),
+    partitions_def=run_partitions,
+    description="Generate a run's synthetic users and history, check them, load PostgreSQL.",
+)

@@ -1,0 +1,13 @@
+import dagster as dg
+
+from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "artifact_store": ArtifactStoreResource(),
+            "app_database": AppDatabaseResource(),
+        }
+    )

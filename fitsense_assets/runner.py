@@ -1,0 +1,74 @@
+"""Running pipeline jobs against the project's Dagster instance, as the CLI does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from fitsense_assets.definitions import defs
+from fitsense_assets.partitions import run_partitions
+from fitsense_core.synthetic.config import validate_run_id
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    run_id: str
+    dagster_run_id: str
+    success: bool
+    materialized: list[str]
+    failed_checks: list[str]
+    metadata: dict[str, dict[str, Any]]
+
+
+def run_synthetic_job(
+    run_id: str,
+    *,
+    n_users: int,
+    seed: int,
+    history_days: int,
+    history_end: str = "",
+    instance: dg.DagsterInstance | None = None,
+) -> PipelineResult:
+    """Materialize the synthetic assets for partition ``run_id`` in the Dagster instance."""
+    validate_run_id(run_id)
+    instance = instance or dg.DagsterInstance.get()
+    if not instance.has_dynamic_partition(run_partitions.name, run_id):
+        instance.add_dynamic_partitions(run_partitions.name, [run_id])
+    job = defs().resolve_job_def("synthetic_data")
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        "ops": {
+            "synthetic_users": {
+                "config": {
+                    "n_users": n_users,
+                    "seed": seed,
+                    "history_days": history_days,
+                    "history_end": history_end,
+                }
+            }
+        },
+    }
+    result = job.execute_in_process(
+        run_config=run_config,
+        instance=instance,
+        partition_key=run_id,
+        raise_on_error=False,
+        tags={"fitsense/run_id": run_id, "fitsense/trigger": "cli"},
+    )
+    materialized, metadata = [], {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        if materialization is None:
+            continue
+        key = materialization.asset_key.to_user_string()
+        materialized.append(key)
+        metadata[key] = {k: v.value for k, v in materialization.metadata.items()}
+    evaluations = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    failed = [f"{ev.check_name}: {ev.description}" for ev in evaluations if not ev.passed]
+    return PipelineResult(run_id, result.run_id, result.success, materialized, failed, metadata)

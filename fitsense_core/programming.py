@@ -1,0 +1,358 @@
+"""Training knowledge: weekly splits, session templates, exercise choice and set schemes.
+
+Pure functions over the reference catalog, used by the synthetic generator to build
+sensible plans and by the knowledge-based coach to write real ones. The rules follow
+common strength-and-conditioning practice: full-body sessions for low frequency and
+beginners, upper/lower and push/pull/legs splits for more days; heavier, lower-rep
+work with longer rests for strength, moderate reps for hypertrophy, higher reps and
+shorter rests for fat loss and endurance; beginners keep more reps in reserve.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from fitsense_core.reference import EXPERIENCE_LEVELS, Exercise, exercise_catalog
+
+# Training weekdays (1 = Monday) for each frequency, spread to leave recovery days.
+TRAINING_WEEKDAYS: dict[int, tuple[int, ...]] = {
+    1: (1,),
+    2: (1, 4),
+    3: (1, 3, 5),
+    4: (1, 2, 4, 5),
+    5: (1, 2, 3, 5, 6),
+    6: (1, 2, 3, 4, 5, 6),
+    7: (1, 2, 3, 4, 5, 6, 7),
+}
+
+
+def split_for(days_per_week: int, experience: str) -> tuple[str, ...]:
+    """Session types for a week, in training order."""
+    if days_per_week <= 2:
+        return ("FULL_BODY",) * days_per_week
+    if days_per_week == 3:
+        return ("FULL_BODY",) * 3 if experience == "beginner" else ("PUSH", "PULL", "LEGS")
+    if days_per_week == 4:
+        return ("UPPER", "LOWER", "UPPER", "LOWER")
+    if days_per_week == 5:
+        return ("PUSH", "PULL", "LEGS", "UPPER", "LOWER")
+    if days_per_week == 6:
+        return ("PUSH", "PULL", "LEGS") * 2
+    return ("PUSH", "PULL", "LEGS", "UPPER", "LOWER", "FULL_BODY", "MOBILITY")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One place in a session: acceptable movement patterns and (optionally) muscles."""
+
+    patterns: tuple[str, ...]
+    muscles: tuple[str, ...] = ()
+    main: bool = False
+
+
+def _s(patterns: str, muscles: str = "", main: bool = False) -> Slot:
+    return Slot(tuple(patterns.split()), tuple(muscles.split()), main)
+
+
+# Ordered most important first; a shorter session keeps the first N slots.
+SESSION_TEMPLATES: dict[str, tuple[Slot, ...]] = {
+    "FULL_BODY": (
+        _s("squat lunge", "quads glutes", main=True),
+        _s("horizontal_push", "chest", main=True),
+        _s("horizontal_pull vertical_pull", "back"),
+        _s("hinge", "hamstrings glutes"),
+        _s("vertical_push", "shoulders"),
+        _s("core", "core"),
+        _s("isolation", "biceps triceps"),
+        _s("carry lunge", ""),
+    ),
+    "UPPER": (
+        _s("horizontal_push", "chest", main=True),
+        _s("horizontal_pull", "back", main=True),
+        _s("vertical_push", "shoulders"),
+        _s("vertical_pull", "back"),
+        _s("isolation", "biceps"),
+        _s("isolation", "triceps"),
+        _s("isolation", "shoulders"),
+        _s("core", "core"),
+    ),
+    "LOWER": (
+        _s("squat", "quads glutes", main=True),
+        _s("hinge", "hamstrings glutes", main=True),
+        _s("lunge", "quads glutes"),
+        _s("isolation", "hamstrings quads"),
+        _s("isolation", "calves"),
+        _s("core", "core"),
+        _s("isolation hinge", "glutes"),
+        _s("carry", ""),
+    ),
+    "PUSH": (
+        _s("horizontal_push", "chest", main=True),
+        _s("vertical_push", "shoulders", main=True),
+        _s("horizontal_push isolation", "chest"),
+        _s("isolation", "shoulders"),
+        _s("isolation horizontal_push vertical_push", "triceps"),
+        _s("core", "core"),
+        _s("isolation", "triceps"),
+    ),
+    "PULL": (
+        _s("vertical_pull", "back", main=True),
+        _s("horizontal_pull", "back", main=True),
+        _s("hinge", "hamstrings glutes back"),
+        _s("isolation horizontal_pull", "shoulders back"),
+        _s("isolation", "biceps"),
+        _s("carry isolation", "forearms full_body"),
+        _s("core", "core"),
+    ),
+    "LEGS": (
+        _s("squat", "quads glutes", main=True),
+        _s("hinge", "hamstrings glutes", main=True),
+        _s("lunge", "quads glutes"),
+        _s("isolation", "quads"),
+        _s("isolation", "hamstrings"),
+        _s("isolation", "calves"),
+        _s("core", "core"),
+    ),
+    "MOBILITY": (
+        _s("mobility"),
+        _s("mobility"),
+        _s("mobility"),
+        _s("core", "core"),
+        _s("mobility"),
+        _s("locomotion"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SetScheme:
+    sets: int
+    reps: int
+    rir: int
+    rest_seconds: int
+
+
+# (main lifts, accessories) per goal, for intermediate lifters.
+GOAL_SCHEMES: dict[str, tuple[SetScheme, SetScheme]] = {
+    "strength": (SetScheme(4, 5, 2, 180), SetScheme(3, 8, 2, 120)),
+    "muscle_gain": (SetScheme(4, 8, 2, 120), SetScheme(3, 12, 1, 90)),
+    "fat_loss": (SetScheme(3, 10, 2, 75), SetScheme(3, 12, 2, 60)),
+    "endurance": (SetScheme(3, 15, 3, 60), SetScheme(2, 15, 2, 45)),
+    "general_fitness": (SetScheme(3, 8, 2, 90), SetScheme(3, 10, 2, 75)),
+}
+
+# Acceptable target reps for non-timed work, by goal (the plan contract's goal check).
+GOAL_REP_RANGES: dict[str, tuple[int, int]] = {
+    "strength": (3, 12),
+    "muscle_gain": (5, 15),
+    "fat_loss": (6, 20),
+    "endurance": (10, 30),
+    "general_fitness": (5, 15),
+}
+
+
+def exercises_per_session(session_length_min: int) -> int:
+    for limit, count in ((30, 4), (45, 5), (60, 6), (75, 7)):
+        if session_length_min <= limit:
+            return count
+    return 8
+
+
+def set_scheme(
+    goal: str, experience: str, exercise: Exercise, main: bool, blocked: frozenset[str]
+) -> tuple[SetScheme, str | None]:
+    """The prescription for one exercise and, for timed work, the note carrying its duration."""
+    if exercise.category == "mobility" or exercise.movement_pattern == "mobility":
+        return SetScheme(2, 1, 5, 15), "30-45 s per side, slow and controlled"
+    if exercise.category == "cardio" or exercise.movement_pattern == "locomotion":
+        minutes = {"endurance": 30, "fat_loss": 20}.get(goal, 15)
+        return SetScheme(1, 1, 3, 0), f"{minutes} min at a conversational pace"
+    if exercise.is_timed:
+        seconds = {"beginner": 20, "intermediate": 30, "advanced": 45}[experience]
+        return SetScheme(3, 1, 3, 45), f"hold {seconds} s"
+
+    main_scheme, accessory_scheme = GOAL_SCHEMES[goal]
+    scheme = main_scheme if main else accessory_scheme
+    sets, reps, rir, rest = scheme.sets, scheme.reps, scheme.rir, scheme.rest_seconds
+    if experience == "beginner":
+        sets, rir = max(2, sets - 1), min(4, rir + 1)
+        reps = max(reps, 6)
+    elif experience == "advanced":
+        sets = min(5, sets + 1) if main else sets
+        rir = max(1 if main else 0, rir - 1)
+    if exercise.category == "isolation" and reps < 8:
+        reps = 8
+    if "valsalva" in blocked:
+        # No maximal straining: moderate loads, well short of failure.
+        reps, rir = max(reps, 8), max(rir, 3)
+    if exercise.category == "plyometric":
+        reps, rir = min(reps, 8), max(rir, 3)
+    return SetScheme(sets, reps, rir, rest), None
+
+
+@dataclass
+class PlannedExercise:
+    exercise: Exercise
+    position: int
+    scheme: SetScheme
+    notes: str | None = None
+
+
+@dataclass
+class PlannedDay:
+    name: str
+    day_order: int
+    exercises: list[PlannedExercise] = field(default_factory=list)
+    notes: str | None = None
+
+    @property
+    def is_rest(self) -> bool:
+        return not self.exercises
+
+
+@dataclass(frozen=True)
+class Athlete:
+    """What plan building needs to know about a person."""
+
+    goal: str
+    experience: str
+    days_per_week: int
+    session_length_min: int
+    equipment: frozenset[str]
+    blocked_tags: frozenset[str]
+
+
+def eligible_exercises(athlete: Athlete) -> list[Exercise]:
+    """Catalog entries this person can do: equipment at hand, nothing contraindicated,
+    nothing beyond their experience."""
+    return list(_pool(athlete.equipment, athlete.blocked_tags, athlete.experience).exercises)
+
+
+@dataclass(frozen=True, eq=False)
+class _Pool:
+    exercises: tuple[Exercise, ...]
+    by_pattern: dict[str, tuple[Exercise, ...]]
+
+
+@lru_cache(maxsize=4096)
+def _pool(equipment: frozenset[str], blocked: frozenset[str], experience: str) -> _Pool:
+    rank = EXPERIENCE_LEVELS.index(experience)
+    exercises = tuple(
+        e
+        for e in exercise_catalog()
+        if set(e.equipment) <= equipment
+        and not set(e.contraindication_tags) & blocked
+        and EXPERIENCE_LEVELS.index(e.min_experience) <= rank
+    )
+    patterns: dict[str, list[Exercise]] = {}
+    for e in exercises:
+        patterns.setdefault(e.movement_pattern, []).append(e)
+    return _Pool(exercises, {k: tuple(v) for k, v in patterns.items()})
+
+
+def _pick(candidates: list[Exercise], rng: random.Random, prefer_compound: bool) -> Exercise:
+    if prefer_compound:
+        compound = [e for e in candidates if e.category == "compound"]
+        candidates = compound or candidates
+    # Loaded variations first when available: they progress more easily.
+    loaded = [e for e in candidates if e.load_factor > 0]
+    pool = loaded if loaded and rng.random() < 0.75 else candidates
+    return rng.choice(pool)
+
+
+def _slot_candidates(slot: Slot, pool: _Pool, used: set[str]) -> list[Exercise]:
+    by_pattern = [
+        e for p in slot.patterns for e in pool.by_pattern.get(p, ()) if e.slug not in used
+    ]
+    exact = [e for e in by_pattern if not slot.muscles or e.primary_muscle in slot.muscles]
+    if exact:
+        return exact
+    if by_pattern:
+        return by_pattern
+    return [
+        e
+        for e in pool.exercises
+        if e.slug not in used and slot.muscles and e.primary_muscle in slot.muscles
+    ]
+
+
+def build_week(athlete: Athlete, rng: random.Random) -> list[PlannedDay]:
+    """A full week (7 days, rest days included) for one person."""
+    pool = _pool(athlete.equipment, athlete.blocked_tags, athlete.experience)
+    session_types = split_for(athlete.days_per_week, athlete.experience)
+    training_days = TRAINING_WEEKDAYS[athlete.days_per_week]
+    per_session = exercises_per_session(athlete.session_length_min)
+    counters: dict[str, int] = {}
+    week: list[PlannedDay] = []
+    used_by_type: dict[str, set[str]] = {}
+    session_iter = iter(session_types)
+    for day_order in range(1, 8):
+        if day_order not in training_days:
+            counters["REST"] = counters.get("REST", 0) + 1
+            week.append(PlannedDay(f"REST_{counters['REST']}", day_order))
+            continue
+        kind = next(session_iter)
+        counters[kind] = counters.get(kind, 0) + 1
+        day = PlannedDay(f"{kind}_{counters[kind]}", day_order)
+        # Repeat sessions of a type vary their exercises where the pool allows.
+        avoid = set(used_by_type.get(kind, set()))
+        chosen: set[str] = set()
+        for slot in SESSION_TEMPLATES[kind]:
+            if len(day.exercises) >= per_session:
+                break
+            candidates = _slot_candidates(slot, pool, chosen | avoid) or _slot_candidates(
+                slot, pool, chosen
+            )
+            if not candidates:
+                continue
+            exercise = _pick(candidates, rng, prefer_compound=slot.main)
+            chosen.add(exercise.slug)
+            scheme, note = set_scheme(
+                athlete.goal, athlete.experience, exercise, slot.main, athlete.blocked_tags
+            )
+            day.exercises.append(PlannedExercise(exercise, len(day.exercises) + 1, scheme, note))
+        if athlete.goal in ("fat_loss", "endurance") and kind != "MOBILITY":
+            _add_conditioning(day, pool, chosen, athlete, per_session, rng)
+        used_by_type.setdefault(kind, set()).update(chosen)
+        week.append(day)
+    return week
+
+
+def _add_conditioning(
+    day: PlannedDay,
+    pool: _Pool,
+    chosen: set[str],
+    athlete: Athlete,
+    per_session: int,
+    rng: random.Random,
+) -> None:
+    """Fat-loss and endurance sessions end with steady cardio when there is one to do."""
+    cardio = [e for e in pool.by_pattern.get("locomotion", ()) if e.slug not in chosen]
+    if not cardio:
+        return
+    if len(day.exercises) >= per_session:
+        day.exercises.pop()
+    exercise = rng.choice(cardio)
+    scheme, note = set_scheme(
+        athlete.goal, athlete.experience, exercise, False, athlete.blocked_tags
+    )
+    day.exercises.append(PlannedExercise(exercise, len(day.exercises) + 1, scheme, note))
+
+
+def progress_week(week: list[PlannedDay], experience: str) -> list[PlannedDay]:
+    """The next block: one more set on main lifts (within limits) and one rep in reserve
+    less on accessories that are not already close to failure."""
+    progressed = []
+    for day in week:
+        new_day = PlannedDay(day.name, day.day_order, notes=day.notes)
+        for pe in day.exercises:
+            s = pe.scheme
+            if pe.notes is None and pe.position <= 2 and s.sets < 5:
+                s = SetScheme(s.sets + 1, s.reps, s.rir, s.rest_seconds)
+            elif pe.notes is None and s.rir > (2 if experience == "beginner" else 1):
+                s = SetScheme(s.sets, s.reps, s.rir - 1, s.rest_seconds)
+            new_day.exercises.append(PlannedExercise(pe.exercise, pe.position, s, pe.notes))
+        progressed.append(new_day)
+    return progressed

@@ -1,0 +1,47 @@
+"""Settings read from the environment, with defaults that work on a fresh machine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_APP_DATABASE = "fitsense"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything FitSense reads from the environment.
+
+    - ``FITSENSE_DATABASE_URL``: the application database. Unset: the PostgreSQL server on
+      127.0.0.1:5432 if one answers, else an embedded server under ``FITSENSE_HOME``.
+    - ``FITSENSE_DAGSTER_STORAGE_URL``: Dagster's run/event/schedule storage. Unset: a
+      database named ``<app database>_dagster`` on the same server, created when missing.
+    - ``FITSENSE_HOME``: local state (embedded database, artifacts); default ``./.fitsense``.
+    - ``FITSENSE_ARTIFACT_ROOT``: artifact store root, a directory or ``gs://bucket/prefix``;
+      default ``$FITSENSE_HOME/artifacts``.
+    - ``FITSENSE_LOCAL_SERVER_URL``: where to look for a local server before falling back
+      to the embedded one.
+    """
+
+    database_url: str | None
+    dagster_storage_url: str | None
+    home: Path
+    artifact_root: str
+    local_server_url: str
+    app_database: str = DEFAULT_APP_DATABASE
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("FITSENSE_HOME") or Path.cwd() / ".fitsense").absolute()
+        return cls(
+            database_url=env.get("FITSENSE_DATABASE_URL") or None,
+            dagster_storage_url=env.get("FITSENSE_DAGSTER_STORAGE_URL") or None,
+            home=home,
+            artifact_root=env.get("FITSENSE_ARTIFACT_ROOT") or str(home / "artifacts"),
+            local_server_url=env.get("FITSENSE_LOCAL_SERVER_URL") or DEFAULT_LOCAL_SERVER_URL,
+        )
