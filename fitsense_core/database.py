@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,16 +166,25 @@ def embedded_server_url(settings: Settings) -> str:
     return server.get_uri("postgres")
 
 
-def stop_embedded_server(settings: Settings) -> bool:
-    """Stop the embedded server if it runs; True when one was stopped."""
-    import pgserver
-
-    pgdata = settings.home / "pgdata"
-    if not (pgdata / "postmaster.pid").exists():
+def stop_embedded_server(settings: Settings, timeout_s: float = 30) -> bool:
+    """Stop the embedded server if it runs (fast shutdown); True when one was stopped."""
+    pid_file = settings.home / "pgdata" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split("\n", 1)[0])
+    except (FileNotFoundError, ValueError):
         return False
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    server.cleanup()
-    return True
+    try:
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    raise DatabaseUnavailableError(f"the embedded PostgreSQL (pid {pid}) did not stop in {timeout_s}s")
 
 
 _resolved: dict[Settings, DatabaseTarget] = {}

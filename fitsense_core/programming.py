@@ -153,6 +153,16 @@ GOAL_REP_RANGES: dict[str, tuple[int, int]] = {
 }
 
 
+PLYOMETRIC_REP_RANGE = (1, 10)
+
+
+def rep_range_for(goal: str, exercise: Exercise) -> tuple[int, int]:
+    """Target reps that fit the goal; jumps stay low-rep whatever the goal."""
+    if exercise.category == "plyometric":
+        return PLYOMETRIC_REP_RANGE
+    return GOAL_REP_RANGES[goal]
+
+
 def exercises_per_session(session_length_min: int) -> int:
     for limit, count in ((30, 4), (45, 5), (60, 6), (75, 7)):
         if session_length_min <= limit:

@@ -353,9 +353,12 @@ MAJOR_MUSCLES = ("chest", "back", "shoulders", "quads", "hamstrings", "glutes", 
 HOME_EQUIPMENT = frozenset({"dumbbell", "resistance_band"})
 
 
-def catalog_coverage_gaps(restrictions: dict[str, set[str]]) -> list[str]:
+def catalog_coverage_gaps(
+    restrictions: dict[str, set[str]], catalog: tuple[Exercise, ...] | None = None
+) -> list[str]:
     """Restrictions that leave a beginner at home (dumbbells, bands or nothing) without any
     exercise for a major muscle group; empty when the catalog covers every case."""
+    catalog = exercise_catalog() if catalog is None else catalog
     gaps = []
     for label, tags in restrictions.items():
         for muscle in MAJOR_MUSCLES:
@@ -364,7 +367,7 @@ def catalog_coverage_gaps(restrictions: dict[str, set[str]]) -> list[str]:
                 and set(e.equipment) <= HOME_EQUIPMENT
                 and not set(e.contraindication_tags) & tags
                 and e.min_experience == "beginner"
-                for e in exercise_catalog()
+                for e in catalog
             ):
                 gaps.append(f"{label} leaves no home exercise for {muscle}")
     return gaps

@@ -1,0 +1,110 @@
+"""Shared fixtures: a real PostgreSQL, fresh databases per test session, small data sets.
+
+The server is ``FITSENSE_TEST_ADMIN_URL`` if set, else the one on 127.0.0.1:5432, else
+an embedded server started for the session. Every database a test creates is dropped
+afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from fitsense_core.database import embedded_server_url, with_database  # noqa: E402
+from fitsense_core.migrations import migrate  # noqa: E402
+from fitsense_core.settings import DEFAULT_LOCAL_SERVER_URL, Settings  # noqa: E402
+from fitsense_core.synthetic import (  # noqa: E402
+    SyntheticConfig,
+    TableSet,
+    generate_daily_signals,
+    generate_plans,
+    generate_users,
+    generate_workouts,
+)
+
+TEST_END = date(2026, 10, 31)
+
+
+def _answers(url: str) -> bool:
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+        return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("FITSENSE_TEST_ADMIN_URL") or DEFAULT_LOCAL_SERVER_URL
+    if _answers(url):
+        return url
+    home = tmp_path_factory.mktemp("embedded-pg")
+    settings = Settings.from_env({"FITSENSE_HOME": str(home)})
+    return embedded_server_url(settings)
+
+
+@pytest.fixture(scope="session")
+def database_factory(admin_url: str) -> Iterator[Callable[[str], str]]:
+    """Creates uniquely named databases and drops them all at the end of the session."""
+    created: list[str] = []
+
+    def create(label: str = "db") -> str:
+        name = f"fitsense_test_{label}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return with_database(admin_url, name)
+
+    yield create
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db(database_factory: Callable[[str], str]) -> str:
+    return database_factory("empty")
+
+
+@pytest.fixture(scope="session")
+def migrated_db(database_factory: Callable[[str], str]) -> str:
+    url = database_factory("app")
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def fresh_migrated_db(database_factory: Callable[[str], str]) -> str:
+    url = database_factory("fresh")
+    migrate(url)
+    return url
+
+
+def generate_all(config: SyntheticConfig) -> list[TableSet]:
+    users = generate_users(config)
+    plans = generate_plans(users)
+    workouts = generate_workouts(users, plans)
+    return [users, plans, workouts, generate_daily_signals(users, workouts)]
+
+
+@pytest.fixture(scope="session")
+def small_config() -> SyntheticConfig:
+    return SyntheticConfig(run_id="test-small", n_users=60, seed=7, history_end=TEST_END)
+
+
+@pytest.fixture(scope="session")
+def small_run(small_config: SyntheticConfig) -> list[TableSet]:
+    return generate_all(small_config)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
