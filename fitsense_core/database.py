@@ -184,7 +184,9 @@ def stop_embedded_server(settings: Settings, timeout_s: float = 30) -> bool:
         except ProcessLookupError:
             return True
         time.sleep(0.1)
-    raise DatabaseUnavailableError(f"the embedded PostgreSQL (pid {pid}) did not stop in {timeout_s}s")
+    raise DatabaseUnavailableError(
+        f"the embedded PostgreSQL (pid {pid}) did not stop within {timeout_s}s"
+    )
 
 
 _resolved: dict[Settings, DatabaseTarget] = {}

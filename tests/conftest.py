@@ -18,10 +18,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from fitsense_core.database import embedded_server_url, with_database  # noqa: E402
-from fitsense_core.migrations import migrate  # noqa: E402
-from fitsense_core.settings import DEFAULT_LOCAL_SERVER_URL, Settings  # noqa: E402
-from fitsense_core.synthetic import (  # noqa: E402
+from fitsense_core.database import embedded_server_url, with_database
+from fitsense_core.migrations import migrate
+from fitsense_core.settings import DEFAULT_LOCAL_SERVER_URL, Settings
+from fitsense_core.synthetic import (
     SyntheticConfig,
     TableSet,
     generate_daily_signals,

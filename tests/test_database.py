@@ -44,10 +44,12 @@ def test_malformed_url_gets_one_clear_message(url: str, message: str) -> None:
 
 def test_unreachable_server_names_host_port_and_database(tmp_path: Path) -> None:
     port = _closed_port()
-    settings = Settings.from_env({
-        "FITSENSE_DATABASE_URL": f"postgresql://fitsense:secret@127.0.0.1:{port}/appdb",
-        "FITSENSE_HOME": str(tmp_path),
-    })
+    settings = Settings.from_env(
+        {
+            "FITSENSE_DATABASE_URL": f"postgresql://fitsense:secret@127.0.0.1:{port}/appdb",
+            "FITSENSE_HOME": str(tmp_path),
+        }
+    )
     with pytest.raises(DatabaseUnavailableError) as err:
         resolve_database(settings)
     message = str(err.value)
@@ -70,9 +72,14 @@ def test_configured_url_is_used_and_dagster_database_created(
     database_factory, admin_url: str, tmp_path: Path
 ) -> None:
     url = database_factory("configured")
-    target = resolve_database(Settings.from_env({
-        "FITSENSE_DATABASE_URL": url, "FITSENSE_HOME": str(tmp_path),
-    }))
+    target = resolve_database(
+        Settings.from_env(
+            {
+                "FITSENSE_DATABASE_URL": url,
+                "FITSENSE_HOME": str(tmp_path),
+            }
+        )
+    )
     assert target.url == url
     assert target.origin == "configured"
     dagster_db = target.dagster_url.rsplit("/", 1)[1]
@@ -86,10 +93,12 @@ def test_configured_url_is_used_and_dagster_database_created(
 
 def test_embedded_server_when_no_local_server_answers(tmp_path: Path) -> None:
     """No setting and nothing on the probe address: an embedded PostgreSQL is started."""
-    settings = Settings.from_env({
-        "FITSENSE_HOME": str(tmp_path),
-        "FITSENSE_LOCAL_SERVER_URL": f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres",
-    })
+    settings = Settings.from_env(
+        {
+            "FITSENSE_HOME": str(tmp_path),
+            "FITSENSE_LOCAL_SERVER_URL": f"postgresql://postgres@127.0.0.1:{_closed_port()}/postgres",
+        }
+    )
     try:
         target = resolve_database(settings)
         assert target.origin == "embedded"

@@ -27,8 +27,9 @@ def _expected(run: list[TableSet]) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("strategy", ["row_triggers", "validate_after"])
-def test_load_writes_every_row(fresh_migrated_db: str, small_run: list[TableSet],
-                               strategy: str) -> None:
+def test_load_writes_every_row(
+    fresh_migrated_db: str, small_run: list[TableSet], strategy: str
+) -> None:
     fks = _fk_count(fresh_migrated_db)
     report = load_run(fresh_migrated_db, "test-small", small_run, fk_strategy=strategy)
     assert report.strategy == strategy
@@ -40,8 +41,9 @@ def test_load_writes_every_row(fresh_migrated_db: str, small_run: list[TableSet]
 def test_reloading_a_run_replaces_it_and_other_runs_stay(
     fresh_migrated_db: str, small_run: list[TableSet]
 ) -> None:
-    other = generate_all(SyntheticConfig(run_id="other-run", n_users=5, seed=3,
-                                         history_end=TEST_END))
+    other = generate_all(
+        SyntheticConfig(run_id="other-run", n_users=5, seed=3, history_end=TEST_END)
+    )
     load_run(fresh_migrated_db, "other-run", other)
     load_run(fresh_migrated_db, "test-small", small_run)
     report = load_run(fresh_migrated_db, "test-small", small_run)
@@ -79,9 +81,15 @@ def test_broken_reference_is_caught_by_the_bulk_check(
     sets = workouts["workout_sets"].copy()
     sets["workout_exercise_id"] = sets["workout_exercise_id"].astype(object)
     sets.loc[3, "workout_exercise_id"] = "00000000-0000-4000-8000-00000000dead"
-    bad = [small_run[0], small_run[1], TableSet({**workouts.tables, "workout_sets": sets}),
-           small_run[3]]
-    with pytest.raises(DataValidationError, match="workout_sets breaks workout_sets_workout_exercise"):
+    bad = [
+        small_run[0],
+        small_run[1],
+        TableSet({**workouts.tables, "workout_sets": sets}),
+        small_run[3],
+    ]
+    with pytest.raises(
+        DataValidationError, match="workout_sets breaks workout_sets_workout_exercise"
+    ):
         load_run(fresh_migrated_db, "test-small", bad, fk_strategy="validate_after")
     assert _counts(fresh_migrated_db, "test-small")["users"] == 0
     assert _fk_count(fresh_migrated_db) > 0

@@ -33,13 +33,35 @@ def test_migrates_empty_database_and_records_versions(empty_db: str) -> None:
     assert report.applied == [m.version for m in files]
     assert applied_versions(empty_db) == [m.version for m in files]
     tables = _tables(empty_db)
-    for table in ("users", "api_tokens", "user_profiles", "user_preferences", "user_goals",
-                  "user_conditions", "user_medical_profiles", "user_medications",
-                  "user_allergies", "equipment", "exercises", "exercise_equipment",
-                  "workout_plans", "plan_days", "plan_exercises", "plan_sets", "workouts",
-                  "workout_exercises", "workout_sets", "calorie_targets", "sleep_targets",
-                  "calorie_logs", "sleep_logs", "body_metrics", "readiness_logs",
-                  "ai_interactions", "schema_migrations"):
+    for table in (
+        "users",
+        "api_tokens",
+        "user_profiles",
+        "user_preferences",
+        "user_goals",
+        "user_conditions",
+        "user_medical_profiles",
+        "user_medications",
+        "user_allergies",
+        "equipment",
+        "exercises",
+        "exercise_equipment",
+        "workout_plans",
+        "plan_days",
+        "plan_exercises",
+        "plan_sets",
+        "workouts",
+        "workout_exercises",
+        "workout_sets",
+        "calorie_targets",
+        "sleep_targets",
+        "calorie_logs",
+        "sleep_logs",
+        "body_metrics",
+        "readiness_logs",
+        "ai_interactions",
+        "schema_migrations",
+    ):
         assert table in tables, table
 
 
@@ -48,10 +70,16 @@ def test_second_run_applies_nothing_and_keeps_reference_data(empty_db: str) -> N
     report = migrate(empty_db)
     assert report.applied == []
     with psycopg.connect(empty_db) as conn:
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for t in ("goals", "conditions", "equipment", "exercises")}
-    assert counts == {"goals": len(GOALS), "conditions": len(CONDITIONS),
-                      "equipment": len(EQUIPMENT), "exercises": len(exercise_catalog())}
+        counts = {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("goals", "conditions", "equipment", "exercises")
+        }
+    assert counts == {
+        "goals": len(GOALS),
+        "conditions": len(CONDITIONS),
+        "equipment": len(EQUIPMENT),
+        "exercises": len(exercise_catalog()),
+    }
     assert counts["exercises"] >= 120
 
 
@@ -135,5 +163,5 @@ def test_tables_without_history_are_refused(empty_db: str) -> None:
 def test_badly_named_file_is_refused(tmp_path: Path, repo_root: Path) -> None:
     sql_dir = _copy_sql(tmp_path, repo_root)
     (sql_dir / "add_stuff.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="NNNN_description.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_description\.sql"):
         discover(sql_dir)

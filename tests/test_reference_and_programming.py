@@ -46,7 +46,8 @@ def test_every_restriction_leaves_a_home_option_for_each_major_muscle() -> None:
 
 def test_coverage_check_reports_a_missing_muscle() -> None:
     without_chest = tuple(
-        e for e in exercise_catalog()
+        e
+        for e in exercise_catalog()
         if not (e.primary_muscle == "chest" and "shoulder_loading" not in e.contraindication_tags)
     )
     gaps = catalog_coverage_gaps({"shoulder": {"shoulder_loading"}}, without_chest)
@@ -54,10 +55,21 @@ def test_coverage_check_reports_a_missing_muscle() -> None:
 
 
 def test_bad_catalog_row_is_rejected_with_line_number() -> None:
-    row = {"slug": "x", "name": "X", "primary_muscle": "tail", "movement_pattern": "squat",
-           "category": "compound", "equipment": "hoverboard", "contraindication_tags": "",
-           "is_timed": "false", "load_factor": "0.5", "min_experience": "beginner"}
-    with pytest.raises(CatalogError, match=r"line 7 .*primary_muscle 'tail'.*equipment 'hoverboard'"):
+    row = {
+        "slug": "x",
+        "name": "X",
+        "primary_muscle": "tail",
+        "movement_pattern": "squat",
+        "category": "compound",
+        "equipment": "hoverboard",
+        "contraindication_tags": "",
+        "is_timed": "false",
+        "load_factor": "0.5",
+        "min_experience": "beginner",
+    }
+    with pytest.raises(
+        CatalogError, match=r"line 7 .*primary_muscle 'tail'.*equipment 'hoverboard'"
+    ):
         reference._parse_row(7, row)
 
 
@@ -83,16 +95,19 @@ RESTRICTIONS = {
 
 @pytest.mark.parametrize(
     ("goal", "experience", "days", "kit", "restriction"),
-    list(itertools.product(
-        ["fat_loss", "muscle_gain", "strength", "endurance", "general_fitness"],
-        ["beginner", "intermediate", "advanced"],
-        [1, 3, 4, 5, 6, 7],
-        list(KITS),
-        list(RESTRICTIONS),
-    ))[::7],
+    list(
+        itertools.product(
+            ["fat_loss", "muscle_gain", "strength", "endurance", "general_fitness"],
+            ["beginner", "intermediate", "advanced"],
+            [1, 3, 4, 5, 6, 7],
+            list(KITS),
+            list(RESTRICTIONS),
+        )
+    )[::7],
 )
-def test_week_respects_person(goal: str, experience: str, days: int, kit: str,
-                              restriction: str) -> None:
+def test_week_respects_person(
+    goal: str, experience: str, days: int, kit: str, restriction: str
+) -> None:
     athlete = Athlete(goal, experience, days, 45, KITS[kit], RESTRICTIONS[restriction])
     week = build_week(athlete, random.Random(1))
     assert [d.day_order for d in week] == list(range(1, 8))
@@ -120,10 +135,12 @@ def test_week_respects_person(goal: str, experience: str, days: int, kit: str,
 
 def test_goals_shape_the_prescription() -> None:
     kit = KITS["gym"]
-    strength = build_week(Athlete("strength", "intermediate", 4, 60, kit, frozenset()),
-                          random.Random(3))
-    endurance = build_week(Athlete("endurance", "intermediate", 4, 60, kit, frozenset()),
-                           random.Random(3))
+    strength = build_week(
+        Athlete("strength", "intermediate", 4, 60, kit, frozenset()), random.Random(3)
+    )
+    endurance = build_week(
+        Athlete("endurance", "intermediate", 4, 60, kit, frozenset()), random.Random(3)
+    )
 
     def main_lift(week):
         return next(pe for d in week for pe in d.exercises if pe.notes is None)

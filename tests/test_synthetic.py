@@ -31,8 +31,11 @@ def _digest(tablesets: list[TableSet]) -> str:
     for ts in tablesets:
         for name in sorted(ts.tables):
             h.update(name.encode())
-            h.update(pd.util.hash_pandas_object(ts.tables[name].astype(str), index=False)
-                     .to_numpy().tobytes())
+            h.update(
+                pd.util.hash_pandas_object(ts.tables[name].astype(str), index=False)
+                .to_numpy()
+                .tobytes()
+            )
     return h.hexdigest()
 
 
@@ -40,8 +43,9 @@ def test_same_seed_same_data(small_config: SyntheticConfig, small_run: list[Tabl
     assert _digest(generate_all(small_config)) == _digest(small_run)
 
 
-def test_same_seed_same_data_across_processes(small_config: SyntheticConfig,
-                                              small_run: list[TableSet]) -> None:
+def test_same_seed_same_data_across_processes(
+    small_config: SyntheticConfig, small_run: list[TableSet]
+) -> None:
     """Set iteration order depends on PYTHONHASHSEED; the data must not."""
     script = (
         "from datetime import date; from fitsense_core.synthetic import SyntheticConfig;"
@@ -51,15 +55,23 @@ def test_same_seed_same_data_across_processes(small_config: SyntheticConfig,
         f"history_end=date.fromisoformat({TEST_END.isoformat()!r})))))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=env, check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     assert out.stdout.strip() == _digest(small_run)
 
 
-def test_different_seed_different_data(small_config: SyntheticConfig,
-                                       small_run: list[TableSet]) -> None:
-    other = SyntheticConfig(run_id=small_config.run_id, n_users=small_config.n_users, seed=8,
-                            history_end=TEST_END)
+def test_different_seed_different_data(
+    small_config: SyntheticConfig, small_run: list[TableSet]
+) -> None:
+    other = SyntheticConfig(
+        run_id=small_config.run_id, n_users=small_config.n_users, seed=8, history_end=TEST_END
+    )
     assert _digest(generate_all(other)) != _digest(small_run)
 
 
@@ -72,14 +84,24 @@ def test_tables_have_the_database_columns(small_run: list[TableSet]) -> None:
 
 def test_generated_run_passes_every_check(small_run: list[TableSet]) -> None:
     users, plans, workouts, signals = small_run
-    for result in (check_users(users), check_plans(users, plans),
-                   check_workouts(users, plans, workouts), check_daily_signals(users, signals)):
+    for result in (
+        check_users(users),
+        check_plans(users, plans),
+        check_workouts(users, plans, workouts),
+        check_daily_signals(users, signals),
+    ):
         assert result.passed, result.summary()
 
 
-@pytest.mark.parametrize("bad", [
-    {"run_id": "has space"}, {"n_users": 0}, {"n_users": 100_001}, {"history_days": 3},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"run_id": "has space"},
+        {"n_users": 0},
+        {"n_users": 100_001},
+        {"history_days": 3},
+    ],
+)
 def test_bad_config_is_refused(bad: dict) -> None:
     values = {"run_id": "ok", "n_users": 10} | bad
     with pytest.raises(ConfigurationError):
@@ -107,8 +129,9 @@ def test_plan_check_catches_contraindicated_exercise(small_run: list[TableSet]) 
     pe.loc[row, "exercise_id"] = squat.id
     result = check_plans(users, bad)
     assert not result.passed
-    assert any("contraindicated plan exercises" in p and "barbell_back_squat" in p
-               for p in result.problems)
+    assert any(
+        "contraindicated plan exercises" in p and "barbell_back_squat" in p for p in result.problems
+    )
 
 
 def test_plan_check_catches_wrong_day_count_and_two_active_plans(
@@ -172,14 +195,15 @@ def test_user_check_catches_unknown_goal_and_bad_enum(small_run: list[TableSet])
 
 
 def test_history_is_realistic(small_run: list[TableSet], small_config: SyntheticConfig) -> None:
-    users, plans, workouts, signals = small_run
+    users, _plans, workouts, signals = small_run
     traits = users["user_traits"].sort_values("user_index")
 
     # Weight follows the goal: fat-loss users trend down, muscle-gain users up.
     bm = signals["body_metrics"].dropna(subset=["weight_kg"]).copy()
     bm["user"] = row_index(bm["user_id"])
-    bm["day"] = (pd.to_datetime(bm["log_date"].astype(str)) - pd.Timestamp(
-        small_config.history_start)).dt.days
+    bm["day"] = (
+        pd.to_datetime(bm["log_date"].astype(str)) - pd.Timestamp(small_config.history_start)
+    ).dt.days
     slopes = bm.groupby("user").apply(
         lambda g: np.polyfit(g["day"], g["weight_kg"], 1)[0] * 7 if len(g) > 10 else np.nan,
         include_groups=False,
@@ -194,7 +218,8 @@ def test_history_is_realistic(small_run: list[TableSet], small_config: Synthetic
     ws = workouts["workout_sets"].dropna(subset=["weight_kg"])
     ws = ws[~ws["is_warmup"]].astype({"workout_exercise_id": str})
     merged = ws.merge(we, left_on="workout_exercise_id", right_on="id").merge(
-        w, left_on="workout_id", right_on="id")
+        w, left_on="workout_id", right_on="id"
+    )
     merged["half"] = merged["started_at"] >= merged["started_at"].min() + pd.Timedelta(days=45)
     by_half = merged.groupby(["user_id", "exercise_id", "half"])["weight_kg"].mean().unstack()
     by_half = by_half.dropna()
@@ -208,9 +233,14 @@ def test_history_is_realistic(small_run: list[TableSet], small_config: Synthetic
     # Soreness is higher the day after training.
     rl = signals["readiness_logs"].copy()
     rl["user"] = row_index(rl["user_id"])
-    trained = {(u, d) for u, d in zip(
-        row_index(workouts["workouts"]["user_id"]),
-        workouts["workouts"]["started_at"].dt.date + pd.Timedelta(days=1), strict=True)}
+    trained = {
+        (u, d)
+        for u, d in zip(
+            row_index(workouts["workouts"]["user_id"]),
+            workouts["workouts"]["started_at"].dt.date + pd.Timedelta(days=1),
+            strict=True,
+        )
+    }
     after = np.array([(u, d) in trained for u, d in zip(rl["user"], rl["log_date"], strict=True)])
     assert rl["soreness"][after].mean() > rl["soreness"][~after].mean() + 1
 
@@ -229,6 +259,10 @@ def test_ten_thousand_users_generate_and_pass_checks() -> None:
     users, plans, workouts, signals = generate_all(config)
     assert len(users["users"]) == 10_000
     assert len(workouts["workout_sets"]) > 1_000_000
-    for result in (check_users(users), check_plans(users, plans),
-                   check_workouts(users, plans, workouts), check_daily_signals(users, signals)):
+    for result in (
+        check_users(users),
+        check_plans(users, plans),
+        check_workouts(users, plans, workouts),
+        check_daily_signals(users, signals),
+    ):
         assert result.passed, result.summary()
