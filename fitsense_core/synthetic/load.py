@@ -37,39 +37,30 @@ FkStrategy = Literal["auto", "row_triggers", "validate_after"]
 BULK_USERS_THRESHOLD = 1_000
 CHUNK_ROWS = 200_000
 
-# Rows of a run that are not reached by cascading from `users` cheaply: deleted
-# explicitly, children first, with set-based joins.
-_DELETE_CHILDREN = (
-    (
-        "workout_sets",
-        """DELETE FROM workout_sets s USING workout_exercises we, workouts w, users u
-        WHERE s.workout_exercise_id = we.id AND we.workout_id = w.id AND w.user_id = u.id
-          AND u.synthetic_run_id = %s""",
+# How each table's rows reach their owner in `users`: the tables joined on the way and
+# the join condition (`x` is the table itself). Used to count and to delete a run.
+_OWNERS: dict[str, tuple[str, str]] = {
+    "plan_days": ("workout_plans p", "x.plan_id = p.id AND p.user_id = users.id"),
+    "plan_exercises": (
+        "plan_days d, workout_plans p",
+        "x.plan_day_id = d.id AND d.plan_id = p.id AND p.user_id = users.id",
     ),
-    (
-        "workout_exercises",
-        """DELETE FROM workout_exercises we USING workouts w, users u
-        WHERE we.workout_id = w.id AND w.user_id = u.id AND u.synthetic_run_id = %s""",
+    "plan_sets": (
+        "plan_exercises e, plan_days d, workout_plans p",
+        "x.plan_exercise_id = e.id AND e.plan_day_id = d.id AND d.plan_id = p.id "
+        "AND p.user_id = users.id",
     ),
-    (
-        "workouts",
-        """DELETE FROM workouts w USING users u
-        WHERE w.user_id = u.id AND u.synthetic_run_id = %s""",
+    "workout_exercises": ("workouts w", "x.workout_id = w.id AND w.user_id = users.id"),
+    "workout_sets": (
+        "workout_exercises e, workouts w",
+        "x.workout_exercise_id = e.id AND e.workout_id = w.id AND w.user_id = users.id",
     ),
-    (
-        "plan_sets",
-        """DELETE FROM plan_sets s USING plan_exercises pe, plan_days d, workout_plans p,
-             users u
-        WHERE s.plan_exercise_id = pe.id AND pe.plan_day_id = d.id AND d.plan_id = p.id
-          AND p.user_id = u.id AND u.synthetic_run_id = %s""",
-    ),
-    (
-        "plan_exercises",
-        """DELETE FROM plan_exercises pe USING plan_days d, workout_plans p, users u
-        WHERE pe.plan_day_id = d.id AND d.plan_id = p.id AND p.user_id = u.id
-          AND u.synthetic_run_id = %s""",
-    ),
-)
+}
+
+
+def _owned(table: str) -> tuple[str, str]:
+    joined, condition = _OWNERS.get(table, ("", "x.user_id = users.id"))
+    return (f"{joined}, users" if joined else "users"), condition
 
 
 @dataclass(frozen=True)
@@ -183,8 +174,17 @@ def _copy(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:
 
 
 def delete_run(conn: psycopg.Connection, run_id: str) -> int:
-    """Remove a synthetic run's rows; returns the number of users removed."""
-    for table, statement in _DELETE_CHILDREN:
+    """Remove a synthetic run's rows, children first, with one set-based DELETE per table
+    (no cascade needed); returns the number of users removed."""
+    for table in reversed(LOAD_ORDER[1:]):
+        joined, condition = _owned(table)
+        statement = sql.SQL(
+            "DELETE FROM {} x USING "
+            + joined
+            + " WHERE "
+            + condition
+            + " AND users.synthetic_run_id = %s"
+        ).format(sql.Identifier(table))
         cur = conn.execute(statement, (run_id,))
         if cur.rowcount:
             log.info("deleted %d %s rows of run %s", cur.rowcount, table, run_id)
@@ -256,29 +256,21 @@ def load_run(
     return LoadReport(rows, deleted, strategy, time.perf_counter() - started)
 
 
-# How each table reaches `users`, for counting a run's rows.
-_OWNER_PATHS: dict[str, str] = {
-    "users": "users",
-    "workout_plans": "workout_plans x JOIN users ON users.id = x.user_id",
-    "plan_days": "plan_days x JOIN workout_plans p ON p.id = x.plan_id "
-    "JOIN users ON users.id = p.user_id",
-    "plan_exercises": "plan_exercises x JOIN plan_days d ON d.id = x.plan_day_id "
-    "JOIN workout_plans p ON p.id = d.plan_id JOIN users ON users.id = p.user_id",
-    "plan_sets": "plan_sets x JOIN plan_exercises e ON e.id = x.plan_exercise_id "
-    "JOIN plan_days d ON d.id = e.plan_day_id JOIN workout_plans p ON p.id = d.plan_id "
-    "JOIN users ON users.id = p.user_id",
-    "workout_exercises": "workout_exercises x JOIN workouts w ON w.id = x.workout_id "
-    "JOIN users ON users.id = w.user_id",
-    "workout_sets": "workout_sets x JOIN workout_exercises e ON e.id = x.workout_exercise_id "
-    "JOIN workouts w ON w.id = e.workout_id JOIN users ON users.id = w.user_id",
-}
-
-
 def count_run_rows(conn: psycopg.Connection, run_id: str) -> dict[str, int]:
     """Rows per table that belong to synthetic run ``run_id``."""
-    counts = {}
-    for table in LOAD_ORDER:
-        source = _OWNER_PATHS.get(table, f"{table} x JOIN users ON users.id = x.user_id")
-        query = sql.SQL("SELECT count(*) FROM " + source + " WHERE users.synthetic_run_id = %s")
-        counts[table] = conn.execute(query, (run_id,)).fetchone()[0]
+    counts = {
+        "users": conn.execute(
+            "SELECT count(*) FROM users WHERE synthetic_run_id = %s", (run_id,)
+        ).fetchone()[0]
+    }
+    for table in LOAD_ORDER[1:]:
+        joined, condition = _owned(table)
+        statement = sql.SQL(
+            "SELECT count(*) FROM {} x, "
+            + joined
+            + " WHERE "
+            + condition
+            + " AND users.synthetic_run_id = %s"
+        ).format(sql.Identifier(table))
+        counts[table] = conn.execute(statement, (run_id,)).fetchone()[0]
     return counts

@@ -1,0 +1,143 @@
+"""The `fitsense` command as a user runs it, in a subprocess, against real services."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from fitsense_core.synthetic.load import count_run_rows
+
+FITSENSE = [sys.executable, "-m", "fitsense_core.cli"]
+
+
+def _run(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*FITSENSE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, repo_root: Path, database_factory) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(repo_root / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return {
+        **os.environ,
+        "FITSENSE_DATABASE_URL": database_factory("cli"),
+        "FITSENSE_DAGSTER_STORAGE_URL": database_factory("cli_dagster"),
+        "FITSENSE_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def test_help_explains_every_command(repo_root: Path) -> None:
+    out = _run(["--help"], dict(os.environ), repo_root)
+    assert out.returncode == 0
+    for command in ("db", "pipeline", "env", "ui"):
+        assert command in out.stdout
+    out = _run(["db", "--help"], dict(os.environ), repo_root)
+    for command in ("migrate", "status", "stop"):
+        assert command in out.stdout
+    out = _run(["pipeline", "run", "--help"], dict(os.environ), repo_root)
+    for option in ("--run-id", "--users", "--seed", "--history-days", "--history-end"):
+        assert option in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/x", "FITSENSE_DATABASE_URL must be a PostgreSQL URL"),
+        (
+            "postgresql://postgres@127.0.0.1:1/fitsense",
+            "cannot connect to PostgreSQL at 127.0.0.1:1/fitsense",
+        ),
+    ],
+)
+def test_bad_database_setting_gives_one_clear_message(
+    url: str, message: str, repo_root: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "FITSENSE_DATABASE_URL": url, "FITSENSE_HOME": str(tmp_path)}
+    out = _run(["db", "migrate"], env, repo_root, timeout=60)
+    assert out.returncode == 1
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_migrate_status_and_env(cli_env: dict[str, str], repo_root: Path) -> None:
+    out = _run(["db", "migrate"], cli_env, repo_root)
+    assert out.returncode == 0, out.stderr
+    assert "applied 7 migration(s)" in out.stderr
+    out = _run(["db", "migrate"], cli_env, repo_root)
+    assert "schema up to date" in out.stderr
+    out = _run(["db", "status"], cli_env, repo_root)
+    assert "pending" not in out.stdout and "applied  0001_identity.sql" in out.stdout
+    out = _run(["env"], cli_env, repo_root)
+    assert f"export DAGSTER_HOME={cli_env['DAGSTER_HOME']}" in out.stdout
+    assert "export FITSENSE_DAGSTER_STORAGE_URL=" in out.stdout
+
+
+@pytest.mark.slow
+def test_pipeline_run_twice_does_no_harm(cli_env: dict[str, str], repo_root: Path) -> None:
+    args = [
+        "pipeline",
+        "run",
+        "--run-id",
+        "cli-run",
+        "--users",
+        "30",
+        "--history-end",
+        "2026-10-31",
+    ]
+    first = _run(args, cli_env, repo_root)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "run cli-run: materialized 6 assets" in first.stdout
+    assert "synthetic_app_tables" in first.stderr  # progress is shown
+    with psycopg.connect(cli_env["FITSENSE_DATABASE_URL"]) as conn:
+        counts = count_run_rows(conn, "cli-run")
+    assert counts["users"] == 30
+
+    second = _run(args, cli_env, repo_root)
+    assert second.returncode == 0, second.stderr[-3000:]
+    with psycopg.connect(cli_env["FITSENSE_DATABASE_URL"]) as conn:
+        assert count_run_rows(conn, "cli-run") == counts
+
+    # Both runs are in the PostgreSQL-backed Dagster instance, with the partition's data.
+    with psycopg.connect(cli_env["FITSENSE_DAGSTER_STORAGE_URL"]) as conn:
+        assert conn.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'").fetchone()[0] == 2
+        keys = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT asset_key FROM event_logs "
+                "WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
+            )
+        }
+    assert {json.loads(k)[0] for k in keys} == {
+        "exercise_catalog",
+        "synthetic_users",
+        "synthetic_plans",
+        "synthetic_workouts",
+        "synthetic_daily_signals",
+        "synthetic_app_tables",
+    }
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "list", "-m", "fitsense_assets.definitions"],
+        env=cli_env,
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "synthetic_app_tables" in listed.stdout

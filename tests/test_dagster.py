@@ -1,0 +1,197 @@
+"""The Dagster code location: its contract, in-process materialization, blocking checks,
+and the PostgreSQL-backed instance of dagster_home/dagster.yaml."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+
+from fitsense_assets.definitions import defs
+from fitsense_assets.defs.synthetic import assets as synthetic_assets
+from fitsense_assets.defs.synthetic import checks as synthetic_checks
+from fitsense_assets.partitions import run_partitions
+from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+from fitsense_core.artifacts import ArtifactStore
+from fitsense_core.reference import exercises_by_slug
+from fitsense_core.synthetic.load import count_run_rows
+
+SYNTHETIC_ASSETS = {
+    "exercise_catalog": set(),
+    "synthetic_users": {"exercise_catalog"},
+    "synthetic_plans": {"synthetic_users"},
+    "synthetic_workouts": {"synthetic_users", "synthetic_plans"},
+    "synthetic_daily_signals": {"synthetic_users", "synthetic_workouts"},
+    "synthetic_app_tables": {
+        "synthetic_users",
+        "synthetic_plans",
+        "synthetic_workouts",
+        "synthetic_daily_signals",
+    },
+}
+CHECKS = {
+    "exercise_catalog": "exercise_catalog_coverage",
+    "synthetic_users": "synthetic_users_valid",
+    "synthetic_plans": "synthetic_plans_safe_and_valid",
+    "synthetic_workouts": "synthetic_workouts_valid",
+    "synthetic_daily_signals": "synthetic_daily_signals_valid",
+    "synthetic_app_tables": "synthetic_app_tables_match_artifacts",
+}
+RUN_CONFIG = {
+    "ops": {
+        "synthetic_users": {
+            "config": {"n_users": 25, "seed": 11, "history_days": 30, "history_end": "2026-10-31"}
+        }
+    }
+}
+
+
+def test_definitions_contract() -> None:
+    """Catches accidental changes to the asset graph."""
+    loaded = defs()
+    graph = loaded.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == set(SYNTHETIC_ASSETS)
+    for key, parents in SYNTHETIC_ASSETS.items():
+        node = graph.get(dg.AssetKey(key))
+        assert {p.to_user_string() for p in node.parent_keys} == parents, key
+        assert node.partitions_def == run_partitions, key
+        assert node.group_name == "synthetic"
+        assert node.description
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert checks == set(CHECKS.items())
+    for check_key in graph.asset_check_keys:
+        assert graph.get_check_spec(check_key).blocking, check_key
+    assert set(loaded.resources) == {"artifact_store", "app_database"}
+    job = loaded.resolve_job_def("synthetic_data")
+    assert job.partitions_def == run_partitions
+    assert not loaded.sensors and not loaded.schedules
+
+
+def _materialize(
+    tmp_path: Path, db_url: str, run_id: str, *, instance=None, raise_on_error: bool = True
+) -> dg.ExecuteInProcessResult:
+    instance = instance or dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(run_partitions.name, [run_id])
+    return dg.materialize(
+        [
+            *(getattr(synthetic_assets, k) for k in SYNTHETIC_ASSETS),
+            *(getattr(synthetic_checks, c) for c in CHECKS.values()),
+        ],
+        partition_key=run_id,
+        instance=instance,
+        resources={
+            "artifact_store": ArtifactStoreResource(root=str(tmp_path)),
+            "app_database": AppDatabaseResource(url=db_url),
+        },
+        run_config=RUN_CONFIG,
+        raise_on_error=raise_on_error,
+    )
+
+
+def test_materialize_in_process_loads_postgres_and_passes_checks(
+    tmp_path: Path, fresh_migrated_db: str
+) -> None:
+    result = _materialize(tmp_path, fresh_migrated_db, "inproc")
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == set(SYNTHETIC_ASSETS)
+    evaluations = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    assert len(evaluations) == len(CHECKS) and all(ev.passed for ev in evaluations)
+
+    users_md = result.asset_materializations_for_node("synthetic_users")[0].metadata
+    assert users_md["dagster/row_count"].value == 25
+    assert "| id | name | email" in users_md["preview"].value
+    assert {c.name for c in users_md["dagster/column_schema"].value.columns} >= {"id", "email"}
+
+    loaded = result.asset_materializations_for_node("synthetic_app_tables")[0].metadata
+    with psycopg.connect(fresh_migrated_db) as conn:
+        counts = count_run_rows(conn, "inproc")
+    assert counts["users"] == 25
+    assert loaded["dagster/row_count"].value == sum(counts.values())
+
+
+def test_materialization_is_deterministic_for_a_seed(
+    tmp_path: Path, fresh_migrated_db: str
+) -> None:
+    digests = []
+    for name in ("a", "b"):
+        root = tmp_path / name
+        assert _materialize(root, fresh_migrated_db, "det").success
+        store = ArtifactStore(str(root))
+        digests.append(
+            {
+                stage: {
+                    t: e["sha256"]
+                    for t, e in store.read_json(
+                        "datasets", "synthetic", "det", stage, "manifest.json"
+                    )["tables"].items()
+                }
+                for stage in SYNTHETIC_ASSETS
+                if stage != "synthetic_app_tables"
+            }
+        )
+    assert digests[0] == digests[1]
+
+
+def test_unsafe_plan_blocks_the_load(
+    tmp_path: Path, fresh_migrated_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = synthetic_assets.generate_plans
+    squat = exercises_by_slug()["barbell_back_squat"].id
+
+    def unsafe_plans(users):
+        plans = real(users)
+        pe = plans["plan_exercises"]
+        pe["exercise_id"] = pe["exercise_id"].astype(object)
+        pe["exercise_id"] = squat  # unsafe for anyone with a knee or back restriction
+        return plans
+
+    monkeypatch.setattr(synthetic_assets, "generate_plans", unsafe_plans)
+    result = _materialize(tmp_path, fresh_migrated_db, "unsafe", raise_on_error=False)
+    assert not result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "synthetic_app_tables" not in materialized
+    failed = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and not e.asset_check_evaluation_data.passed
+    ]
+    assert [f.check_name for f in failed] == ["synthetic_plans_safe_and_valid"]
+    assert "contraindicated" in failed[0].description
+    with psycopg.connect(fresh_migrated_db) as conn:
+        assert count_run_rows(conn, "unsafe")["users"] == 0
+
+
+def test_postgres_instance_from_dagster_yaml(
+    tmp_path: Path,
+    repo_root: Path,
+    database_factory,
+    fresh_migrated_db: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(repo_root / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    storage_url = database_factory("dagster")
+    monkeypatch.setenv("FITSENSE_DAGSTER_STORAGE_URL", storage_url)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        assert _materialize(
+            tmp_path / "artifacts", fresh_migrated_db, "pg-instance", instance=instance
+        ).success
+        event = instance.get_latest_materialization_event(dg.AssetKey("synthetic_app_tables"))
+        assert event is not None
+    with psycopg.connect(storage_url) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM event_logs").fetchone()[0] > 10

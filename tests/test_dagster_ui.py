@@ -1,0 +1,124 @@
+"""`dagster-webserver` and `dagster dev` (through `fitsense ui`) serve the FitSense code
+location from the repository root on the PostgreSQL-backed instance."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ASSET_QUERY = "{ assetNodes { assetKey { path } groupName } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _wait_for_assets(port: int, process: subprocess.Popen, timeout: float = 120) -> set[str]:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            nodes = _graphql(port, ASSET_QUERY)["data"]["assetNodes"]
+            if nodes:
+                return {"/".join(n["assetKey"]["path"]) for n in nodes}
+        except Exception as exc:  # not up yet
+            last_error = exc
+        time.sleep(1)
+    raise AssertionError(f"no asset graph after {timeout}s: {last_error}")
+
+
+@pytest.fixture
+def ui_env(tmp_path: Path, repo_root: Path, database_factory) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(repo_root / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "FITSENSE_DATABASE_URL": database_factory("ui"),
+        "FITSENSE_DAGSTER_STORAGE_URL": database_factory("ui_dagster"),
+        "FITSENSE_HOME": str(tmp_path / "home"),
+    }
+
+
+def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    process.send_signal(sig)
+    try:
+        return process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+
+
+def test_webserver_from_repository_root(ui_env: dict[str, str], repo_root: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=repo_root,
+        env=ui_env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assets = _wait_for_assets(port, process)
+        assert {"synthetic_users", "synthetic_app_tables", "exercise_catalog"} <= assets
+    finally:
+        _stop(process)
+
+
+def test_fitsense_ui_runs_dagster_dev_and_stops_on_sigterm(
+    ui_env: dict[str, str], repo_root: Path
+) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fitsense_core.cli", "ui", "--port", str(port)],
+        cwd=repo_root,
+        env=ui_env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assets = _wait_for_assets(port, process)
+        assert "synthetic_workouts" in assets
+    finally:
+        _stop(process)
+    with socket.socket() as s:  # the port is free again: nothing was left running
+        assert s.connect_ex(("127.0.0.1", port)) != 0
