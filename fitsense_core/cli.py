@@ -149,7 +149,7 @@ def pipeline_run(
     data, load it into PostgreSQL. Progress is logged; results show in the Dagster UI."""
     from fitsense_core.migrations import migrate
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     run_id = run_id or _default_run_id()
     try:
         target = _prepare()
