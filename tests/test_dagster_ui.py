@@ -80,9 +80,24 @@ def test_webserver_from_repository_root_shows_cli_materializations(
     ui_env: dict[str, str], repo_root: Path
 ) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "fitsense_core.cli", "pipeline", "run", "--run-id", "ui-run",
-         "--users", "10", "--history-end", "2026-10-31"],
-        cwd=repo_root, env=ui_env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "fitsense_core.cli",
+            "pipeline",
+            "run",
+            "--run-id",
+            "ui-run",
+            "--users",
+            "10",
+            "--history-end",
+            "2026-10-31",
+        ],
+        cwd=repo_root,
+        env=ui_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     port = _free_port()
@@ -107,8 +122,10 @@ def test_webserver_from_repository_root_shows_cli_materializations(
     try:
         assets = _wait_for_assets(port, process)
         assert {"synthetic_users", "synthetic_app_tables", "exercise_catalog"} <= assets
-        nodes = _graphql(port, "{ assetNodes { assetKey { path } "
-                         "assetMaterializations(limit: 1) { partition } } }")["data"]["assetNodes"]
+        nodes = _graphql(
+            port,
+            "{ assetNodes { assetKey { path } assetMaterializations(limit: 1) { partition } } }",
+        )["data"]["assetNodes"]
         latest = {n["assetKey"]["path"][0]: n["assetMaterializations"] for n in nodes}
         assert all(m == [{"partition": "ui-run"}] for m in latest.values()), latest
     finally:
