@@ -19,7 +19,6 @@ import platform
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import date
 
 import psycopg
@@ -27,27 +26,10 @@ import psycopg
 from fitsense_core.database import resolve_database, with_database
 from fitsense_core.migrations import migrate
 from fitsense_core.settings import Settings
-from fitsense_core.synthetic import (
-    SyntheticConfig,
-    TableSet,
-    generate_daily_signals,
-    generate_plans,
-    generate_users,
-    generate_workouts,
-)
+from fitsense_core.synthetic import SyntheticConfig, TableSet, generate_run
 from fitsense_core.synthetic.load import load_run
 
 HISTORY_END = date(2026, 10, 31)
-
-
-def stages(config: SyntheticConfig) -> Iterator[TableSet]:
-    users = generate_users(config)
-    yield users
-    plans = generate_plans(users)
-    yield plans
-    workouts = generate_workouts(users, plans)
-    yield workouts
-    yield generate_daily_signals(users, workouts)
 
 
 def db_rows(tablesets: list[TableSet]) -> int:
@@ -73,7 +55,7 @@ def bench(n_users: int, seed: int, server_url: str) -> dict[str, float | int | s
         run_id=f"bench-{n_users}", n_users=n_users, seed=seed, history_end=HISTORY_END
     )
     t0 = time.perf_counter()
-    generated = list(stages(config))
+    generated = list(generate_run(config))
     generate_s = time.perf_counter() - t0
     rows = db_rows(generated)
 
@@ -87,7 +69,7 @@ def bench(n_users: int, seed: int, server_url: str) -> dict[str, float | int | s
         timings = []
         for _ in range(2):  # into an empty database, then replacing that same run
             t0 = time.perf_counter()
-            report = load_run(together_url, config.run_id, stages(config))
+            report = load_run(together_url, config.run_id, generate_run(config))
             timings.append(time.perf_counter() - t0)
     finally:
         for name in names:

@@ -8,6 +8,7 @@ afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -21,14 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from fitsense_core.database import embedded_server_url, with_database
 from fitsense_core.migrations import migrate
 from fitsense_core.settings import DEFAULT_LOCAL_SERVER_URL, Settings
-from fitsense_core.synthetic import (
-    SyntheticConfig,
-    TableSet,
-    generate_daily_signals,
-    generate_plans,
-    generate_users,
-    generate_workouts,
-)
+from fitsense_core.synthetic import SyntheticConfig, TableSet, generate_run
 
 TEST_END = date(2026, 10, 31)
 
@@ -89,10 +83,7 @@ def fresh_migrated_db(database_factory: Callable[[str], str]) -> str:
 
 
 def generate_all(config: SyntheticConfig) -> list[TableSet]:
-    users = generate_users(config)
-    plans = generate_plans(users)
-    workouts = generate_workouts(users, plans)
-    return [users, plans, workouts, generate_daily_signals(users, workouts)]
+    return list(generate_run(config))
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +99,20 @@ def small_run(small_config: SyntheticConfig) -> list[TableSet]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, repo_root: Path, database_factory) -> dict[str, str]:
+    """Environment for running `fitsense`/Dagster in a subprocess: its own application and
+    Dagster databases, DAGSTER_HOME (with the project's dagster.yaml) and FITSENSE_HOME."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(repo_root / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return {
+        **os.environ,
+        "FITSENSE_DATABASE_URL": database_factory("app"),
+        "FITSENSE_DAGSTER_STORAGE_URL": database_factory("dagster"),
+        "FITSENSE_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(home),
+        "HF_HUB_OFFLINE": "1",
+    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,21 +22,6 @@ def _run(
     return subprocess.run(
         [*FITSENSE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, repo_root: Path, database_factory) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(repo_root / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    return {
-        **os.environ,
-        "FITSENSE_DATABASE_URL": database_factory("cli"),
-        "FITSENSE_DAGSTER_STORAGE_URL": database_factory("cli_dagster"),
-        "FITSENSE_HOME": str(tmp_path / "home"),
-        "DAGSTER_HOME": str(home),
-        "HF_HUB_OFFLINE": "1",
-    }
 
 
 def test_help_explains_every_command(repo_root: Path) -> None:
@@ -74,21 +58,21 @@ def test_bad_database_setting_gives_one_clear_message(
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-def test_migrate_status_and_env(cli_env: dict[str, str], repo_root: Path) -> None:
-    out = _run(["db", "migrate"], cli_env, repo_root)
+def test_migrate_status_and_env(isolated_env: dict[str, str], repo_root: Path) -> None:
+    out = _run(["db", "migrate"], isolated_env, repo_root)
     assert out.returncode == 0, out.stderr
     assert "applied 7 migration(s)" in out.stderr
-    out = _run(["db", "migrate"], cli_env, repo_root)
+    out = _run(["db", "migrate"], isolated_env, repo_root)
     assert "schema up to date" in out.stderr
-    out = _run(["db", "status"], cli_env, repo_root)
+    out = _run(["db", "status"], isolated_env, repo_root)
     assert "pending" not in out.stdout and "applied  0001_identity.sql" in out.stdout
-    out = _run(["env"], cli_env, repo_root)
-    assert f"export DAGSTER_HOME={cli_env['DAGSTER_HOME']}" in out.stdout
+    out = _run(["env"], isolated_env, repo_root)
+    assert f"export DAGSTER_HOME={isolated_env['DAGSTER_HOME']}" in out.stdout
     assert "export FITSENSE_DAGSTER_STORAGE_URL=" in out.stdout
 
 
 @pytest.mark.slow
-def test_pipeline_run_twice_does_no_harm(cli_env: dict[str, str], repo_root: Path) -> None:
+def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root: Path) -> None:
     args = [
         "pipeline",
         "run",
@@ -99,21 +83,21 @@ def test_pipeline_run_twice_does_no_harm(cli_env: dict[str, str], repo_root: Pat
         "--history-end",
         "2026-10-31",
     ]
-    first = _run(args, cli_env, repo_root)
+    first = _run(args, isolated_env, repo_root)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "run cli-run: materialized 6 assets" in first.stdout
     assert "synthetic_app_tables" in first.stderr  # progress is shown
-    with psycopg.connect(cli_env["FITSENSE_DATABASE_URL"]) as conn:
+    with psycopg.connect(isolated_env["FITSENSE_DATABASE_URL"]) as conn:
         counts = count_run_rows(conn, "cli-run")
     assert counts["users"] == 30
 
-    second = _run(args, cli_env, repo_root)
+    second = _run(args, isolated_env, repo_root)
     assert second.returncode == 0, second.stderr[-3000:]
-    with psycopg.connect(cli_env["FITSENSE_DATABASE_URL"]) as conn:
+    with psycopg.connect(isolated_env["FITSENSE_DATABASE_URL"]) as conn:
         assert count_run_rows(conn, "cli-run") == counts
 
     # Both runs are in the PostgreSQL-backed Dagster instance, with the partition's data.
-    with psycopg.connect(cli_env["FITSENSE_DAGSTER_STORAGE_URL"]) as conn:
+    with psycopg.connect(isolated_env["FITSENSE_DAGSTER_STORAGE_URL"]) as conn:
         assert conn.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'").fetchone()[0] == 2
         keys = {
             r[0]
@@ -133,7 +117,7 @@ def test_pipeline_run_twice_does_no_harm(cli_env: dict[str, str], repo_root: Pat
 
     listed = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "list", "-m", "fitsense_assets.definitions"],
-        env=cli_env,
+        env=isolated_env,
         cwd=repo_root,
         capture_output=True,
         text=True,

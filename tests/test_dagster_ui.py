@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -53,20 +52,6 @@ def _wait_for_assets(port: int, process: subprocess.Popen, timeout: float = 120)
     raise AssertionError(f"no asset graph after {timeout}s: {last_error}")
 
 
-@pytest.fixture
-def ui_env(tmp_path: Path, repo_root: Path, database_factory) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(repo_root / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "FITSENSE_DATABASE_URL": database_factory("ui"),
-        "FITSENSE_DAGSTER_STORAGE_URL": database_factory("ui_dagster"),
-        "FITSENSE_HOME": str(tmp_path / "home"),
-    }
-
-
 def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
     process.send_signal(sig)
     try:
@@ -77,7 +62,7 @@ def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
 
 
 def test_webserver_from_repository_root_shows_cli_materializations(
-    ui_env: dict[str, str], repo_root: Path
+    isolated_env: dict[str, str], repo_root: Path
 ) -> None:
     run = subprocess.run(
         [
@@ -94,7 +79,7 @@ def test_webserver_from_repository_root_shows_cli_materializations(
             "2026-10-31",
         ],
         cwd=repo_root,
-        env=ui_env,
+        env=isolated_env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -114,7 +99,7 @@ def test_webserver_from_repository_root_shows_cli_materializations(
             str(port),
         ],
         cwd=repo_root,
-        env=ui_env,
+        env=isolated_env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -133,13 +118,13 @@ def test_webserver_from_repository_root_shows_cli_materializations(
 
 
 def test_fitsense_ui_runs_dagster_dev_and_stops_on_sigterm(
-    ui_env: dict[str, str], repo_root: Path
+    isolated_env: dict[str, str], repo_root: Path
 ) -> None:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "fitsense_core.cli", "ui", "--port", str(port)],
         cwd=repo_root,
-        env=ui_env,
+        env=isolated_env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from fitsense_core.errors import DataValidationError
-from fitsense_core.synthetic import SyntheticConfig, TableSet
+from fitsense_core.synthetic import SyntheticConfig, TableSet, generate_run
 from fitsense_core.synthetic.load import count_run_rows, load_run
 from tests.conftest import TEST_END, generate_all
 
@@ -111,23 +111,7 @@ def test_missing_tables_and_foreign_runs_are_refused(
 def test_ten_thousand_users_load(fresh_migrated_db: str) -> None:
     config = SyntheticConfig(run_id="scale", n_users=10_000, seed=2, history_end=TEST_END)
 
-    def lazily():
-        from fitsense_core.synthetic import (
-            generate_daily_signals,
-            generate_plans,
-            generate_users,
-            generate_workouts,
-        )
-
-        users = generate_users(config)
-        yield users
-        plans = generate_plans(users)
-        yield plans
-        workouts = generate_workouts(users, plans)
-        yield workouts
-        yield generate_daily_signals(users, workouts)
-
-    report = load_run(fresh_migrated_db, "scale", lazily())
+    report = load_run(fresh_migrated_db, "scale", generate_run(config))
     assert report.strategy == "validate_after"
     assert report.rows["users"] == 10_000
     assert _counts(fresh_migrated_db, "scale") == report.rows
