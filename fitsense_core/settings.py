@@ -21,7 +21,7 @@ class Settings:
     - ``FITSENSE_DAGSTER_STORAGE_URL``: Dagster's run/event/schedule storage. Unset: a
       database named ``<app database>_dagster`` on the same server, created when missing.
     - ``FITSENSE_HOME``: local state (embedded database, artifacts); default ``./.fitsense``.
-    - ``FITSENSE_ARTIFACT_ROOT``: artifact store root, a directory or ``gs://bucket/prefix``;
+    - ``FITSENSE_ARTIFACTS_URI``: artifact store root, a directory or ``gs://bucket/prefix``;
       default ``$FITSENSE_HOME/artifacts``.
     - ``FITSENSE_LOCAL_SERVER_URL``: where to look for a local server before falling back
       to the embedded one.
@@ -42,6 +42,6 @@ class Settings:
             database_url=env.get("FITSENSE_DATABASE_URL") or None,
             dagster_storage_url=env.get("FITSENSE_DAGSTER_STORAGE_URL") or None,
             home=home,
-            artifact_root=env.get("FITSENSE_ARTIFACT_ROOT") or str(home / "artifacts"),
+            artifact_root=env.get("FITSENSE_ARTIFACTS_URI") or str(home / "artifacts"),
             local_server_url=env.get("FITSENSE_LOCAL_SERVER_URL") or DEFAULT_LOCAL_SERVER_URL,
         )

@@ -61,3 +61,62 @@ def test_gcs_uri_layout() -> None:
         store.uri("datasets", "distillation", "r1")
         == "gs://fitsenseai-mlops-dev/datasets/distillation/r1"
     )
+
+
+@pytest.fixture
+def gcs_emulator(monkeypatch: pytest.MonkeyPatch):
+    """A real GCS API (gcp-storage-emulator) on a free local port, with bucket fitsense-test."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gcp_storage_emulator",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+            "--default-bucket",
+            "fitsense-test",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.2)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_gcs_store_round_trip_against_emulator(
+    gcs_emulator: str, small_run: list[TableSet]
+) -> None:
+    store = ArtifactStore("gs://fitsense-test/fitsenseai-mlops-dev")
+    manifest = store.write_tables(small_run[0], "datasets", "synthetic", "r1", "synthetic_users")
+    back = store.read_tables("datasets", "synthetic", "r1", "synthetic_users")
+    assert len(back["users"]) == manifest["tables"]["users"]["rows"]
+    assert store.exists("datasets", "synthetic", "r1", "synthetic_users", "manifest.json")
+    assert not store.exists("datasets", "synthetic", "r2")
+    with pytest.raises(DataValidationError, match="does not exist"):
+        store.read_bytes("nothing", "here.json")

@@ -85,7 +85,8 @@ def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root
     ]
     first = _run(args, isolated_env, repo_root)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "run cli-run: materialized 6 assets" in first.stdout
+    assert "run cli-run: materialized 13 assets" in first.stdout
+    assert "SFT records" in first.stdout
     assert "synthetic_app_tables" in first.stderr  # progress is shown
     with psycopg.connect(isolated_env["FITSENSE_DATABASE_URL"]) as conn:
         counts = count_run_rows(conn, "cli-run")
@@ -113,6 +114,13 @@ def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root
         "synthetic_workouts",
         "synthetic_daily_signals",
         "synthetic_app_tables",
+        "prompts",
+        "teacher_outputs",
+        "teacher_output_validation",
+        "qa_statistics",
+        "qa_anomalies",
+        "qa_bias_slices",
+        "distillation_dataset",
     }
 
     listed = subprocess.run(

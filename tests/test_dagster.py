@@ -40,6 +40,29 @@ CHECKS = {
     "synthetic_daily_signals": "synthetic_daily_signals_valid",
     "synthetic_app_tables": "synthetic_app_tables_match_artifacts",
 }
+DATASET_ASSETS = {
+    "prompts": (
+        {"synthetic_users", "synthetic_plans", "synthetic_workouts", "synthetic_daily_signals"},
+        "teacher",
+    ),
+    "teacher_outputs": ({"prompts"}, "teacher"),
+    "teacher_output_validation": ({"prompts", "teacher_outputs"}, "qa"),
+    "qa_statistics": ({"prompts", "teacher_outputs"}, "qa"),
+    "qa_anomalies": ({"prompts", "teacher_outputs"}, "qa"),
+    "qa_bias_slices": ({"prompts", "teacher_outputs"}, "qa"),
+    "distillation_dataset": (
+        {"prompts", "teacher_outputs", "teacher_output_validation", "qa_bias_slices"},
+        "distill",
+    ),
+}
+DATASET_CHECKS = {
+    ("prompts", "prompts_cover_every_person", True),
+    ("teacher_outputs", "teacher_failure_rate", False),
+    ("teacher_output_validation", "validation_pass_rate", True),
+    ("qa_anomalies", "few_anomalies", False),
+    ("qa_bias_slices", "no_critical_bias", True),
+    ("distillation_dataset", "distillation_dataset_integrity", True),
+}
 RUN_CONFIG = {
     "ops": {
         "synthetic_users": {
@@ -54,20 +77,23 @@ def test_definitions_contract() -> None:
     loaded = defs()
     graph = loaded.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == set(SYNTHETIC_ASSETS)
-    for key, parents in SYNTHETIC_ASSETS.items():
+    assert keys == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS)
+    expected = {k: (parents, "synthetic") for k, parents in SYNTHETIC_ASSETS.items()}
+    expected |= DATASET_ASSETS
+    for key, (parents, group) in expected.items():
         node = graph.get(dg.AssetKey(key))
         assert {p.to_user_string() for p in node.parent_keys} == parents, key
         assert node.partitions_def == run_partitions, key
-        assert node.group_name == "synthetic"
-        assert node.description
-    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
-    assert checks == set(CHECKS.items())
-    for check_key in graph.asset_check_keys:
-        assert graph.get_check_spec(check_key).blocking, check_key
-    assert set(loaded.resources) == {"artifact_store", "app_database"}
-    job = loaded.resolve_job_def("synthetic_data")
-    assert job.partitions_def == run_partitions
+        assert node.group_name == group, key
+        assert node.description, key
+    checks = {
+        (c.asset_key.to_user_string(), c.name, graph.get_check_spec(c).blocking)
+        for c in graph.asset_check_keys
+    }
+    assert checks == {(a, c, True) for a, c in CHECKS.items()} | DATASET_CHECKS
+    assert set(loaded.resources) == {"artifact_store", "app_database", "teacher"}
+    for job_name in ("synthetic_data", "pipeline"):
+        assert loaded.resolve_job_def(job_name).partitions_def == run_partitions
     assert not loaded.sensors and not loaded.schedules
 
 
@@ -195,3 +221,35 @@ def test_postgres_instance_from_dagster_yaml(
     with psycopg.connect(storage_url) as conn:
         assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM event_logs").fetchone()[0] > 10
+
+
+def test_pipeline_job_builds_the_dataset_with_the_offline_teacher(
+    tmp_path: Path, fresh_migrated_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FITSENSE_ARTIFACTS_URI", str(tmp_path))
+    monkeypatch.setenv("FITSENSE_DATABASE_URL", fresh_migrated_db)
+    monkeypatch.delenv("FITSENSE_TEACHER_PROVIDER", raising=False)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(run_partitions.name, ["full"])
+    result = (
+        defs()
+        .resolve_job_def("pipeline")
+        .execute_in_process(instance=instance, partition_key="full", run_config=RUN_CONFIG)
+    )
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS)
+    dataset = result.asset_materializations_for_node("distillation_dataset")[0].metadata
+    assert dataset["dagster/row_count"].value >= 0.95 * 25 * 6
+    store = ArtifactStore(str(tmp_path))
+    manifest = store.read_json("datasets", "distillation", "full", "manifest.json")
+    assert manifest["records"] == dataset["dagster/row_count"].value
+    assert manifest["teachers"] and all(k.startswith("offline/") for k in manifest["teachers"])
+    for report in ("validation", "statistics", "anomalies", "bias"):
+        assert store.exists("reports", "full", f"{report}.json")
+    evaluations = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    assert evaluations["validation_pass_rate"] and evaluations["distillation_dataset_integrity"]

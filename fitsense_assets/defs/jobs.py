@@ -8,3 +8,11 @@ synthetic_data_job = dg.define_asset_job(
     partitions_def=run_partitions,
     description="Generate a run's synthetic users and history, check them, load PostgreSQL.",
 )
+
+pipeline_job = dg.define_asset_job(
+    "pipeline",
+    selection=dg.AssetSelection.groups("synthetic", "teacher", "qa", "distill"),
+    partitions_def=run_partitions,
+    description="A whole run: synthetic data, prompts, teacher answers, QA reports and the "
+    "distillation dataset.",
+)

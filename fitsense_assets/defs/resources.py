@@ -1,6 +1,10 @@
 import dagster as dg
 
-from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+from fitsense_assets.resources import (
+    AppDatabaseResource,
+    ArtifactStoreResource,
+    TeacherResource,
+)
 
 
 @dg.definitions
@@ -9,5 +13,6 @@ def resources() -> dg.Definitions:
         resources={
             "artifact_store": ArtifactStoreResource(),
             "app_database": AppDatabaseResource(),
+            "teacher": TeacherResource(),
         }
     )

@@ -16,6 +16,7 @@ from pydantic import Field
 from fitsense_assets.metadata import markdown_table, tableset_metadata
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+from fitsense_assets.stages import SYNTHETIC_STAGES, read_synthetic, synthetic_prefix
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.database import describe_url
 from fitsense_core.migrations import migrate
@@ -32,22 +33,13 @@ from fitsense_core.synthetic import (
 from fitsense_core.synthetic.load import load_run
 
 GROUP = "synthetic"
-STAGES = ("synthetic_users", "synthetic_plans", "synthetic_workouts", "synthetic_daily_signals")
-
-
-def stage_prefix(run_id: str, asset: str) -> tuple[str, ...]:
-    return ("datasets", "synthetic", run_id, asset)
-
-
-def read_stage(store: ArtifactStore, run_id: str, asset: str) -> TableSet:
-    return store.read_tables(*stage_prefix(run_id, asset))
 
 
 def _write(
     context: dg.AssetExecutionContext, store: ArtifactStore, tables: TableSet, main: str
 ) -> dg.MaterializeResult:
     asset = context.asset_key.to_user_string()
-    prefix = stage_prefix(context.partition_key, asset)
+    prefix = synthetic_prefix(context.partition_key, asset)
     store.write_tables(tables, *prefix)
     context.log.info(f"{asset}: {sum(tables.row_counts().values()):,} rows -> {store.uri(*prefix)}")
     return dg.MaterializeResult(metadata=tableset_metadata(tables, main, store.uri(*prefix)))
@@ -162,7 +154,7 @@ def synthetic_plans(
     context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
     store = artifact_store.store()
-    plans = generate_plans(read_stage(store, context.partition_key, "synthetic_users"))
+    plans = generate_plans(read_synthetic(store, context.partition_key, "synthetic_users"))
     return _write(context, store, plans, "workout_plans")
 
 
@@ -179,7 +171,8 @@ def synthetic_workouts(
     store = artifact_store.store()
     run_id = context.partition_key
     workouts = generate_workouts(
-        read_stage(store, run_id, "synthetic_users"), read_stage(store, run_id, "synthetic_plans")
+        read_synthetic(store, run_id, "synthetic_users"),
+        read_synthetic(store, run_id, "synthetic_plans"),
     )
     return _write(context, store, workouts, "workout_sets")
 
@@ -197,8 +190,8 @@ def synthetic_daily_signals(
     store = artifact_store.store()
     run_id = context.partition_key
     signals = generate_daily_signals(
-        read_stage(store, run_id, "synthetic_users"),
-        read_stage(store, run_id, "synthetic_workouts"),
+        read_synthetic(store, run_id, "synthetic_users"),
+        read_synthetic(store, run_id, "synthetic_workouts"),
     )
     return _write(context, store, signals, "readiness_logs")
 
@@ -224,8 +217,8 @@ def synthetic_app_tables(
         context.log.info(f"applied migrations {', '.join(report.applied)}")
 
     def stages() -> Iterator[TableSet]:
-        for asset in STAGES:
-            yield read_stage(store, run_id, asset)
+        for asset in SYNTHETIC_STAGES:
+            yield read_synthetic(store, run_id, asset)
 
     load = load_run(url, run_id, stages(), progress=context.log.info)
     counts = pd.DataFrame({"table": list(load.rows), "rows": list(load.rows.values())})

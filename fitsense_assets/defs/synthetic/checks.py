@@ -4,10 +4,7 @@ exercise that is unsafe for its person never reaches PostgreSQL or training."""
 import dagster as dg
 
 from fitsense_assets.defs.synthetic.assets import (
-    STAGES,
     exercise_catalog,
-    read_stage,
-    stage_prefix,
     synthetic_app_tables,
     synthetic_daily_signals,
     synthetic_plans,
@@ -15,6 +12,7 @@ from fitsense_assets.defs.synthetic.assets import (
     synthetic_workouts,
 )
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+from fitsense_assets.stages import SYNTHETIC_STAGES, read_synthetic, synthetic_prefix
 from fitsense_core.database import connect
 from fitsense_core.reference import BODY_REGION_TAGS, CONDITIONS, catalog_coverage_gaps
 from fitsense_core.synthetic.load import count_run_rows
@@ -60,7 +58,7 @@ def exercise_catalog_coverage(context: dg.AssetCheckExecutionContext) -> dg.Asse
 def synthetic_users_valid(
     context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
 ) -> dg.AssetCheckResult:
-    users = read_stage(artifact_store.store(), context.partition_key, "synthetic_users")
+    users = read_synthetic(artifact_store.store(), context.partition_key, "synthetic_users")
     return _result(check_users(users))
 
 
@@ -77,8 +75,8 @@ def synthetic_plans_safe_and_valid(
     run_id = context.partition_key
     return _result(
         check_plans(
-            read_stage(store, run_id, "synthetic_users"),
-            read_stage(store, run_id, "synthetic_plans"),
+            read_synthetic(store, run_id, "synthetic_users"),
+            read_synthetic(store, run_id, "synthetic_plans"),
         )
     )
 
@@ -96,9 +94,9 @@ def synthetic_workouts_valid(
     run_id = context.partition_key
     return _result(
         check_workouts(
-            read_stage(store, run_id, "synthetic_users"),
-            read_stage(store, run_id, "synthetic_plans"),
-            read_stage(store, run_id, "synthetic_workouts"),
+            read_synthetic(store, run_id, "synthetic_users"),
+            read_synthetic(store, run_id, "synthetic_plans"),
+            read_synthetic(store, run_id, "synthetic_workouts"),
         )
     )
 
@@ -116,8 +114,8 @@ def synthetic_daily_signals_valid(
     run_id = context.partition_key
     return _result(
         check_daily_signals(
-            read_stage(store, run_id, "synthetic_users"),
-            read_stage(store, run_id, "synthetic_daily_signals"),
+            read_synthetic(store, run_id, "synthetic_users"),
+            read_synthetic(store, run_id, "synthetic_daily_signals"),
         )
     )
 
@@ -135,8 +133,8 @@ def synthetic_app_tables_match_artifacts(
     store = artifact_store.store()
     run_id = context.partition_key
     expected: dict[str, int] = {}
-    for stage in STAGES:
-        manifest = store.read_json(*stage_prefix(run_id, stage), "manifest.json")
+    for stage in SYNTHETIC_STAGES:
+        manifest = store.read_json(*synthetic_prefix(run_id, stage), "manifest.json")
         expected |= {name: entry["rows"] for name, entry in manifest["tables"].items()}
     with connect(app_database.resolved_url()) as conn:
         actual = count_run_rows(conn, run_id)

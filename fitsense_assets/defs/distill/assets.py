@@ -1,0 +1,76 @@
+"""The distillation dataset: accepted teacher answers as chat SFT records, split by user."""
+
+from collections import Counter
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from fitsense_assets.defs.teacher.assets import prompts, teacher_outputs
+from fitsense_assets.metadata import markdown_table
+from fitsense_assets.partitions import run_partitions
+from fitsense_assets.resources import ArtifactStoreResource
+from fitsense_assets.stages import read_answers, read_prompts, read_validation
+from fitsense_core.distill import build_records, write_dataset
+from fitsense_core.qa import ValidatedAnswer
+
+
+class DistillationConfig(dg.Config):
+    split_seed: int = Field(default=13, description="Seed of the user-grouped split order.")
+
+
+def accepted_answers(store, run_id: str) -> tuple[list[ValidatedAnswer], int]:
+    """Answers that passed post-validation, and how many were rejected."""
+    validation = read_validation(store, run_id)
+    accepted_ids = set(validation.loc[validation["accepted"].astype(bool), "prompt_id"])
+    answers = {a.prompt_id: a for a in read_answers(store, run_id)}
+    accepted = [
+        ValidatedAnswer(p, answers[p.prompt_id], (), (), {})
+        for p in read_prompts(store, run_id)
+        if p.prompt_id in accepted_ids
+    ]
+    return accepted, len(validation) - len(accepted_ids)
+
+
+@dg.asset(
+    partitions_def=run_partitions,
+    group_name="distill",
+    kinds={"python", "jsonl"},
+    deps=[prompts, teacher_outputs, "teacher_output_validation", "qa_bias_slices"],
+    description="Chat-format SFT records (system, user, assistant) with metadata and slice "
+    "tags; train/val/test grouped by user and stratified by prompt type; manifest with "
+    "counts, hashes, source run and teacher.",
+)
+def distillation_dataset(
+    context: dg.AssetExecutionContext,
+    config: DistillationConfig,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    store = artifact_store.store()
+    run_id = context.partition_key
+    accepted, rejected = accepted_answers(store, run_id)
+    records = build_records(accepted, config.split_seed)
+    teachers = dict(
+        Counter(f"{v.answer.provider}/{v.answer.model}/{v.answer.source}" for v in accepted)
+    )
+    manifest = write_dataset(
+        store, run_id, records, teachers=teachers, rejected=rejected, seed=config.split_seed
+    )
+    counts = pd.DataFrame(manifest["counts_by_split_and_type"]).T.reset_index(names="split")
+    sample = next((r for r in records if r.metadata["prompt_type"] == "coaching"), None)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": manifest["records"],
+            "rejected": rejected,
+            "content_sha256": manifest["content_sha256"],
+            "users_by_split": dg.MetadataValue.json(manifest["users_by_split"]),
+            "teachers": dg.MetadataValue.json(teachers),
+            "counts": dg.MetadataValue.md(markdown_table(counts, 3)),
+            "sample_record": dg.MetadataValue.md(
+                "\n\n".join(f"**{m['role']}**: {m['content'][:400]}" for m in sample.messages)
+                if sample
+                else "(none)"
+            ),
+            "uri": dg.MetadataValue.path(store.uri("datasets", "distillation", run_id)),
+        }
+    )

@@ -1,0 +1,87 @@
+"""Blocking QA checks: the dataset is not built when validation or bias fails."""
+
+import dagster as dg
+
+from fitsense_assets.resources import ArtifactStoreResource
+from fitsense_assets.stages import reports_prefix
+
+MIN_PASS_RATE = 0.8
+# Below this many people a missing slice is expected (e.g. nobody over 60 in a run of 10)
+# and is reported without blocking.
+MIN_PEOPLE_FOR_SLICE_COVERAGE = 100
+
+
+def _report(store_resource: ArtifactStoreResource, run_id: str, name: str) -> dict:
+    return store_resource.store().read_json(*reports_prefix(run_id), f"{name}.json")
+
+
+@dg.asset_check(
+    asset="teacher_output_validation",
+    blocking=True,
+    description=f"At least {MIN_PASS_RATE:.0%} of teacher answers pass post-validation.",
+)
+def validation_pass_rate(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.AssetCheckResult:
+    report = _report(artifact_store, context.partition_key, "validation")
+    return dg.AssetCheckResult(
+        passed=report["total"] > 0 and report["pass_rate"] >= MIN_PASS_RATE,
+        description=f"{report['accepted']} of {report['total']} accepted "
+        f"({report['pass_rate']:.1%})",
+        metadata={
+            "pass_rate": report["pass_rate"],
+            "rejections_by_reason": dg.MetadataValue.json(report["rejections_by_reason"]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="qa_bias_slices",
+    blocking=True,
+    description="No slice deviates critically (> 25 %) from overall quality or "
+    "safety, and every expected slice exists in the data (runs of 100+ people).",
+)
+def no_critical_bias(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.AssetCheckResult:
+    report = _report(artifact_store, context.partition_key, "bias")
+    problems = [
+        f"{f['slice']} {f['metric']} {f['value']} vs {f['overall']} ({f['deviation']:+.0%})"
+        for f in report["critical"]
+    ]
+    missing = [
+        f"no data for {dim} in {', '.join(values)}"
+        for dim, values in report["missing_slices"].items()
+    ]
+    if report["people"] >= MIN_PEOPLE_FOR_SLICE_COVERAGE:
+        problems += missing
+    return dg.AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems[:10])
+        or "no critical deviation"
+        + (f" (run too small to require every slice: {'; '.join(missing)})" if missing else ""),
+        metadata={
+            "critical": len(report["critical"]),
+            "flags": len(report["flags"]),
+            "missing_slices": dg.MetadataValue.json(report["missing_slices"]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="qa_anomalies", blocking=False, description="Few outliers and duplicate answers (warns)."
+)
+def few_anomalies(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.AssetCheckResult:
+    report = _report(artifact_store, context.partition_key, "anomalies")
+    validation = _report(artifact_store, context.partition_key, "validation")
+    outlier_share = report["outlier_count"] / max(1, validation["total"])
+    return dg.AssetCheckResult(
+        passed=outlier_share <= 0.05 and report["exact_duplicate_share"] <= 0.5,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{report['outlier_count']} outliers ({outlier_share:.1%}), "
+        f"{report['exact_duplicate_share']:.1%} exact duplicates, "
+        f"{report['near_duplicate_pairs']} near-duplicate pairs",
+        metadata={"outlier_share": round(outlier_share, 4)},
+    )

