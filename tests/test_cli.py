@@ -92,8 +92,21 @@ def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root
         counts = count_run_rows(conn, "cli-run")
     assert counts["users"] == 30
 
+    manifest_path = (
+        Path(isolated_env["FITSENSE_HOME"])
+        / "artifacts"
+        / "datasets"
+        / "distillation"
+        / "cli-run"
+        / "manifest.json"
+    )
+    first_manifest = json.loads(manifest_path.read_text())
+
     second = _run(args, isolated_env, repo_root)
     assert second.returncode == 0, second.stderr[-3000:]
+    second_manifest = json.loads(manifest_path.read_text())
+    assert second_manifest["records"] == first_manifest["records"] >= 30 * 6 * 0.95
+    assert second_manifest["content_sha256"] == first_manifest["content_sha256"]
     with psycopg.connect(isolated_env["FITSENSE_DATABASE_URL"]) as conn:
         assert count_run_rows(conn, "cli-run") == counts
 
