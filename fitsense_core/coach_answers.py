@@ -21,8 +21,10 @@ import numpy as np
 from fitsense_core.profile import RecentSignals, UserProfile
 from fitsense_core.programming import (
     GOAL_REP_RANGES,
+    PATTERN_FAMILY,
     SetScheme,
     eligible_exercises,
+    safe_alternative,
     set_scheme,
 )
 from fitsense_core.reference import (
@@ -1683,61 +1685,6 @@ _TECHNIQUE_FIXES: tuple[tuple[str, str], ...] = (
 )
 
 
-_PATTERN_FAMILY = {
-    "squat": "lower",
-    "lunge": "lower",
-    "hinge": "lower",
-    "horizontal_push": "push",
-    "vertical_push": "push",
-    "horizontal_pull": "pull",
-    "vertical_pull": "pull",
-}
-
-
-def safe_alternative(
-    exercise: Exercise, pool: list[Exercise] | tuple[Exercise, ...]
-) -> Exercise | None:
-    """The closest substitute in a person's safe pool: same movement pattern and muscle
-    first, then the same pattern, the same muscle, then the same family of movements;
-    within a tier the same category and a similar load win."""
-    original_family = _PATTERN_FAMILY.get(exercise.movement_pattern)
-    conditioning = {"cardio", "mobility"}
-
-    def tier(e: Exercise) -> int | None:
-        same_pattern = e.movement_pattern == exercise.movement_pattern
-        same_muscle = e.primary_muscle == exercise.primary_muscle
-        same_category = e.category == exercise.category
-        if (e.category in conditioning) != (exercise.category in conditioning):
-            return None
-        if same_pattern and same_muscle:
-            return 0
-        if same_pattern:
-            return 1
-        if same_muscle and same_category:
-            return 2
-        family = _PATTERN_FAMILY.get(e.movement_pattern)
-        if original_family and family == original_family and same_category:
-            return 3
-        if same_muscle:
-            return 4
-        return None
-
-    ranked = []
-    for e in pool:
-        t = tier(e)
-        if e.slug != exercise.slug and t is not None:
-            ranked.append(
-                (
-                    t,
-                    e.category != exercise.category,
-                    abs(e.load_factor - exercise.load_factor),
-                    e.slug,
-                    e,
-                )
-            )
-    return min(ranked)[-1] if ranked else None
-
-
 def _cues_for(exercise: Exercise) -> tuple[tuple[str, ...], str]:
     return TECHNIQUE_CUES.get(exercise.slug) or PATTERN_CUES[exercise.movement_pattern]
 
@@ -1865,7 +1812,7 @@ def _shared_target(alternative: Exercise, original: Exercise) -> str:
         return original.primary_muscle.replace("_", " ")
     if alternative.movement_pattern == original.movement_pattern:
         return original.movement_pattern.replace("_", " ") + " pattern"
-    family = _PATTERN_FAMILY.get(original.movement_pattern)
+    family = PATTERN_FAMILY.get(original.movement_pattern)
     return _FAMILY_WORDS.get(family or "", "muscles")
 
 

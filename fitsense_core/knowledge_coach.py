@@ -36,8 +36,8 @@ from fitsense_core.programming import (
     exercises_per_session,
     family,
     rep_range_for,
+    safe_alternative,
 )
-from fitsense_core.reference import Exercise
 
 MODEL_NAME = "fitsense-knowledge-coach"
 MODEL_VERSION = "kb-1"
@@ -245,25 +245,6 @@ def _requested_minutes(request: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _substitute(pe: PlannedExercise, pool: list[Exercise], used: set[str]) -> Exercise | None:
-    candidates = [e for e in pool if e.slug not in used and family(e) == family(pe.exercise)]
-    for same in (
-        lambda e: (
-            e.movement_pattern == pe.exercise.movement_pattern
-            and e.primary_muscle == pe.exercise.primary_muscle
-        ),
-        lambda e: e.primary_muscle == pe.exercise.primary_muscle,
-        lambda e: e.movement_pattern == pe.exercise.movement_pattern,
-    ):
-        matches = [e for e in candidates if same(e) and e.is_timed == pe.exercise.is_timed]
-        if matches:
-            # Prefer loaded, then the closest load profile: keeps progression meaningful.
-            return min(
-                matches, key=lambda e: (abs(e.load_factor - pe.exercise.load_factor), e.slug)
-            )
-    return None
-
-
 def update_plan(
     profile: UserProfile,
     current: Plan,
@@ -344,7 +325,17 @@ def update_plan(
             if not unsafe and not missing:
                 kept.append(pe)
                 continue
-            alternative = _substitute(pe, pool, used)
+            # Like for like: strength for strength, timed for timed, nothing used that day.
+            alternative = safe_alternative(
+                pe.exercise,
+                [
+                    e
+                    for e in pool
+                    if e.slug not in used
+                    and family(e) == family(pe.exercise)
+                    and e.is_timed == pe.exercise.is_timed
+                ],
+            )
             if alternative is None:
                 removed.append(pe.exercise.name)
                 continue

@@ -397,3 +397,58 @@ def progress_week(week: list[PlannedDay], experience: str) -> list[PlannedDay]:
             new_day.exercises.append(PlannedExercise(pe.exercise, pe.position, s, pe.notes))
         progressed.append(new_day)
     return progressed
+
+
+PATTERN_FAMILY = {
+    "squat": "lower",
+    "lunge": "lower",
+    "hinge": "lower",
+    "horizontal_push": "push",
+    "vertical_push": "push",
+    "horizontal_pull": "pull",
+    "vertical_pull": "pull",
+}
+
+
+def safe_alternative(
+    exercise: Exercise, pool: list[Exercise] | tuple[Exercise, ...]
+) -> Exercise | None:
+    """The closest substitute in a person's safe pool: same movement pattern and muscle
+    first, then the same pattern, the same muscle, then the same family of movements;
+    within a tier the same category and a similar load win."""
+    original_family = PATTERN_FAMILY.get(exercise.movement_pattern)
+    conditioning = {"cardio", "mobility"}
+
+    def tier(e: Exercise) -> int | None:
+        same_pattern = e.movement_pattern == exercise.movement_pattern
+        same_muscle = e.primary_muscle == exercise.primary_muscle
+        same_category = e.category == exercise.category
+        if (e.category in conditioning) != (exercise.category in conditioning):
+            return None
+        if same_pattern and same_muscle:
+            return 0
+        if same_pattern:
+            return 1
+        if same_muscle and same_category:
+            return 2
+        family = PATTERN_FAMILY.get(e.movement_pattern)
+        if original_family and family == original_family and same_category:
+            return 3
+        if same_muscle:
+            return 4
+        return None
+
+    ranked = []
+    for e in pool:
+        t = tier(e)
+        if e.slug != exercise.slug and t is not None:
+            ranked.append(
+                (
+                    t,
+                    e.category != exercise.category,
+                    abs(e.load_factor - exercise.load_factor),
+                    e.slug,
+                    e,
+                )
+            )
+    return min(ranked)[-1] if ranked else None
