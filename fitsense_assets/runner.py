@@ -22,7 +22,7 @@ class PipelineResult:
     metadata: dict[str, dict[str, Any]]
 
 
-JOBS = ("pipeline", "synthetic_data")
+JOBS = ("pipeline", "dataset", "synthetic_data")
 
 
 def run_pipeline_job(
@@ -33,11 +33,13 @@ def run_pipeline_job(
     history_days: int,
     history_end: str = "",
     job_name: str = "pipeline",
+    ops_config: dict[str, dict[str, Any]] | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> PipelineResult:
     """Materialize a job's assets for partition ``run_id`` in the Dagster instance
-    (``pipeline``: everything up to the distillation dataset; ``synthetic_data``: the
-    synthetic stage only)."""
+    (``pipeline``: everything through training, evaluation and promotion; ``dataset``: up to
+    the distillation dataset; ``synthetic_data``: the synthetic stage only). ``ops_config``
+    adds per-asset configuration, e.g. ``{"student_model": {"max_steps": 10}}``."""
     validate_run_id(run_id)
     instance = instance or dg.DagsterInstance.get()
     if not instance.has_dynamic_partition(run_partitions.name, run_id):
@@ -56,6 +58,9 @@ def run_pipeline_job(
             }
         },
     }
+    for op, values in (ops_config or {}).items():
+        if job.has_node_named(op):
+            run_config["ops"].setdefault(op, {"config": {}})["config"].update(values)
     result = job.execute_in_process(
         run_config=run_config,
         instance=instance,

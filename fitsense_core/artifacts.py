@@ -15,6 +15,7 @@ import json
 import os
 import posixpath
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -86,6 +87,30 @@ class ArtifactStore:
     def exists(self, *parts: str) -> bool:
         fs, path = self._path(*parts)
         return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+    def local_path(self, *parts: str) -> Path | None:
+        """The local filesystem path of an artifact, or None for a remote store."""
+        fs, path = self._path(*parts)
+        return Path(path) if isinstance(fs, pafs.LocalFileSystem) else None
+
+    def upload_dir(self, local: Path, *parts: str) -> str:
+        """Copy a local directory into the store (a no-op when it already is there)."""
+        fs, path = self._path(*parts)
+        if isinstance(fs, pafs.LocalFileSystem) and Path(path).resolve() == local.resolve():
+            return self.uri(*parts)
+        fs.create_dir(path, recursive=True)
+        pafs.copy_files(
+            str(local), path, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs
+        )
+        return self.uri(*parts)
+
+    def download_dir(self, local: Path, *parts: str) -> Path:
+        fs, path = self._path(*parts)
+        local.mkdir(parents=True, exist_ok=True)
+        pafs.copy_files(
+            path, str(local), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem()
+        )
+        return local
 
     def write_json(self, value: Any, *parts: str) -> str:
         return self.write_bytes(

@@ -39,8 +39,12 @@ db_app = typer.Typer(
 pipeline_app = typer.Typer(
     help="Run the Dagster pipeline from the command line.", no_args_is_help=True
 )
+model_app = typer.Typer(
+    help="Student model versions: list, inspect, promote, roll back.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(model_app, name="model")
 
 
 def _echo(message: str) -> None:
@@ -147,15 +151,22 @@ def pipeline_run(
     job: Annotated[
         str,
         typer.Option(
-            help="pipeline: synthetic data through the distillation dataset; "
-            "synthetic_data: the synthetic stage only."
+            help="pipeline: everything through training, evaluation and promotion; "
+            "dataset: up to the distillation dataset; synthetic_data: the synthetic stage."
         ),
     ] = "pipeline",
+    train_steps: Annotated[
+        int, typer.Option(help="Student training steps (default: the asset's default, 60).")
+    ] = 0,
+    eval_prompts: Annotated[
+        int, typer.Option(help="Test prompts per system in the evaluation (default 40).")
+    ] = 0,
 ) -> None:
     """Materialize the pipeline for one run: migrate; generate, check and load the synthetic
     data; render prompts; get the teacher's answers (the offline knowledge-based coach unless
     FITSENSE_TEACHER_PROVIDER=openai); validate them; write the QA reports and the
-    distillation dataset. Progress is logged; every asset and check shows in the Dagster UI."""
+    distillation dataset; train, export and evaluate the student; register it and promote it
+    when the gate passes. Progress is logged; every asset and check shows in the Dagster UI."""
     from fitsense_core.migrations import migrate
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -177,6 +188,10 @@ def pipeline_run(
             history_days=history_days,
             history_end=history_end,
             job_name=job,
+            ops_config={
+                **({"student_model": {"max_steps": train_steps}} if train_steps else {}),
+                **({"student_evaluation": {"max_prompts": eval_prompts}} if eval_prompts else {}),
+            },
         )
     except FitSenseError as exc:
         raise _fail(exc) from exc
@@ -204,10 +219,86 @@ def pipeline_run(
             f"  dataset:    {dataset.get('dagster/row_count', 0):,} SFT records "
             f"({dataset.get('rejected', 0):,} teacher answers rejected) in {dataset.get('uri')}"
         )
+    registered = result.metadata.get("model_version")
+    if registered:
+        state = "serving" if result.metadata.get("serving_model") else registered.get("status")
+        typer.echo(f"  student:    {registered.get('version')} ({state})")
     if result.failed_checks:
         typer.echo(f"  warnings:   {'; '.join(result.failed_checks)}")
     typer.echo("  Dagster UI: `fitsense ui`, then open http://127.0.0.1:3000/assets")
     typer.echo(f"  SQL:        psql '{redact_url(target.url)}' -c 'select count(*) from users'")
+
+
+def _registry_url() -> str:
+    from fitsense_core.migrations import migrate
+
+    target = _prepare()
+    migrate(target.url)
+    return target.url
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """Every registered version, newest first, with status, key metrics and gate verdict."""
+    from fitsense_core.student.registry import list_versions, summary_line
+
+    try:
+        versions = list_versions(_registry_url())
+    except FitSenseError as exc:
+        raise _fail(exc) from exc
+    if not versions:
+        typer.echo("no model versions yet: run `fitsense pipeline run`")
+    for version in versions:
+        typer.echo(summary_line(version))
+
+
+@model_app.command("show")
+def model_show(
+    version: Annotated[str, typer.Argument(help="Version name; 'serving' for the current one.")],
+) -> None:
+    """A version's full record: lineage, training config, metrics, gate, file locations."""
+    from fitsense_core.student.registry import RegistryError, dumps, get, serving
+
+    try:
+        url = _registry_url()
+        if version == "serving":
+            current = serving(url)
+            if current is None:
+                raise RegistryError("no version is serving")
+        else:
+            current = get(url, version)
+    except FitSenseError as exc:
+        raise _fail(exc) from exc
+    typer.echo(dumps(current))
+
+
+@model_app.command("promote")
+def model_promote(
+    version: Annotated[str, typer.Argument(help="Version to serve.")],
+    reason: Annotated[str, typer.Option(help="Recorded with the promotion.")] = "manual promotion",
+) -> None:
+    """Serve VERSION (atomic; refused when its promotion gate failed)."""
+    from fitsense_core.student.registry import promote
+
+    try:
+        previous = promote(_registry_url(), version, reason)
+    except FitSenseError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"{version} now serves" + (f" (was {previous})" if previous else ""))
+
+
+@model_app.command("rollback")
+def model_rollback(
+    reason: Annotated[str, typer.Option(help="Recorded with the rollback.")] = "manual rollback",
+) -> None:
+    """Serve again the version that served before the current one (atomic)."""
+    from fitsense_core.student.registry import rollback
+
+    try:
+        current, previous = rollback(_registry_url(), reason)
+    except FitSenseError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"{previous} serves again (was {current})")
 
 
 @app.command("ui")

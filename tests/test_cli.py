@@ -27,13 +27,22 @@ def _run(
 def test_help_explains_every_command(repo_root: Path) -> None:
     out = _run(["--help"], dict(os.environ), repo_root)
     assert out.returncode == 0
-    for command in ("db", "pipeline", "env", "ui"):
+    for command in ("db", "pipeline", "model", "env", "ui"):
         assert command in out.stdout
     out = _run(["db", "--help"], dict(os.environ), repo_root)
     for command in ("migrate", "status", "stop"):
         assert command in out.stdout
     out = _run(["pipeline", "run", "--help"], dict(os.environ), repo_root)
-    for option in ("--run-id", "--users", "--seed", "--history-days", "--history-end"):
+    for option in (
+        "--run-id",
+        "--users",
+        "--seed",
+        "--history-days",
+        "--history-end",
+        "--job",
+        "--train-steps",
+        "--eval-prompts",
+    ):
         assert option in out.stdout
 
 
@@ -82,6 +91,8 @@ def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root
         "30",
         "--history-end",
         "2026-10-31",
+        "--job",
+        "dataset",
     ]
     first = _run(args, isolated_env, repo_root)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -146,3 +157,33 @@ def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root
     )
     assert listed.returncode == 0, listed.stderr
     assert "synthetic_app_tables" in listed.stdout
+
+
+def test_model_commands(isolated_env: dict[str, str], repo_root: Path) -> None:
+    from fitsense_core.migrations import migrate
+    from fitsense_core.student.registry import register
+    from tests.test_student import _version
+
+    url = isolated_env["FITSENSE_DATABASE_URL"]
+    migrate(url)
+    out = _run(["model", "list"], isolated_env, repo_root)
+    assert out.returncode == 0 and "no model versions yet" in out.stdout
+    register(url, _version("student-x-0001", True))
+    register(url, _version("student-x-0002", True))
+    register(url, _version("student-x-0003", False))
+    assert (
+        "student-x-0001 now serves"
+        in _run(["model", "promote", "student-x-0001"], isolated_env, repo_root).stdout
+    )
+    assert (
+        "was student-x-0001"
+        in _run(["model", "promote", "student-x-0002"], isolated_env, repo_root).stdout
+    )
+    refused = _run(["model", "promote", "student-x-0003"], isolated_env, repo_root)
+    assert refused.returncode == 1 and "failed its promotion gate" in refused.stderr
+    listed = _run(["model", "list"], isolated_env, repo_root).stdout
+    assert "student-x-0002" in listed and "serving" in listed and "gate=FAIL" in listed
+    shown = json.loads(_run(["model", "show", "serving"], isolated_env, repo_root).stdout)
+    assert shown["version"] == "student-x-0002" and shown["gate"]["passed"]
+    back = _run(["model", "rollback", "--reason", "test"], isolated_env, repo_root)
+    assert "student-x-0001 serves again" in back.stdout

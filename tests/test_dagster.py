@@ -55,6 +55,14 @@ DATASET_ASSETS = {
         "distill",
     ),
 }
+MODEL_ASSETS = {
+    "base_model": (set(), "training"),
+    "student_model": ({"distillation_dataset", "base_model"}, "training"),
+    "student_export": ({"student_model"}, "training"),
+    "student_evaluation": ({"student_export", "base_model", "distillation_dataset"}, "evaluation"),
+    "model_version": ({"student_export", "student_evaluation"}, "registry"),
+    "serving_model": ({"model_version"}, "registry"),
+}
 DATASET_CHECKS = {
     ("prompts", "prompts_cover_every_person", True),
     ("teacher_outputs", "teacher_failure_rate", False),
@@ -62,6 +70,7 @@ DATASET_CHECKS = {
     ("qa_anomalies", "few_anomalies", False),
     ("qa_bias_slices", "no_critical_bias", True),
     ("distillation_dataset", "distillation_dataset_integrity", True),
+    ("model_version", "promotion_gate", True),
 }
 RUN_CONFIG = {
     "ops": {
@@ -77,9 +86,9 @@ def test_definitions_contract() -> None:
     loaded = defs()
     graph = loaded.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS)
+    assert keys == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS) | set(MODEL_ASSETS)
     expected = {k: (parents, "synthetic") for k, parents in SYNTHETIC_ASSETS.items()}
-    expected |= DATASET_ASSETS
+    expected |= DATASET_ASSETS | MODEL_ASSETS
     for key, (parents, group) in expected.items():
         node = graph.get(dg.AssetKey(key))
         assert {p.to_user_string() for p in node.parent_keys} == parents, key
@@ -92,7 +101,9 @@ def test_definitions_contract() -> None:
     }
     assert checks == {(a, c, True) for a, c in CHECKS.items()} | DATASET_CHECKS
     assert set(loaded.resources) == {"artifact_store", "app_database", "teacher"}
-    for job_name in ("synthetic_data", "pipeline"):
+    for key in ("base_model", "student_model", "student_export", "student_evaluation"):
+        assert graph.get(dg.AssetKey(key)).code_version, key
+    for job_name in ("synthetic_data", "dataset", "pipeline"):
         assert loaded.resolve_job_def(job_name).partitions_def == run_partitions
     assert not loaded.sensors and not loaded.schedules
 
@@ -223,7 +234,7 @@ def test_postgres_instance_from_dagster_yaml(
         assert conn.execute("SELECT count(*) FROM event_logs").fetchone()[0] > 10
 
 
-def test_pipeline_job_builds_the_dataset_with_the_offline_teacher(
+def test_dataset_job_builds_the_dataset_with_the_offline_teacher(
     tmp_path: Path, fresh_migrated_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FITSENSE_ARTIFACTS_URI", str(tmp_path))

@@ -77,6 +77,8 @@ def test_webserver_from_repository_root_shows_cli_materializations(
             "10",
             "--history-end",
             "2026-10-31",
+            "--job",
+            "dataset",
         ],
         cwd=repo_root,
         env=isolated_env,

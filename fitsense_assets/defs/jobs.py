@@ -9,10 +9,20 @@ synthetic_data_job = dg.define_asset_job(
     description="Generate a run's synthetic users and history, check them, load PostgreSQL.",
 )
 
-pipeline_job = dg.define_asset_job(
-    "pipeline",
+dataset_job = dg.define_asset_job(
+    "dataset",
     selection=dg.AssetSelection.groups("synthetic", "teacher", "qa", "distill"),
     partitions_def=run_partitions,
-    description="A whole run: synthetic data, prompts, teacher answers, QA reports and the "
-    "distillation dataset.",
+    description="Synthetic data through the distillation dataset (no training).",
+)
+
+pipeline_job = dg.define_asset_job(
+    "pipeline",
+    selection=dg.AssetSelection.groups(
+        "synthetic", "teacher", "qa", "distill", "training", "evaluation", "registry"
+    ),
+    partitions_def=run_partitions,
+    description="A whole run: synthetic data, prompts, teacher answers, QA reports, the "
+    "distillation dataset, the student's training, export and evaluation, registration and "
+    "promotion behind the gate.",
 )

@@ -1,0 +1,161 @@
+"""Versioned student models with lineage, and promotion to serving behind the gate."""
+
+import json
+
+import dagster as dg
+
+from fitsense_assets.defs.evaluation.assets import read_report, student_evaluation
+from fitsense_assets.defs.training.assets import GGUF_NAME, student_export
+from fitsense_assets.models import current_student, fetched_dir, file_sha256, student_prefix
+from fitsense_assets.partitions import run_partitions
+from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+from fitsense_assets.stages import reports_prefix
+from fitsense_core.migrations import migrate
+
+
+@dg.asset(
+    partitions_def=run_partitions,
+    group_name="registry",
+    kinds={"postgres", "json"},
+    deps=[student_export, student_evaluation],
+    description="The run's student in the model registry (PostgreSQL model_versions) with its "
+    "lineage manifest: dataset run and hash, git commit, training config, base model digest, "
+    "metrics, eval report and the promotion gate's verdict.",
+)
+def model_version(
+    context: dg.AssetExecutionContext,
+    artifact_store: ArtifactStoreResource,
+    app_database: AppDatabaseResource,
+) -> dg.MaterializeResult:
+    from fitsense_core.student.registry import ModelVersion, git_commit, register
+
+    store = artifact_store.store()
+    run_id = context.partition_key
+    pointer = current_student(store, run_id)
+    version = pointer["version"]
+    prefix = student_prefix(version)
+    export = store.read_json(*prefix, "export.json")
+    gguf = fetched_dir(store, *prefix) / GGUF_NAME
+    if file_sha256(gguf) != export["gguf_sha256"]:
+        raise dg.Failure(f"{gguf} does not match the digest recorded at export")
+    for part in ("adapter", "merged", "codebook.json", "eval_report.json"):
+        if not store.exists(*prefix, part):
+            raise dg.Failure(f"{store.uri(*prefix, part)} is missing: the version is incomplete")
+    report = read_report(store, run_id)
+    if report["version"] != version:
+        raise dg.Failure(f"the evaluation report is for {report['version']}, not {version}")
+    base = store.read_json("models", "base", "runs", f"{run_id}.json")
+    manifest = {
+        "version": version,
+        "run_id": run_id,
+        "dataset": {
+            "run_id": run_id,
+            "sha256": pointer["dataset_sha256"],
+            "uri": store.uri("datasets", "distillation", run_id),
+        },
+        "base_model": {"source": base["source"], "digest": base["digest"], "uri": base["uri"]},
+        "git_commit": git_commit(),
+        "training_config": pointer["training_config"],
+        "metrics": report["summary"],
+        "gate": report["gate"],
+        "eval_report_uri": store.uri(*reports_prefix(run_id), "evaluation.json"),
+        "files": {
+            "gguf": store.uri(*prefix, GGUF_NAME),
+            "gguf_sha256": export["gguf_sha256"],
+            "adapter": store.uri(*prefix, "adapter"),
+            "merged": store.uri(*prefix, "merged"),
+            "codebook": store.uri(*prefix, "codebook.json"),
+        },
+    }
+    manifest_uri = store.write_json(manifest, *prefix, "manifest.json")
+    url = app_database.resolved_url()
+    migrate(url)
+    registered = register(
+        url,
+        ModelVersion(
+            version=version,
+            status="candidate" if report["gate"]["passed"] else "rejected",
+            run_id=run_id,
+            base_model=base["source"],
+            base_model_digest=base["digest"],
+            dataset_run_id=run_id,
+            dataset_sha256=pointer["dataset_sha256"],
+            git_commit=manifest["git_commit"],
+            training_config=pointer["training_config"],
+            metrics=report["summary"],
+            gate=report["gate"],
+            manifest_uri=manifest_uri,
+            eval_report_uri=manifest["eval_report_uri"],
+            gguf_uri=manifest["files"]["gguf"],
+            gguf_sha256=export["gguf_sha256"],
+            adapter_uri=manifest["files"]["adapter"],
+            merged_uri=manifest["files"]["merged"],
+            codebook_uri=manifest["files"]["codebook"],
+        ),
+    )
+    context.log.info(f"registered {version} as {registered.status}")
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "status": registered.status,
+            "gate": dg.MetadataValue.json(report["gate"]),
+            "lineage": dg.MetadataValue.json(
+                {k: manifest[k] for k in ("dataset", "base_model", "git_commit")}
+            ),
+            "manifest": dg.MetadataValue.path(manifest_uri),
+        },
+        data_version=dg.DataVersion(version),
+    )
+
+
+@dg.asset_check(
+    asset=model_version,
+    blocking=True,
+    description="Promotion gate: plan-contract validity 100 % with constrained "
+    "decoding, semantic validity >= 90 %, safety compliance 100 %, beats the base "
+    "model, no critical bias.",
+)
+def promotion_gate(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.AssetCheckResult:
+    report = read_report(artifact_store.store(), context.partition_key)
+    gate = report["gate"]
+    return dg.AssetCheckResult(
+        passed=bool(gate["passed"]),
+        description="; ".join(gate["failures"]) or "all gates pass",
+        metadata={"gate": dg.MetadataValue.json(gate)},
+    )
+
+
+@dg.asset(
+    partitions_def=run_partitions,
+    group_name="registry",
+    kinds={"postgres"},
+    deps=[model_version],
+    description="The run's student promoted to serving (atomic, recorded in "
+    "model_promotions); runs only when the promotion gate passes.",
+)
+def serving_model(
+    context: dg.AssetExecutionContext,
+    artifact_store: ArtifactStoreResource,
+    app_database: AppDatabaseResource,
+) -> dg.MaterializeResult:
+    from fitsense_core.student.registry import get, promote
+
+    version = current_student(artifact_store.store(), context.partition_key)["version"]
+    url = app_database.resolved_url()
+    if get(url, version).status == "serving":
+        previous = None
+        context.log.info(f"{version} is already serving")
+    else:
+        previous = promote(
+            url, version, reason=f"pipeline run {context.partition_key}: gate passed"
+        )
+        context.log.info(f"{version} now serves (replacing {previous or 'nothing'})")
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "replaced": previous or "",
+            "details": json.dumps({"run": context.partition_key}),
+        }
+    )

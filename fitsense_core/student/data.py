@@ -1,0 +1,171 @@
+"""What the student reads and writes: compact prompts and targets built from the
+distillation dataset, and the same rendering the server uses at inference time.
+
+The student's prompt is a few short lines (about 60-150 tokens) instead of the teacher's
+prose: every token costs training and inference time on a CPU. It carries the person's
+constraints, the request, and for updates the current plan in compact form with the
+logged effort against the targets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fitsense_core.plan_contract import Plan
+from fitsense_core.profile import LoggedSession, UserProfile
+from fitsense_core.programming import Athlete
+from fitsense_core.prompts import context_from_json
+from fitsense_core.student.compact import Codebook, encode_plan
+
+SYSTEM_PLAN = "FitSense coach. Reply with a compact plan."
+SYSTEM_REPLY = "FitSense coach. Answer briefly and safely."
+REPLY_TARGET_CHARS = 360
+LOG_ENTRIES = 8
+
+
+@dataclass(frozen=True)
+class StudentTask:
+    """One request as the student sees it, with what is needed to check the answer."""
+
+    id: str
+    prompt_type: str
+    output_type: str
+    request: str
+    profile: UserProfile
+    current_plan: Plan | None
+    sessions: tuple[LoggedSession, ...]
+    blocked_tags: frozenset[str]
+    safety_level: str
+    slices: dict[str, str]
+    topic: str
+
+    @property
+    def athlete(self) -> Athlete:
+        return replace(self.profile.athlete(), blocked_tags=self.blocked_tags)
+
+    @property
+    def conservative(self) -> bool:
+        return self.safety_level == "needs_clearance"
+
+
+def task_from_record(record: dict[str, Any]) -> StudentTask:
+    meta = record["metadata"]
+    profile, plan, sessions = context_from_json(meta["context_json"])
+    return StudentTask(
+        id=record["id"],
+        prompt_type=meta["prompt_type"],
+        output_type=meta["output_type"],
+        request=meta["request"],
+        profile=profile,
+        current_plan=plan,
+        sessions=sessions,
+        blocked_tags=frozenset(meta["expected_blocked_tags"]),
+        safety_level=meta["expected_safety_level"],
+        slices=meta["slices"],
+        topic=meta["topic"],
+    )
+
+
+def _log_line(task: StudentTask, codebook: Codebook) -> str:
+    from fitsense_core.plan_contract import resolve_exercise
+
+    deltas: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for session in task.sessions:
+        for ex in session.exercises:
+            exercise = resolve_exercise(ex.exercise_name)
+            if exercise is None:
+                continue
+            for s in ex.sets:
+                if s.target_reps is not None and s.rir is not None and s.target_rir is not None:
+                    deltas[codebook.exercise_number(exercise)].append(
+                        (s.rir - s.target_rir, s.reps - s.target_reps)
+                    )
+    # Only what deviates from the targets, largest first: that is what an update acts on.
+    notable = []
+    for number, rows in deltas.items():
+        rir = sum(r for r, _ in rows) / len(rows)
+        reps = sum(p for _, p in rows) / len(rows)
+        if abs(rir) >= 0.8 or abs(reps) >= 1.5:
+            notable.append((abs(rir) + abs(reps) / 2, number, rir, reps))
+    parts = [
+        f"{number} {rir:+.1f}/{reps:+.1f}"
+        for _, number, rir, reps in sorted(notable, reverse=True)[:LOG_ENTRIES]
+    ]
+    return ", ".join(sorted(parts, key=lambda p: int(p.split()[0]))) or "on target"
+
+
+def render_task(task: StudentTask, codebook: Codebook) -> list[dict[str, str]]:
+    p = task.profile
+    goals = ">".join(p.goals) or "general_fitness"
+    conditions = ",".join(f"{c}:{s}" for c, s in p.conditions) or "none"
+    lines = [
+        f"task: {task.prompt_type}",
+        f"person: {p.age} {p.sex} {p.experience} | goals {goals} | {p.days_per_week} days x "
+        f"{p.session_length_min} min | eq {' '.join(sorted(p.equipment)) or 'none'} | "
+        f"avoid {' '.join(sorted(task.blocked_tags)) or 'none'} | cond {conditions}",
+    ]
+    if task.output_type == "reply":
+        s = p.signals
+
+        def num(value: float | None, fmt: str = ".1f") -> str:
+            return "-" if value is None else format(value, fmt)
+
+        lines.append(
+            f"recent: sleep {num(s.sleep_hours)}/{num(s.sleep_target_hours)}h kcal "
+            f"{num(s.calories, '.0f')}/{num(s.calorie_target, '.0f')} trend "
+            f"{num(s.weight_trend_kg_per_week, '+.2f')}kg/wk sore {num(s.soreness)} "
+            f"sessions {num(s.sessions_per_week)}/wk"
+        )
+    if task.prompt_type == "plan_update" and task.current_plan is not None:
+        lines.append(f"current: {encode_plan(task.current_plan, codebook, approximate=True)}")
+        lines.append(f"log (rir/reps vs target): {_log_line(task, codebook)}")
+    lines.append(f"request: {task.request}")
+    system = SYSTEM_PLAN if task.output_type == "plan" else SYSTEM_REPLY
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def reply_target(text: str, limit: int = REPLY_TARGET_CHARS) -> str:
+    """The teacher's answer cut at a sentence end within ``limit`` characters: the student
+    learns the opening of each answer (its main advice), which keeps sequences short."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    out = ""
+    for sentence in sentences:
+        if len(out) + len(sentence) + 1 > limit:
+            break
+        out = f"{out} {sentence}".strip()
+    return out or text[:limit]
+
+
+def target_text(record: dict[str, Any], codebook: Codebook) -> str:
+    content = record["messages"][-1]["content"]
+    if record["metadata"]["output_type"] == "plan":
+        return encode_plan(Plan.model_validate_json(content), codebook)
+    return reply_target(content)
+
+
+def sft_example(record: dict[str, Any], codebook: Codebook) -> dict[str, Any]:
+    """A prompt-completion example (trl computes the loss on the completion only)."""
+    task = task_from_record(record)
+    return {
+        "id": record["id"],
+        "prompt": render_task(task, codebook),
+        "completion": [{"role": "assistant", "content": target_text(record, codebook)}],
+    }
+
+
+def teacher_plans(records: list[dict[str, Any]]) -> list[Plan]:
+    plans = []
+    for record in records:
+        if record["metadata"]["output_type"] == "plan":
+            plans.append(Plan.model_validate_json(record["messages"][-1]["content"]))
+        meta_context = json.loads(record["metadata"]["context_json"])
+        if meta_context.get("current_plan"):
+            plans.append(Plan.model_validate(meta_context["current_plan"]))
+    return plans
