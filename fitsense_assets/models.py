@@ -40,10 +40,16 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def student_version(run_id: str, dataset_sha256: str, base_digest: str, config: dict) -> str:
-    """Deterministic: the same data, base model and configuration name the same version."""
-    payload = json.dumps([dataset_sha256, base_digest, config], sort_keys=True)
-    digest = hashlib.sha256(payload.encode()).hexdigest()[:10]
+def training_key(dataset_sha256: str, base_digest: str, config: dict, code_version: str) -> str:
+    """Names a training run by everything it depends on: an interrupted run resumes in the
+    same place, and a finished one is reused rather than repeated."""
+    payload = json.dumps([dataset_sha256, base_digest, config, code_version], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def student_version(run_id: str, key: str, adapter_sha256: str) -> str:
+    """The version names what was trained on and what came out: same name, same weights."""
+    digest = hashlib.sha256(f"{key}/{adapter_sha256}".encode()).hexdigest()[:10]
     slug = re.sub(r"[^a-z0-9._-]+", "-", run_id.lower()).strip("-")[:60] or "run"
     return f"student-{slug}-{digest}"
 

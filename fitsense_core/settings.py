@@ -25,6 +25,8 @@ class Settings:
       default ``$FITSENSE_HOME/artifacts``.
     - ``FITSENSE_LOCAL_SERVER_URL``: where to look for a local server before falling back
       to the embedded one.
+    - ``FITSENSE_TOOLS_DIR``: third-party tools fetched once (llama.cpp's GGUF converter);
+      default ``<repository>/.fitsense/tools``, shared by every FITSENSE_HOME.
     """
 
     database_url: str | None
@@ -32,6 +34,7 @@ class Settings:
     home: Path
     artifact_root: str
     local_server_url: str
+    tools_dir: Path = REPO_ROOT / ".fitsense" / "tools"
     app_database: str = DEFAULT_APP_DATABASE
 
     @classmethod
@@ -44,4 +47,5 @@ class Settings:
             home=home,
             artifact_root=env.get("FITSENSE_ARTIFACTS_URI") or str(home / "artifacts"),
             local_server_url=env.get("FITSENSE_LOCAL_SERVER_URL") or DEFAULT_LOCAL_SERVER_URL,
+            tools_dir=Path(env.get("FITSENSE_TOOLS_DIR") or REPO_ROOT / ".fitsense" / "tools"),
         )

@@ -244,7 +244,7 @@ def test_dataset_job_builds_the_dataset_with_the_offline_teacher(
     instance.add_dynamic_partitions(run_partitions.name, ["full"])
     result = (
         defs()
-        .resolve_job_def("pipeline")
+        .resolve_job_def("dataset")
         .execute_in_process(instance=instance, partition_key="full", run_config=RUN_CONFIG)
     )
     assert result.success

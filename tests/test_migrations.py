@@ -60,6 +60,8 @@ def test_migrates_empty_database_and_records_versions(empty_db: str) -> None:
         "body_metrics",
         "readiness_logs",
         "ai_interactions",
+        "model_versions",
+        "model_promotions",
         "schema_migrations",
     ):
         assert table in tables, table

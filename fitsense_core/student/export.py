@@ -3,7 +3,7 @@
 The converter (``convert_hf_to_gguf.py`` with its ``conversion`` and ``gguf-py``
 packages) ships inside llama-cpp-python's source distribution. It is taken from the
 sdist of the installed llama-cpp-python version — downloaded from the package index once
-(``make setup`` does it) into ``$FITSENSE_HOME/tools/`` — so the GGUF matches the server
+(``make setup`` does it) into ``FITSENSE_TOOLS_DIR`` — so the GGUF matches the server
 that loads it.
 """
 
@@ -25,14 +25,14 @@ CONVERTER = "convert_hf_to_gguf.py"
 GGUF_MAGIC = b"GGUF"
 
 
-def converter_dir(home: Path) -> Path:
+def converter_dir(tools: Path) -> Path:
     version = importlib.metadata.version("llama-cpp-python")
-    return home / "tools" / f"llama.cpp-convert-{version}"
+    return tools / f"llama.cpp-convert-{version}"
 
 
-def ensure_converter(home: Path, progress: Callable[[str], None] = lambda _m: None) -> Path:
+def ensure_converter(tools: Path, progress: Callable[[str], None] = lambda _m: None) -> Path:
     """The converter script, fetched from the llama-cpp-python sdist when missing."""
-    target = converter_dir(home)
+    target = converter_dir(tools)
     script = target / CONVERTER
     if script.exists():
         return script

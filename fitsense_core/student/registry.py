@@ -83,16 +83,22 @@ def git_commit() -> str:
 
 
 def register(url: str, version: ModelVersion) -> ModelVersion:
-    """Insert a complete version (re-registering the same version replaces it unless it
-    is or was serving)."""
+    """Insert a complete version. Registering it again replaces its record while it has
+    never served; a version that has served keeps its record (the same files register as
+    a no-op, different files under its name are refused)."""
     values = [getattr(version, c) for c in INSERTED]
     values = [Jsonb(v) if isinstance(v, dict) else v for v in values]
     with connect(url) as conn, conn.transaction():
         existing = conn.execute(
-            "SELECT status FROM model_versions WHERE version = %s", (version.version,)
+            "SELECT status, gguf_sha256 FROM model_versions WHERE version = %s",
+            (version.version,),
         ).fetchone()
         if existing and existing[0] in ("serving", "retired"):
-            raise RegistryError(f"version {version.version} has served and cannot be replaced")
+            if existing[1] == version.gguf_sha256:
+                return get(url, version.version)
+            raise RegistryError(
+                f"version {version.version} has served and cannot be replaced by different files"
+            )
         if existing:
             conn.execute("DELETE FROM model_versions WHERE version = %s", (version.version,))
         conn.execute(

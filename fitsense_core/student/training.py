@@ -200,6 +200,7 @@ def train_student(
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     device = _device()
@@ -290,6 +291,8 @@ def train_student(
         peft_config=lora,
         callbacks=[Progress()],
     )
+    # Progress reports each log line once; transformers' printer would repeat it raw.
+    trainer.remove_callback(PrinterCallback)
     if resume:
         progress(f"resuming from {Path(resume).name}")
     started = time.perf_counter()

@@ -41,7 +41,7 @@ def _base_gguf(store, run_id: str) -> Path:
     target = Settings.from_env().home / "models" / "base-gguf" / info["digest"][:16] / BASE_GGUF
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        convert_to_gguf(base_dir, target, ensure_converter(Settings.from_env().home))
+        convert_to_gguf(base_dir, target, ensure_converter(Settings.from_env().tools_dir))
     return target
 
 

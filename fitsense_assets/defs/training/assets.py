@@ -17,6 +17,7 @@ from fitsense_assets.models import (
     run_pointer,
     student_prefix,
     student_version,
+    training_key,
     working_dir,
 )
 from fitsense_assets.partitions import run_partitions
@@ -24,7 +25,8 @@ from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_core.distill import SPLITS, read_split
 from fitsense_core.settings import Settings
 
-TRAINING_CODE_VERSION = "student-v1"
+# Bump when training or export code changes what a run produces.
+TRAINING_CODE_VERSION = "student-v2"
 GGUF_NAME = "student-q8_0.gguf"
 
 
@@ -122,8 +124,9 @@ def dataset_records(store, run_id: str) -> dict[str, list[dict]]:
     code_version=TRAINING_CODE_VERSION,
     deps=[distillation_dataset, base_model],
     description="LoRA fine-tune of the base model on the distillation dataset (loss on the "
-    "assistant's tokens, validation loss, checkpoints, resume). The student writes plans in "
-    "the compact form of fitsense_core.student.compact; its codebook is saved with it.",
+    "assistant's tokens, validation loss, checkpoints, resume after interruption; identical "
+    "inputs reuse a finished run). The student writes plans in the compact form of "
+    "fitsense_core.student.compact; its codebook is saved with it.",
 )
 def student_model(
     context: dg.AssetExecutionContext,
@@ -149,22 +152,26 @@ def student_model(
         base_info["source"],
     )
     training = config.training_config()
-    version = student_version(run_id, manifest["content_sha256"], base.digest, training.as_dict())
-    prefix = student_prefix(version)
-    out = working_dir(store, *prefix)
+    key = training_key(
+        manifest["content_sha256"], base.digest, training.as_dict(), TRAINING_CODE_VERSION
+    )
+    work = working_dir(store, "models", "student", "training", key)
     records = dataset_records(store, run_id)
     codebook = build_codebook(teacher_plans([r for rs in records.values() for r in rs]))
-    (out / "codebook.json").write_text(codebook.to_json())
     train_rows = [sft_example(r, codebook) for r in records["train"]]
     val_rows = [sft_example(r, codebook) for r in records["val"]]
     context.log.info(
-        f"training {version}: {len(train_rows)} train / {len(val_rows)} val "
+        f"training {key}: {len(train_rows)} train / {len(val_rows)} val "
         f"examples, {training.max_steps} steps"
     )
     set_threads()
-    result = train_student(
-        training, base, train_rows, val_rows, out / "training", progress=context.log.info
+    result = train_student(training, base, train_rows, val_rows, work, progress=context.log.info)
+    version = student_version(
+        run_id, key, file_sha256(result.adapter_dir / "adapter_model.safetensors")
     )
+    prefix = student_prefix(version)
+    out = working_dir(store, *prefix)
+    (out / "codebook.json").write_text(codebook.to_json())
     adapter = out / "adapter"
     shutil.rmtree(adapter, ignore_errors=True)
     shutil.copytree(result.adapter_dir, adapter)
@@ -174,9 +181,11 @@ def student_model(
     store.write_json(
         {
             "version": version,
+            "training_key": key,
             "base_digest": base.digest,
             "dataset_sha256": manifest["content_sha256"],
             "training_config": training.as_dict(),
+            "code_version": TRAINING_CODE_VERSION,
         },
         *run_pointer(run_id),
     )
@@ -244,7 +253,7 @@ def student_export(
     adapter = fetched_dir(store, *prefix, "adapter")
     context.log.info(f"merging the adapter of {version}")
     merged = merge_adapter(base, adapter, out / "merged")
-    converter = ensure_converter(Settings.from_env().home, progress=context.log.info)
+    converter = ensure_converter(Settings.from_env().tools_dir, progress=context.log.info)
     context.log.info("converting to GGUF (Q8_0)")
     gguf = convert_to_gguf(merged, out / GGUF_NAME, converter)
     digest = file_sha256(gguf)
