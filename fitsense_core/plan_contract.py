@@ -168,6 +168,8 @@ def _duplicates(values: list[tuple[int, Any]], path: str, field: str) -> list[Vi
     seen: dict[Any, int] = {}
     out = []
     for i, value in values:
+        if not isinstance(value, int | str):
+            continue  # a wrong type is reported by the structural check
         if value in seen:
             out.append(
                 Violation(
@@ -325,7 +327,7 @@ def _semantics(data: dict, athlete: Athlete) -> list[Violation]:
 def validate_plan(data: Any, athlete: Athlete | None = None) -> PlanValidation:
     """Every violation of the contract (and, with ``athlete``, of the person's constraints)."""
     raw, violations = _as_dict(data)
-    if raw is None:
+    if violations:
         return PlanValidation(None, tuple(violations))
     if not isinstance(raw, dict):
         return PlanValidation(None, (Violation("$", "a plan must be a JSON object", "type"),))
