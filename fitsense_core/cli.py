@@ -301,6 +301,51 @@ def model_rollback(
     typer.echo(f"{previous} serves again (was {current})")
 
 
+@app.command("api")
+def api(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (each with its own pool).", min=1, max=64)
+    ] = 1,
+) -> None:
+    """Serve the FitSense REST API (Litestar on uvicorn): migrate, then listen.
+
+    OpenAPI at /schema, liveness /health, readiness /ready, Prometheus /metrics. Logs are
+    JSON lines on stderr. Settings: FITSENSE_API_* environment variables (README)."""
+    import tempfile
+
+    import uvicorn
+
+    from fitsense_core.migrations import migrate
+
+    try:
+        target = _prepare()
+        migrate(target.url)
+        from fitsense_api.app import default_settings
+
+        default_settings()  # a bad FITSENSE_API_* setting fails here, not in a worker
+    except FitSenseError as exc:
+        raise _fail(exc) from exc
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Metrics summed over every worker process.
+        metrics_dir = Settings.from_env().home / "prometheus"
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(dir=metrics_dir)
+    _echo(f"database: {target.describe()}")
+    _echo(f"FitSense API on http://{host}:{port} (OpenAPI: http://{host}:{port}/schema)")
+    uvicorn.run(
+        "fitsense_api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
 @app.command("ui")
 def ui(
     port: Annotated[int, typer.Option(help="Port of the Dagster web UI.")] = 3000,

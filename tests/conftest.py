@@ -116,3 +116,76 @@ def isolated_env(tmp_path: Path, repo_root: Path, database_factory) -> dict[str,
         "DAGSTER_HOME": str(home),
         "HF_HUB_OFFLINE": "1",
     }
+
+
+# --- the API: one migrated database for the session, a fresh app per test -------------
+
+
+@pytest.fixture(scope="session")
+def api_db(database_factory: Callable[[str], str]) -> str:
+    url = database_factory("api")
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def api_settings(api_db: str):
+    from fitsense_api.settings import ApiSettings
+
+    return ApiSettings.from_env(
+        api_db,
+        {
+            "FITSENSE_API_PASSWORD_HASH": "argon2-fast",
+            "FITSENSE_API_LOG_LEVEL": "WARNING",
+            # Every test client logs in from "testclient"; the per-client limit has its own test.
+            "FITSENSE_API_LOGIN_MAX_FAILURES_PER_CLIENT": "10000",
+        },
+    )
+
+
+@pytest.fixture
+async def client(api_settings):
+    """An AsyncTestClient on a fresh app (lifespan run: the asyncpg pool is open)."""
+    from litestar.testing import AsyncTestClient
+
+    from fitsense_api.app import create_app
+
+    async with AsyncTestClient(app=create_app(api_settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def live(api_settings):
+    """A client whose requests really run concurrently (for races): the AsyncTestClient
+    hands each request to its app thread and waits, so ``asyncio.gather`` on it runs them
+    one by one. This app runs in the test's own event loop behind httpx's ASGI transport."""
+    import httpx
+
+    from fitsense_api.app import create_app
+
+    app = create_app(api_settings)
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+@pytest.fixture
+def new_account(client):
+    """Signs up a new person; returns (auth headers, the signup answer)."""
+
+    async def create(name: str = "Test Person", password: str = "a-long-password"):
+        email = f"user-{uuid.uuid4().hex[:12]}@example.com"
+        response = await client.post(
+            "/auth/signup", json={"name": name, "email": email, "password": password}
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return {"Authorization": f"Bearer {body['token']}"}, body
+
+    return create

@@ -1,0 +1,94 @@
+"""The Litestar application: ``create_app()`` wires settings, the pool's lifespan,
+dependencies, error mapping, request ids and logs, metrics, CORS and OpenAPI.
+
+Run it with ``fitsense api`` (uvicorn). Tests build it with explicit settings.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from fitsense_api.auth.controllers import AuthController, MeController
+from fitsense_api.auth.security import provide_user
+from fitsense_api.catalog.controllers import CatalogController
+from fitsense_api.dashboard.controllers import DashboardController
+from fitsense_api.db import pool_lifespan, provide_connection
+from fitsense_api.errors import EXCEPTION_HANDLERS
+from fitsense_api.health import HealthController
+from fitsense_api.observability import RequestContextMiddleware, configure_logging
+from fitsense_api.openapi import document_problems, openapi_config
+from fitsense_api.plans.controllers import PlansController
+from fitsense_api.profile.controllers import ProfileController
+from fitsense_api.settings import ApiSettings
+from fitsense_api.signals.controllers import SignalsController, TargetsController
+from fitsense_api.workouts.controllers import WorkoutsController
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("fitsense")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def default_settings() -> ApiSettings:
+    """Settings from the environment; the database as every FitSense command resolves it."""
+    from fitsense_core.database import resolve_database
+    from fitsense_core.settings import Settings
+
+    return ApiSettings.from_env(resolve_database(Settings.from_env()).url)
+
+
+def create_app(settings: ApiSettings | None = None) -> Litestar:
+    settings = settings or default_settings()
+    configure_logging(settings.log_level)
+    prometheus = PrometheusConfig(
+        app_name="fitsense-api",
+        prefix="fitsense_api",
+        group_path=True,
+        exclude=["/metrics"],
+        buckets=[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    )
+    app = Litestar(
+        route_handlers=[
+            HealthController,
+            MetricsController,
+            AuthController,
+            MeController,
+            ProfileController,
+            CatalogController,
+            WorkoutsController,
+            SignalsController,
+            TargetsController,
+            PlansController,
+            DashboardController,
+        ],
+        dependencies={
+            "connection": Provide(provide_connection),
+            "user": Provide(provide_user),
+        },
+        lifespan=[pool_lifespan(settings.database_url, settings.pool_min, settings.pool_max)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[prometheus.middleware],
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
+        if settings.cors_origins
+        else None,
+        openapi_config=openapi_config(_version()),
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )
+    app.state.settings = settings
+    document_problems(app.openapi_schema)  # built once and cached by Litestar
+    # Around everything, so unknown routes and early errors get a request id and a log line.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    return app

@@ -1,0 +1,78 @@
+"""Signup, login, logout, the caller's account and its deletion."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, delete, get, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from fitsense_api.auth import services
+from fitsense_api.auth.schemas import LoginRequest, SessionOut, SignupRequest, UserOut
+from fitsense_api.deps import Connection, User
+from fitsense_api.openapi import BEARER
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["accounts"]
+
+    @post(
+        "/signup",
+        operation_id="signup",
+        status_code=HTTP_201_CREATED,
+        summary="Create an account and a first session",
+        description="The email is normalized (trimmed, lower-cased); the password is stored "
+        "as an argon2id hash. 409 when the email is taken.",
+    )
+    async def signup(
+        self, data: JSONBody[SignupRequest], connection: Connection, state: State
+    ) -> SessionOut:
+        return await services.signup(
+            connection, data.name, data.email, data.password, state.settings
+        )
+
+    @post(
+        "/login",
+        operation_id="login",
+        status_code=HTTP_200_OK,
+        summary="Exchange email and password for a bearer token",
+        description="Failed attempts are limited per account and per client address; "
+        "past the limit the answer is 429 with Retry-After.",
+    )
+    async def login(
+        self, data: JSONBody[LoginRequest], request: Request, connection: Connection, state: State
+    ) -> SessionOut:
+        client = request.client.host if request.client else "unknown"
+        return await services.login(connection, data.email, data.password, client, state.settings)
+
+    @post(
+        "/logout",
+        operation_id="logout",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Revoke the token this request carries",
+        security=BEARER,
+    )
+    async def logout(self, user: User, connection: Connection) -> None:
+        await services.logout(connection, user.token_id)
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["accounts"]
+    security = BEARER
+
+    @get("/", operation_id="getMe", summary="The caller's account")
+    async def me(self, user: User, connection: Connection) -> UserOut:
+        return await services.get_user(connection, user.id)
+
+    @delete(
+        "/",
+        operation_id="deleteMe",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete the account and everything it owns",
+        description="Profile, plans, workouts, signals, tokens and AI interactions are "
+        "deleted with it (ON DELETE CASCADE).",
+    )
+    async def delete_me(self, user: User, connection: Connection) -> None:
+        await services.delete_account(connection, user.id)

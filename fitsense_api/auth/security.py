@@ -1,0 +1,113 @@
+"""Passwords (argon2id), bearer tokens (random, stored as SHA-256, expiring, revocable)
+and the ``user`` dependency that every authenticated handler declares."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from uuid import UUID
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar import Request
+from litestar.di import NamedDependency
+
+from fitsense_api.errors import Unauthorized
+from fitsense_api.observability import set_current_user
+
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: UUID
+    email: str
+    name: str
+    token_id: UUID
+
+
+@cache
+def _hasher(kind: str) -> PasswordHasher:
+    if kind == "argon2-fast":
+        # The lowest cost argon2 accepts: only for tests and benchmarks (settings say so).
+        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    return PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+
+
+async def hash_password(password: str, kind: str = "argon2") -> str:
+    # argon2 is deliberately slow; keep it off the event loop.
+    return await asyncio.to_thread(_hasher(kind).hash, password)
+
+
+async def verify_password(password_hash: str, password: str, kind: str = "argon2") -> bool:
+    def check() -> bool:
+        try:
+            return _hasher(kind).verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+_DUMMY_HASH: dict[str, str] = {}
+
+
+async def burn_verification(kind: str = "argon2") -> None:
+    """Spend the time of a real check, so an unknown email answers as slowly as a known one."""
+    if kind not in _DUMMY_HASH:
+        _DUMMY_HASH[kind] = await hash_password(secrets.token_hex(16), kind)
+    await verify_password(_DUMMY_HASH[kind], "not-the-password", kind)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+# One round trip; last_used_at is touched at most once a minute, so reads stay reads.
+AUTHENTICATE = """
+WITH token AS (
+    SELECT id, user_id, last_used_at FROM api_tokens
+    WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+), touched AS (
+    UPDATE api_tokens SET last_used_at = now()
+    FROM token
+    WHERE api_tokens.id = token.id
+      AND (token.last_used_at IS NULL
+           OR token.last_used_at < now() - interval '60 seconds')
+)
+SELECT token.id AS token_id, users.id, users.email, users.name
+FROM token JOIN users ON users.id = token.user_id
+"""
+
+
+async def provide_user(
+    request: Request, connection: NamedDependency[asyncpg.Connection]
+) -> CurrentUser:
+    """The caller, from ``Authorization: Bearer <token>``; 401 when missing or invalid."""
+    token = bearer_token(request)
+    if token is None or len(token) > 256:
+        raise Unauthorized()
+    row = await connection.fetchrow(AUTHENTICATE, token_digest(token))
+    if row is None:
+        raise Unauthorized("the bearer token is unknown, expired or revoked")
+    user = CurrentUser(row["id"], row["email"], row["name"], row["token_id"])
+    set_current_user(str(user.id))
+    return user

@@ -1,0 +1,120 @@
+"""OpenAPI document at /schema: a bearer security scheme and the problem-details shape."""
+
+from __future__ import annotations
+
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import (
+    Components,
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Reference,
+    Schema,
+    SecurityScheme,
+)
+
+BEARER = [{"BearerToken": []}]
+
+
+def openapi_config(version: str) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="FitSense API",
+        version=version,
+        description="Accounts, profile and onboarding, the exercise catalog, workouts, daily "
+        "signals and targets, plan versions and the dashboard. Errors are RFC 9457 problem "
+        "details (application/problem+json) naming the failing fields. Authenticate with "
+        "`Authorization: Bearer <token>` from /auth/signup or /auth/login.",
+        path="/schema",
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="A token from /auth/signup or /auth/login.",
+                )
+            }
+        ),
+        use_handler_docstrings=False,
+    )
+
+
+# --- error responses, documented once for every operation ------------------------------
+
+_PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["type", "title", "status", "detail"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING, description="A URI naming the problem kind."),
+        "title": Schema(type=OpenAPIType.STRING),
+        "status": Schema(type=OpenAPIType.INTEGER),
+        "detail": Schema(type=OpenAPIType.STRING, description="What went wrong, for people."),
+        "instance": Schema(type=OpenAPIType.STRING, description="The request path."),
+        "request_id": Schema(
+            one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.NULL)],
+            description="Also in the X-Request-ID header and every log line.",
+        ),
+        "errors": Schema(
+            type=OpenAPIType.ARRAY,
+            description="The failing fields.",
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["field", "message"],
+                properties={
+                    "field": Schema(type=OpenAPIType.STRING),
+                    "message": Schema(type=OpenAPIType.STRING),
+                    "code": Schema(type=OpenAPIType.STRING),
+                },
+            ),
+        ),
+    },
+    description="RFC 9457 problem details.",
+)
+_PROBLEM_REF = Reference(ref="#/components/schemas/Problem")
+_WHEN = {
+    "400": "The body is not valid JSON.",
+    "401": "Missing, unknown, expired or revoked bearer token.",
+    "404": "No such item among the caller's own (another user's ids answer the same).",
+    "409": "Conflicts with the stored state.",
+    "413": "The body is larger than the configured limit.",
+    "422": "A field is missing, malformed or out of range; `errors` names it.",
+    "429": "Too many requests; see Retry-After.",
+    "503": "The database is not answering.",
+}
+
+
+def _problem_response(description: str) -> OpenAPIResponse:
+    return OpenAPIResponse(
+        description=description,
+        content={"application/problem+json": OpenAPIMediaType(schema=_PROBLEM_REF)},
+    )
+
+
+def document_problems(openapi: OpenAPI) -> OpenAPI:
+    """Add the problem-details responses each operation can give, and a catch-all
+    ``default``, so the document describes every answer the API sends."""
+    openapi.components.schemas["Problem"] = _PROBLEM_SCHEMA
+    for path, item in (openapi.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            codes = ["503"]
+            if operation.security:
+                codes.append("401")
+            if "{" in path:
+                codes.append("404")
+            if operation.parameters or operation.request_body is not None:
+                codes.append("422")
+            if operation.request_body is not None:
+                codes += ["400", "413"]
+            if method in ("put", "post", "delete"):
+                codes.append("409")
+            if path == "/auth/login":
+                codes.append("429")
+            responses = dict(operation.responses or {})
+            for code in sorted(set(codes)):
+                responses[code] = _problem_response(_WHEN[code])
+            responses["default"] = _problem_response("Any other error, as problem details.")
+            operation.responses = responses
+    return openapi

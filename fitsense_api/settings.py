@@ -1,0 +1,90 @@
+"""API settings, read from the environment once when the app is built."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from fitsense_core.errors import ConfigurationError
+
+
+def _int(env: dict[str, str] | os._Environ, name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Everything the API reads from the environment (besides the database, which
+    ``fitsense_core.database.resolve_database`` chooses from ``FITSENSE_DATABASE_URL``).
+
+    - ``FITSENSE_API_POOL_MIN`` / ``FITSENSE_API_POOL_MAX``: asyncpg pool size per worker
+      (default 2 / 10).
+    - ``FITSENSE_API_TOKEN_TTL_HOURS``: bearer token lifetime (default 720 = 30 days).
+    - ``FITSENSE_API_MAX_BODY_BYTES``: largest request body accepted (default 1 MiB).
+    - ``FITSENSE_API_CORS_ORIGINS``: comma-separated origins allowed by CORS (default none).
+    - ``FITSENSE_API_LOGIN_MAX_FAILURES_PER_ACCOUNT`` / ``..._PER_CLIENT``: failed logins
+      allowed per account / per client address in ``FITSENSE_API_LOGIN_WINDOW_MINUTES``
+      (default 5 / 20 in 15 minutes) before login answers 429.
+    - ``FITSENSE_API_LOG_LEVEL``: INFO by default; every line is one JSON object.
+    - ``FITSENSE_API_PASSWORD_HASH``: ``argon2`` (default) or ``argon2-fast`` (the minimum
+      cost argon2 allows; only for tests and benchmarks that create many accounts).
+    """
+
+    database_url: str
+    pool_min: int = 2
+    pool_max: int = 10
+    token_ttl_hours: int = 720
+    max_body_bytes: int = 1 << 20
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_client: int = 20
+    login_window_minutes: int = 15
+    log_level: str = "INFO"
+    password_hash: str = "argon2"
+
+    @classmethod
+    def from_env(cls, database_url: str, environ: dict[str, str] | None = None) -> ApiSettings:
+        env = os.environ if environ is None else environ
+        pool_min = _int(env, "FITSENSE_API_POOL_MIN", 2, 1, 100)
+        pool_max = _int(env, "FITSENSE_API_POOL_MAX", 10, 1, 200)
+        if pool_min > pool_max:
+            raise ConfigurationError(
+                f"FITSENSE_API_POOL_MIN ({pool_min}) exceeds FITSENSE_API_POOL_MAX ({pool_max})"
+            )
+        origins = tuple(
+            o.strip() for o in env.get("FITSENSE_API_CORS_ORIGINS", "").split(",") if o.strip()
+        )
+        password_hash = env.get("FITSENSE_API_PASSWORD_HASH") or "argon2"
+        if password_hash not in ("argon2", "argon2-fast"):
+            raise ConfigurationError(
+                f"FITSENSE_API_PASSWORD_HASH must be argon2 or argon2-fast, got {password_hash!r}"
+            )
+        level = (env.get("FITSENSE_API_LOG_LEVEL") or "INFO").upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigurationError(f"FITSENSE_API_LOG_LEVEL {level!r} is not a log level")
+        return cls(
+            database_url=database_url,
+            pool_min=pool_min,
+            pool_max=pool_max,
+            token_ttl_hours=_int(env, "FITSENSE_API_TOKEN_TTL_HOURS", 720, 1, 24 * 366),
+            max_body_bytes=_int(env, "FITSENSE_API_MAX_BODY_BYTES", 1 << 20, 1024, 100 << 20),
+            cors_origins=origins,
+            login_max_failures_per_account=_int(
+                env, "FITSENSE_API_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, 1, 1000
+            ),
+            login_max_failures_per_client=_int(
+                env, "FITSENSE_API_LOGIN_MAX_FAILURES_PER_CLIENT", 20, 1, 10000
+            ),
+            login_window_minutes=_int(env, "FITSENSE_API_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
+            log_level=level,
+            password_hash=password_hash,
+        )
