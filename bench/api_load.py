@@ -3,8 +3,10 @@
 Loads synthetic people (with ~90 days of plans, workouts and daily signals) into a
 scratch database on the resolved PostgreSQL server, gives each a bearer token, starts
 `fitsense api` on it, and drives four endpoints at 32 concurrent keep-alive connections
-with an asyncio load generator (aiohttp on uvloop, one connection per worker coroutine).
-For each it prints requests/s and p50/p95/p99 latency:
+with wrk (Debian's `wrk` package: `apt-get install wrk`; it costs the two cores far less
+than a Python client) or, without it, an asyncio generator (aiohttp on uvloop, one
+connection per coroutine; `--client asyncio` forces it). Each request carries the token
+of the next synthetic person. For each endpoint it prints requests/s and p50/p95/p99:
 
     GET  /workouts?limit=20          a page of 20 sessions
     POST /workouts                   5 exercises x 3 sets
@@ -16,6 +18,7 @@ req/s for the list read; >= 400 req/s for the workout write. The load generator 
 the two cores with the server and PostgreSQL, so the figures are a floor.
 
     python bench/api_load.py [--seconds 10] [--connections 32] [--workers 2] [--users 40]
+                             [--client wrk|asyncio]
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -188,6 +193,81 @@ async def drive(base: str, tokens: list[str], make, seconds: float, connections:
     return latencies, statuses, elapsed
 
 
+WRK_SCRIPT = """
+local requests = {%(requests)s}
+local tokens = {%(tokens)s}
+local i = 0
+request = function()
+  i = i + 1
+  local r = requests[(i %% #requests) + 1]
+  local headers = {["Authorization"] = "Bearer " .. tokens[(i %% #tokens) + 1],
+                   ["Content-Type"] = "application/json"}
+  return wrk.format(r[1], r[2], headers, r[3])
+end
+done = function(summary, latency, _requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def _lua(text: str) -> str:
+    return "[==[" + text + "]==]"
+
+
+def drive_wrk(base: str, tokens: list[str], make, seconds: float, connections: int) -> dict:
+    rng = random.Random(7)
+    requests = []
+    for _ in range(2000):
+        method, path, body = make(rng)
+        payload = _lua(json.dumps(body)) if body is not None else "nil"
+        requests.append(f"{{{_lua(method)}, {_lua(path)}, {payload}}}")
+    script = WRK_SCRIPT % {
+        "requests": ",".join(requests),
+        "tokens": ",".join(_lua(t) for t in tokens),
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", f.name, base],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        ).stdout
+    finally:
+        os.unlink(f.name)
+    line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no result:\n{out[-2000:]}")
+    n, duration_us, p50, p95, p99, bad_status, socket_errors = map(int, line.split()[1:])
+    return {
+        "rps": n / (duration_us / 1e6),
+        "p50": p50 / 1000,
+        "p95": p95 / 1000,
+        "p99": p99 / 1000,
+        "bad": {"non-2xx": bad_status, "socket errors": socket_errors}
+        if bad_status or socket_errors
+        else {},
+    }
+
+
+def drive_asyncio(base: str, tokens: list[str], make, seconds: float, connections: int) -> dict:
+    latencies, statuses, elapsed = asyncio.run(drive(base, tokens, make, seconds, connections))
+    ordered = sorted(latencies)
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": pct(ordered, 0.5),
+        "p95": pct(ordered, 0.95),
+        "p99": pct(ordered, 0.99),
+        "bad": {s: n for s, n in statuses.items() if s >= 400},
+    }
+
+
 def pct(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))] * 1000
 
@@ -198,7 +278,13 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     parser.add_argument("--users", type=int, default=40, help="synthetic people to load")
+    parser.add_argument(
+        "--client", choices=("wrk", "asyncio"), default="wrk" if shutil.which("wrk") else "asyncio"
+    )
     args = parser.parse_args()
+    if args.client == "wrk" and not shutil.which("wrk"):
+        parser.error("wrk is not installed (apt-get install wrk), use --client asyncio")
+    run = drive_wrk if args.client == "wrk" else drive_asyncio
     try:
         import uvloop
 
@@ -215,28 +301,24 @@ def main() -> int:
     failed = False
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores; API: {args.workers} worker(s); "
-        f"{args.connections} connections, {args.seconds:.0f} s per endpoint\n"
+        f"{args.connections} connections, {args.seconds:.0f} s per endpoint, "
+        f"load from {args.client}\n"
     )
     print(f"{'endpoint':32} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  status")
     try:
         for label, make, target in scenarios(exercises):
-            asyncio.run(drive(base, tokens, make, 1.0, args.connections))  # warm-up
-            latencies, statuses, elapsed = asyncio.run(
-                drive(base, tokens, make, args.seconds, args.connections)
-            )
-            ordered = sorted(latencies)
-            rps = len(latencies) / elapsed
-            p99 = pct(ordered, 0.99)
+            run(base, tokens, make, 1.0, args.connections)  # warm-up
+            result = run(base, tokens, make, args.seconds, args.connections)
+            rps, p99, bad = result["rps"], result["p99"], result["bad"]
             misses = []
             if p99 >= 50:
                 misses.append("p99 < 50 ms")
             if rps < target.get("rps", 0):
                 misses.append(f">= {target['rps']} req/s")
-            bad = {s: n for s, n in statuses.items() if s >= 400}
             failed |= bool(bad) or bool(misses)
             note = f"  (misses: {', '.join(misses)})" if misses else ""
             print(
-                f"{label:32} {rps:8.0f} {pct(ordered, 0.5):8.1f} {pct(ordered, 0.95):8.1f} "
+                f"{label:32} {rps:8.0f} {result['p50']:8.1f} {result['p95']:8.1f} "
                 f"{p99:8.1f}  {bad or 'ok'}{note}"
             )
     finally:

@@ -6,6 +6,7 @@ Run it with ``fitsense api`` (uvicorn). Tests build it with explicit settings.
 
 from __future__ import annotations
 
+import gc
 import importlib.metadata
 
 from litestar import Litestar
@@ -39,6 +40,16 @@ def _version() -> str:
         return importlib.metadata.version("fitsense")
     except importlib.metadata.PackageNotFoundError:
         return "0.0.0"
+
+
+def freeze_startup_heap() -> None:
+    """Move everything loaded at startup out of the garbage collector's sight.
+
+    The modules the app imports (numpy and pandas through the shared domain code among
+    them) leave ~120k objects; a full collection over them took ~90 ms, which showed up
+    as the p99 of every endpoint under load. Requests allocate little that is cyclic."""
+    gc.collect()
+    gc.freeze()
 
 
 def default_settings() -> ApiSettings:
@@ -78,6 +89,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             "user": Provide(provide_user),
         },
         lifespan=[pool_lifespan(settings.database_url, settings.pool_min, settings.pool_max)],
+        on_startup=[freeze_startup_heap],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins))

@@ -24,6 +24,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections are not reset with asyncpg's default query (one more round trip
+    per request): the API never changes session state — no SET, cursors, LISTEN or
+    session-level locks — and asyncpg still rolls back any transaction left open."""
+
+
 async def create_pool(url: str, min_size: int, max_size: int) -> asyncpg.Pool:
     try:
         return await asyncpg.create_pool(
@@ -33,6 +39,7 @@ async def create_pool(url: str, min_size: int, max_size: int) -> asyncpg.Pool:
             timeout=CONNECT_TIMEOUT_S,
             command_timeout=STATEMENT_TIMEOUT_MS / 1000,
             init=_init_connection,
+            reset=_keep_session,
             server_settings={
                 "application_name": "fitsense-api",
                 "statement_timeout": str(STATEMENT_TIMEOUT_MS),

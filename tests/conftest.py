@@ -176,6 +176,29 @@ async def live(api_settings):
 
 
 @pytest.fixture
+async def db(api_db: str):
+    """A connection to the API's database, to look behind the API."""
+    import asyncpg
+
+    conn = await asyncpg.connect(api_db)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def account(new_account):
+    """Signs up a new person; returns (auth headers, user id)."""
+
+    async def create():
+        headers, body = await new_account()
+        return headers, uuid.UUID(body["user"]["id"])
+
+    return create
+
+
+@pytest.fixture
 def new_account(client):
     """Signs up a new person; returns (auth headers, the signup answer)."""
 

@@ -8,6 +8,8 @@ import uuid
 import asyncpg
 import pytest
 
+from tests.api_helpers import assert_problem
+
 pytestmark = pytest.mark.anyio
 
 ONBOARDING = {
@@ -39,14 +41,6 @@ ONBOARDING = {
 }
 
 
-def _problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"] and body["request_id"]
-    return body
-
-
 async def test_signup_login_me_logout(client) -> None:
     email = f"  Alex.{uuid.uuid4().hex[:8]}@Example.COM "
     signup = await client.post(
@@ -58,7 +52,7 @@ async def test_signup_login_me_logout(client) -> None:
     again = await client.post(
         "/auth/signup", json={"name": "Alex", "email": email.upper(), "password": "another-1"}
     )
-    assert _problem(again, 409)["errors"][0]["field"] == "email"
+    assert assert_problem(again, 409)["errors"][0]["field"] == "email"
 
     login = await client.post(
         "/auth/login", json={"email": email.strip().upper(), "password": "s3cret-pass"}
@@ -71,7 +65,7 @@ async def test_signup_login_me_logout(client) -> None:
     assert me.status_code == 200 and me.json()["id"] == body["user"]["id"]
 
     assert (await client.post("/auth/logout", headers=headers)).status_code == 204
-    _problem(await client.get("/me", headers=headers), 401)
+    assert_problem(await client.get("/me", headers=headers), 401)
     # The first session still works: logout revokes only the token it carries.
     first = {"Authorization": f"Bearer {body['token']}"}
     assert (await client.get("/me", headers=first)).status_code == 200
@@ -93,7 +87,7 @@ async def test_tokens_are_stored_hashed_and_expire(client, api_db: str, new_acco
         )
     finally:
         await conn.close()
-    assert _problem(await client.get("/me", headers=headers), 401)["detail"].startswith(
+    assert assert_problem(await client.get("/me", headers=headers), 401)["detail"].startswith(
         "the bearer token is unknown, expired or revoked"
     )
 
@@ -104,7 +98,7 @@ async def test_tokens_are_stored_hashed_and_expire(client, api_db: str, new_acco
 )
 async def test_bad_credentials_are_401(client, header: str) -> None:
     response = await client.get("/me", headers={"Authorization": header} if header else {})
-    body = _problem(response, 401)
+    body = assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert body["type"].endswith("/not-authenticated")
 
@@ -126,7 +120,7 @@ async def test_bad_credentials_are_401(client, header: str) -> None:
     ],
 )
 async def test_signup_bad_input_is_422_naming_the_field(client, payload, field) -> None:
-    body = _problem(await client.post("/auth/signup", json=payload), 422)
+    body = assert_problem(await client.post("/auth/signup", json=payload), 422)
     assert any(field in e["field"] for e in body["errors"]), body
 
 
@@ -136,7 +130,7 @@ async def test_malformed_json_is_400(client) -> None:
         content=b'{"name": "A", "email":',
         headers={"content-type": "application/json"},
     )
-    _problem(response, 400)
+    assert_problem(response, 400)
 
 
 async def test_login_is_rate_limited_per_account(client, new_account) -> None:
@@ -144,9 +138,9 @@ async def test_login_is_rate_limited_per_account(client, new_account) -> None:
     email = body["user"]["email"]
     for _ in range(5):
         wrong = await client.post("/auth/login", json={"email": email, "password": "wrong-one"})
-        _problem(wrong, 401)
+        assert_problem(wrong, 401)
     limited = await client.post("/auth/login", json={"email": email, "password": "right-password"})
-    _problem(limited, 429)
+    assert_problem(limited, 429)
     assert int(limited.headers["retry-after"]) > 0
 
 
@@ -164,16 +158,20 @@ async def test_login_is_rate_limited_per_client(api_settings, api_db: str) -> No
     async with AsyncTestClient(app=create_app(settings)) as client:
         for i in range(3):
             email = f"nobody-{i}-{uuid.uuid4().hex[:6]}@example.com"
-            _problem(await client.post("/auth/login", json={"email": email, "password": "x"}), 401)
+            assert_problem(
+                await client.post("/auth/login", json={"email": email, "password": "x"}), 401
+            )
         fresh = f"fresh-{uuid.uuid4().hex[:6]}@example.com"
-        _problem(await client.post("/auth/login", json={"email": fresh, "password": "x"}), 429)
+        assert_problem(
+            await client.post("/auth/login", json={"email": fresh, "password": "x"}), 429
+        )
 
 
 async def test_delete_account_cascades(client, api_db: str, new_account) -> None:
     headers, body = await new_account()
     assert (await client.put("/onboarding", json=ONBOARDING, headers=headers)).status_code == 200
     assert (await client.delete("/me", headers=headers)).status_code == 204
-    _problem(await client.get("/me", headers=headers), 401)
+    assert_problem(await client.get("/me", headers=headers), 401)
     conn = await asyncpg.connect(api_db)
     try:
         user_id = uuid.UUID(body["user"]["id"])
@@ -193,7 +191,7 @@ async def test_onboarding_document_round_trips_and_sections_are_editable(
     headers, _ = await new_account()
     empty = (await client.get("/onboarding", headers=headers)).json()
     assert empty["complete"] is False and empty["profile"] is None
-    _problem(await client.get("/profile", headers=headers), 404)
+    assert_problem(await client.get("/profile", headers=headers), 404)
 
     stored = await client.put("/onboarding", json=ONBOARDING, headers=headers)
     assert stored.status_code == 200, stored.text
@@ -274,7 +272,7 @@ async def test_profile_bad_input_is_422_and_changes_nothing(
     headers, _ = await new_account()
     assert (await client.put("/onboarding", json=ONBOARDING, headers=headers)).status_code == 200
     before = (await client.get("/onboarding", headers=headers)).json()
-    body = _problem(await client.put(path, json=payload, headers=headers), 422)
+    body = assert_problem(await client.put(path, json=payload, headers=headers), 422)
     assert any(e["field"].endswith(field) for e in body["errors"]), body
     assert (await client.get("/onboarding", headers=headers)).json() == before
 
@@ -286,7 +284,7 @@ async def test_onboarding_failure_leaves_every_section_as_it_was(client, new_acc
     broken = dict(
         ONBOARDING, goals=["fat_loss"], allergies=[{"allergen": "x", "severity": "mild"}] * 2
     )
-    body = _problem(await client.put("/onboarding", json=broken, headers=headers), 422)
+    body = assert_problem(await client.put("/onboarding", json=broken, headers=headers), 422)
     assert body["errors"][0]["field"] == "allergies[1]"
     assert (await client.get("/onboarding", headers=headers)).json() == before
 
@@ -310,9 +308,9 @@ async def test_catalog_filters_search_and_safe_for_me(client, new_account) -> No
     one = chest["items"][0]
     assert (await client.get(f"/exercises/{one['id']}")).json() == one
     assert (await client.get(f"/exercises/{one['slug']}")).json() == one
-    _problem(await client.get("/exercises/no_such_exercise"), 404)
+    assert_problem(await client.get("/exercises/no_such_exercise"), 404)
 
-    _problem(await client.get("/exercises", params={"for_me": "true"}), 401)
+    assert_problem(await client.get("/exercises", params={"for_me": "true"}), 401)
     headers, _ = await new_account()
     assert (await client.put("/onboarding", json=ONBOARDING, headers=headers)).status_code == 200
     mine = (
@@ -339,7 +337,7 @@ async def test_catalog_filters_search_and_safe_for_me(client, new_account) -> No
     ],
 )
 async def test_catalog_bad_parameters_are_422(client, params) -> None:
-    _problem(await client.get("/exercises", params=params), 422)
+    assert_problem(await client.get("/exercises", params=params), 422)
 
 
 async def test_reference_lists(client) -> None:
@@ -359,9 +357,9 @@ async def test_request_id_is_echoed_or_generated_and_unknown_routes_are_problems
         and len(hostile.headers["x-request-id"]) == 32
     )
     missing = await client.get("/no/such/route")
-    body = _problem(missing, 404)
+    body = assert_problem(missing, 404)
     assert body["request_id"] == missing.headers["x-request-id"]
-    _problem(await client.delete("/health"), 405)
+    assert_problem(await client.delete("/health"), 405)
 
 
 async def test_health_ready_metrics_and_schema(client) -> None:
@@ -382,7 +380,7 @@ async def test_body_size_is_limited(client) -> None:
         content=b'{"name": "' + b"x" * (2 << 20) + b'"}',
         headers={"content-type": "application/json"},
     )
-    _problem(response, 413)
+    assert_problem(response, 413)
 
 
 async def test_access_log_lines_are_json_with_request_id_route_and_latency(

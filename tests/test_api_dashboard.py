@@ -19,20 +19,13 @@ from fitsense_api.auth.security import token_digest
 from fitsense_core.reference import exercise_catalog
 from fitsense_core.synthetic import SyntheticConfig, generate_run
 from fitsense_core.synthetic.load import load_run
+from tests.api_helpers import assert_problem
 
 pytestmark = pytest.mark.anyio
 
 TODAY = date(2026, 10, 31)  # a Saturday: the current week is in progress
 RUN_ID = "api-dashboard"
 MUSCLE = {uuid.UUID(e.id): e.primary_muscle for e in exercise_catalog()}
-
-
-def _problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"] and body["request_id"]
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -788,13 +781,13 @@ async def test_one_users_rows_never_reach_another_users_dashboard(
 )
 async def test_bad_parameters_are_422_naming_the_field(client, new_account, params, field) -> None:
     headers, _ = await new_account()
-    body = _problem(await client.get("/dashboard", params=params, headers=headers), 422)
+    body = assert_problem(await client.get("/dashboard", params=params, headers=headers), 422)
     assert any(e["field"] == field for e in body["errors"]), body
 
 
 async def test_the_dashboard_needs_a_token(client) -> None:
-    _problem(await client.get("/dashboard"), 401)
-    _problem(await client.get("/dashboard", headers={"Authorization": "Bearer nope"}), 401)
+    assert_problem(await client.get("/dashboard"), 401)
+    assert_problem(await client.get("/dashboard", headers={"Authorization": "Bearer nope"}), 401)
 
 
 async def test_openapi_documents_the_dashboard(client) -> None:

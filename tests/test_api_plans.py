@@ -18,6 +18,7 @@ from fitsense_api.profile.services import load_user_profile
 from fitsense_core.knowledge_coach import create_plan
 from fitsense_core.plan_contract import Plan, resolve_exercise
 from fitsense_core.plan_metrics import mean_target_rir, weekly_hard_sets
+from tests.api_helpers import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -48,14 +49,6 @@ ONBOARDING = {
         }
     ],
 }
-
-
-def _problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"] and body["request_id"]
-    return body
 
 
 def _set(number: int, reps: int = 8, rir: int = 2, rest: int = 90) -> dict[str, int]:
@@ -166,7 +159,7 @@ def _canonical_json(plan: dict[str, Any]) -> dict[str, Any]:
 
 async def test_no_plan_yet(client, new_account) -> None:
     headers, _ = await new_account()
-    body = _problem(await client.get("/plans/current", headers=headers), 404)
+    body = assert_problem(await client.get("/plans/current", headers=headers), 404)
     assert "no active plan" in body["detail"]
     assert (await client.get("/plans", headers=headers)).json() == {
         "items": [],
@@ -174,7 +167,7 @@ async def test_no_plan_yet(client, new_account) -> None:
         "limit": 20,
         "offset": 0,
     }
-    _problem(await client.get(f"/plans/{uuid.uuid4()}", headers=headers), 404)
+    assert_problem(await client.get(f"/plans/{uuid.uuid4()}", headers=headers), 404)
 
 
 @pytest.mark.parametrize(
@@ -189,7 +182,7 @@ async def test_no_plan_yet(client, new_account) -> None:
     ],
 )
 async def test_every_endpoint_needs_a_token(client, method: str, path: str) -> None:
-    _problem(await client.request(method, path, json=hand_plan()), 401)
+    assert_problem(await client.request(method, path, json=hand_plan()), 401)
 
 
 # --- manual plans ------------------------------------------------------------------------------
@@ -197,7 +190,7 @@ async def test_every_endpoint_needs_a_token(client, method: str, path: str) -> N
 
 async def test_manual_plan_needs_onboarding_first(client, api_db: str, new_account) -> None:
     headers, body = await new_account()
-    problem = _problem(await client.post("/plans", json=hand_plan(), headers=headers), 409)
+    problem = assert_problem(await client.post("/plans", json=hand_plan(), headers=headers), 409)
     assert "onboarding" in problem["detail"]
     assert await _plan_count(api_db, uuid.UUID(body["user"]["id"])) == 0
 
@@ -306,7 +299,7 @@ async def test_resubmitting_the_active_plan_is_409_and_stores_nothing(
     before = await _rows(api_db, user_id)
     again = hand_plan()
     again["days"][0]["exercises"][0]["exercise_name"] = "dumbbell bench press"  # same exercise
-    body = _problem(await client.post("/plans", json=again, headers=headers), 409)
+    body = assert_problem(await client.post("/plans", json=again, headers=headers), 409)
     assert "identical to the active version 1" in body["detail"]
     assert await _rows(api_db, user_id) == before
 
@@ -447,7 +440,7 @@ async def test_invalid_manual_plans_are_422_with_every_violation_and_store_nothi
     headers, user_id = await _onboarded(client, new_account)
     assert (await client.post("/plans", json=hand_plan(), headers=headers)).status_code == 201
     before = await _rows(api_db, user_id)
-    body = _problem(
+    body = assert_problem(
         await client.post("/plans", json=edit(copy.deepcopy(hand_plan())), headers=headers), 422
     )
     reported = {(e["field"], e["code"]) for e in body["errors"]}
@@ -462,7 +455,7 @@ async def test_a_flood_of_violations_is_reported_in_a_bounded_answer(
     headers, user_id = await _onboarded(client, new_account)
     plan = hand_plan()
     plan["days"][0]["exercises"][0]["sets"] = [_set(1, reps=0) for _ in range(400)]
-    body = _problem(await client.post("/plans", json=plan, headers=headers), 422)
+    body = assert_problem(await client.post("/plans", json=plan, headers=headers), 422)
     assert len(body["errors"]) == plan_services.MAX_REPORTED
     assert "the first 200 are listed" in body["detail"]
     assert await _plan_count(api_db, user_id) == 0
@@ -486,7 +479,7 @@ async def test_non_object_and_malformed_bodies_are_4xx(
         "/plans", content=content, headers={**headers, "content-type": "application/json"}
     )
     assert response.status_code in statuses, response.text
-    body = _problem(response, response.status_code)
+    body = assert_problem(response, response.status_code)
     if field:
         assert any(e["field"] == field for e in body["errors"]), body
     assert await _plan_count(api_db, user_id) == 0
@@ -505,10 +498,14 @@ async def test_another_users_plans_are_404_everywhere(client, api_db, new_accoun
     b1 = (await client.post("/plans", json=hand_plan(), headers=headers_b)).json()
     before = await _rows(api_db, user_a)
 
-    _problem(await client.get(f"/plans/{a1['id']}", headers=headers_b), 404)
-    _problem(await client.post(f"/plans/{a1['id']}/activate", headers=headers_b), 404)
-    _problem(await client.get(f"/plans/{b1['id']}/diff?against={a1['id']}", headers=headers_b), 404)
-    _problem(await client.get(f"/plans/{a2['id']}/diff?against={b1['id']}", headers=headers_b), 404)
+    assert_problem(await client.get(f"/plans/{a1['id']}", headers=headers_b), 404)
+    assert_problem(await client.post(f"/plans/{a1['id']}/activate", headers=headers_b), 404)
+    assert_problem(
+        await client.get(f"/plans/{b1['id']}/diff?against={a1['id']}", headers=headers_b), 404
+    )
+    assert_problem(
+        await client.get(f"/plans/{a2['id']}/diff?against={b1['id']}", headers=headers_b), 404
+    )
     history_b = (await client.get("/plans", headers=headers_b)).json()
     assert [i["id"] for i in history_b["items"]] == [b1["id"]]
     assert (await client.get("/plans/current", headers=headers_b)).json()["id"] == b1["id"]
@@ -521,7 +518,7 @@ async def test_another_users_plans_are_404_everywhere(client, api_db, new_accoun
 )
 async def test_malformed_plan_ids_are_404(client, new_account, path: str) -> None:
     headers, _ = await new_account()
-    _problem(await client.get(path, headers=headers), 404)
+    assert_problem(await client.get(path, headers=headers), 404)
 
 
 @pytest.mark.parametrize(
@@ -536,7 +533,7 @@ async def test_malformed_plan_ids_are_404(client, new_account, path: str) -> Non
 )
 async def test_history_paging_out_of_range_is_422(client, new_account, query, field) -> None:
     headers, _ = await new_account()
-    body = _problem(await client.get(f"/plans?{query}", headers=headers), 422)
+    body = assert_problem(await client.get(f"/plans?{query}", headers=headers), 422)
     assert any(field in e["field"] for e in body["errors"]), body
 
 
@@ -577,11 +574,13 @@ async def test_activating_an_older_version_copies_it_into_a_new_version(
     assert response.headers["location"] == f"/plans/{v3['id']}"
 
     # The version that is active already: 409, nothing stored.
-    again = _problem(await client.post(f"/plans/{v3['id']}/activate", headers=headers), 409)
+    again = assert_problem(await client.post(f"/plans/{v3['id']}/activate", headers=headers), 409)
     assert "already the active version" in again["detail"]
     assert await _rows(api_db, user_id) == after
     # The same request again (v1's content is active as v3): 409, no second copy.
-    repeated = _problem(await client.post(f"/plans/{v1['id']}/activate", headers=headers), 409)
+    repeated = assert_problem(
+        await client.post(f"/plans/{v1['id']}/activate", headers=headers), 409
+    )
     assert "already the active plan (version 3)" in repeated["detail"]
     assert repeated["errors"][0]["field"] == "plan_id"
     assert await _rows(api_db, user_id) == after
@@ -591,7 +590,7 @@ async def test_activating_an_older_version_copies_it_into_a_new_version(
     assert forward.json()["version"] == 4 and forward.json()["plan"] == v2["plan"]
     assert forward.json()["parent_plan_id"] == v2["id"]
     after = await _rows(api_db, user_id)
-    _problem(await client.post(f"/plans/{uuid.uuid4()}/activate", headers=headers), 404)
+    assert_problem(await client.post(f"/plans/{uuid.uuid4()}/activate", headers=headers), 404)
     assert await _rows(api_db, user_id) == after
 
 
@@ -735,7 +734,9 @@ async def test_diff_between_two_versions(client, new_account) -> None:
 async def test_diff_with_a_bad_against_is_4xx(client, new_account, query, status, field) -> None:
     headers, _ = await _onboarded(client, new_account)
     v1 = (await client.post("/plans", json=hand_plan(), headers=headers)).json()
-    body = _problem(await client.get(f"/plans/{v1['id']}/diff{query}", headers=headers), status)
+    body = assert_problem(
+        await client.get(f"/plans/{v1['id']}/diff{query}", headers=headers), status
+    )
     named = [e["field"] for e in body.get("errors", [])] or [body["detail"]]
     assert any(field in f for f in named), body
 
@@ -743,10 +744,10 @@ async def test_diff_with_a_bad_against_is_4xx(client, new_account, query, status
 async def test_diff_against_a_missing_version_is_404(client, new_account) -> None:
     headers, _ = await _onboarded(client, new_account)
     v1 = (await client.post("/plans", json=hand_plan(), headers=headers)).json()
-    _problem(
+    assert_problem(
         await client.get(f"/plans/{v1['id']}/diff?against={uuid.uuid4()}", headers=headers), 404
     )
-    _problem(
+    assert_problem(
         await client.get(f"/plans/{uuid.uuid4()}/diff?against={v1['id']}", headers=headers), 404
     )
 

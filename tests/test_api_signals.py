@@ -9,8 +9,9 @@ import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import asyncpg
 import pytest
+
+from tests.api_helpers import assert_problem, fields
 
 pytestmark = pytest.mark.anyio
 
@@ -39,38 +40,6 @@ KINDS = {
         },
     ),
 }
-
-
-def _problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"] and body["request_id"]
-    return body
-
-
-def _fields(body: dict) -> list[str]:
-    return [e["field"] for e in body.get("errors", [])]
-
-
-@pytest.fixture
-async def db(api_db: str):
-    conn = await asyncpg.connect(api_db)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-async def account(new_account):
-    """(headers, user id) of a fresh person."""
-
-    async def create():
-        headers, body = await new_account()
-        return headers, uuid.UUID(body["user"]["id"])
-
-    return create
 
 
 async def _rows(db, table: str, user_id: uuid.UUID) -> int:
@@ -116,11 +85,11 @@ async def test_put_replaces_every_field_and_needs_one(client, account, db) -> No
         "body_fat_pct": None,
     }
     for kind, empty in [("body", {}), ("body", {"weight_kg": None}), ("readiness", {})]:
-        problem = _problem(
+        problem = assert_problem(
             await client.put(f"/signals/{kind}/{DAY.isoformat()}", json=empty, headers=headers),
             422,
         )
-        assert _fields(problem) == ["body"] and "at least one" in problem["detail"]
+        assert fields(problem) == ["body"] and "at least one" in problem["detail"]
     assert await _range(client, headers, "body", DAY, DAY) == [response.json()]
     assert await _rows(db, "readiness_logs", user_id) == 0
 
@@ -159,8 +128,8 @@ async def test_bad_values_are_422_naming_the_field_and_keep_the_day(
     headers, _ = await account()
     path = f"/signals/{kind}/{DAY.isoformat()}"
     before = (await client.put(path, json=KINDS[kind][1], headers=headers)).json()
-    problem = _problem(await client.put(path, json=value, headers=headers), 422)
-    assert field in _fields(problem), problem
+    problem = assert_problem(await client.put(path, json=value, headers=headers), 422)
+    assert field in fields(problem), problem
     assert await _range(client, headers, kind, DAY, DAY) == [before]
 
 
@@ -171,10 +140,10 @@ async def test_day_bounds_and_unknown_kinds(client, account, db) -> None:
     assert ok.status_code == 200, ok.text
     for day in (TODAY + timedelta(days=2), date(1899, 12, 31)):
         response = await client.put(f"/signals/calories/{day}", json={"kcal": 1}, headers=headers)
-        assert _fields(_problem(response, 422)) == ["path.day"]
+        assert fields(assert_problem(response, 422)) == ["path.day"]
     for path in ("/signals/calories/2026-02-30", "/signals/calories/yesterday"):
         # Not a date: no such route.
-        _problem(await client.put(path, json={"kcal": 1}, headers=headers), 404)
+        assert_problem(await client.put(path, json={"kcal": 1}, headers=headers), 404)
     for method, path in [
         ("PUT", f"/signals/steps/{DAY}"),
         ("GET", "/signals/Calories"),
@@ -182,9 +151,9 @@ async def test_day_bounds_and_unknown_kinds(client, account, db) -> None:
         ("DELETE", f"/signals/calorie_logs/{DAY}"),
     ]:
         response = await client.request(method, path, json={"kcal": 1}, headers=headers)
-        assert "path.kind" in _fields(_problem(response, 422)), path
+        assert "path.kind" in fields(assert_problem(response, 422)), path
     assert await _rows(db, "calorie_logs", user_id) == 1
-    _problem(await client.put(f"/signals/calories/{DAY}", json={"kcal": 1}), 401)
+    assert_problem(await client.put(f"/signals/calories/{DAY}", json={"kcal": 1}), 401)
 
 
 # --- bulk import --------------------------------------------------------------------
@@ -255,11 +224,11 @@ async def test_bad_bulk_imports_store_nothing(client, account, db) -> None:
         (base, "body"),
     ]:
         response = await client.post("/signals/calories/bulk", json=body, headers=headers)
-        assert field in _fields(_problem(response, 422)), field
+        assert field in fields(assert_problem(response, 422)), field
     # "At least one value" holds per entry.
     empty = {"entries": [{"date": DAY.isoformat(), "mood": 5}, {"date": TODAY.isoformat()}]}
     response = await client.post("/signals/readiness/bulk", json=empty, headers=headers)
-    assert _fields(_problem(response, 422)) == ["entries[1]"]
+    assert fields(assert_problem(response, 422)) == ["entries[1]"]
     assert await _rows(db, "calorie_logs", user_id) == 0
     assert await _rows(db, "readiness_logs", user_id) == 0
 
@@ -292,7 +261,7 @@ async def test_range_is_inclusive_ordered_and_limited(client, account) -> None:
         ({"to": "1 OR 1=1"}, "query.to"),
     ]:
         response = await client.get("/signals/sleep", params=params, headers=headers)
-        assert field in _fields(_problem(response, 422)), params
+        assert field in fields(assert_problem(response, 422)), params
 
 
 async def test_delete_a_day(client, account, db) -> None:
@@ -300,8 +269,8 @@ async def test_delete_a_day(client, account, db) -> None:
     await client.put(f"/signals/readiness/{DAY}", json={"energy": 4}, headers=headers)
     response = await client.delete(f"/signals/readiness/{DAY}", headers=headers)
     assert response.status_code == 204 and response.content == b""
-    _problem(await client.delete(f"/signals/readiness/{DAY}", headers=headers), 404)
-    _problem(await client.delete(f"/signals/sleep/{DAY}", headers=headers), 404)
+    assert_problem(await client.delete(f"/signals/readiness/{DAY}", headers=headers), 404)
+    assert_problem(await client.delete(f"/signals/sleep/{DAY}", headers=headers), 404)
     assert await _rows(db, "readiness_logs", user_id) == 0
 
 
@@ -313,7 +282,7 @@ async def test_signals_are_private(client, account, db) -> None:
     mine = {kind: await _range(client, headers, kind, DAY, DAY) for kind in KINDS}
     for kind in KINDS:
         assert await _range(client, other, kind, DAY, DAY) == []
-        _problem(await client.delete(f"/signals/{kind}/{DAY}", headers=other), 404)
+        assert_problem(await client.delete(f"/signals/{kind}/{DAY}", headers=other), 404)
     # Their own value for the same day is theirs alone.
     await client.put(f"/signals/calories/{DAY}", json={"kcal": 999}, headers=other)
     bulk = {"entries": [{"date": DAY.isoformat(), "kcal": 1}]}
@@ -392,12 +361,12 @@ async def test_bad_targets_are_422_and_change_nothing(client, account) -> None:
         ("/targets/sleep", {"hours": 8, "user_id": str(uuid.uuid4())}, "user_id"),
     ]:
         response = await client.post(path, json=body, headers=headers)
-        assert field in _fields(_problem(response, 422)), (path, body)
+        assert field in fields(assert_problem(response, 422)), (path, body)
     assert (await client.get("/targets", headers=headers)).json() == before
     assert len((await client.get("/targets/calories/history", headers=headers)).json()) == 1
     for path in ("/targets/water/history", "/targets/body/history"):
         response = await client.get(path, headers=headers)
-        assert _fields(_problem(response, 422)) == ["path.kind"]
+        assert fields(assert_problem(response, 422)) == ["path.kind"]
 
 
 async def test_concurrent_first_targets_leave_exactly_one(live, account, db) -> None:
@@ -412,7 +381,7 @@ async def test_concurrent_first_targets_leave_exactly_one(live, account, db) -> 
     assert statuses[0] == 201 and set(statuses[1:]) <= {409, 422}, [a.text for a in answers]
     for answer in answers[1:]:
         if answer.status_code != 201:
-            _problem(answer, answer.status_code)
+            assert_problem(answer, answer.status_code)
     active = await db.fetchval(
         "SELECT count(*) FROM calorie_targets WHERE user_id = $1 AND is_active", user_id
     )
@@ -462,7 +431,7 @@ async def test_targets_are_private(client, account) -> None:
         await client.post("/targets/calories", json={"kcal": 3000}, headers=other)
     ).status_code == 201
     assert (await client.get("/targets", headers=headers)).json()["calories"]["kcal"] == 2200
-    _problem(await client.get("/targets"), 401)
+    assert_problem(await client.get("/targets"), 401)
 
 
 async def test_openapi_documents_the_signal_operations(client) -> None:

@@ -8,33 +8,13 @@ import copy
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
+
+from tests.api_helpers import assert_problem, fields
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def _problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["detail"] and body["request_id"]
-    return body
-
-
-def _fields(body: dict) -> list[str]:
-    return [e["field"] for e in body.get("errors", [])]
-
-
-@pytest.fixture
-async def db(api_db: str):
-    conn = await asyncpg.connect(api_db)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
@@ -42,17 +22,6 @@ async def exercise_ids(db) -> list[str]:
     rows = await db.fetch("SELECT id FROM exercises ORDER BY slug LIMIT 3")
     assert len(rows) == 3
     return [str(r["id"]) for r in rows]
-
-
-@pytest.fixture
-async def account(new_account):
-    """(headers, user id) of a fresh person."""
-
-    async def create():
-        headers, body = await new_account()
-        return headers, uuid.UUID(body["user"]["id"])
-
-    return create
 
 
 def session(exercise_ids: list[str], started_at: datetime | None = None, **extra) -> dict:
@@ -241,11 +210,11 @@ async def test_bad_sessions_are_422_naming_the_field_and_store_nothing(
     assert stored.status_code == 201
     for what, body, field in _bad_cases(exercise_ids):
         response = await client.post("/workouts", json=body, headers=headers)
-        problem = _problem(response, 422)
-        assert field in _fields(problem), (what, problem)
+        problem = assert_problem(response, 422)
+        assert field in fields(problem), (what, problem)
         # PUT validates exactly like POST and leaves the stored session as it was.
         replaced = await client.put(f"/workouts/{stored.json()['id']}", json=body, headers=headers)
-        assert field in _fields(_problem(replaced, 422)), what
+        assert field in fields(assert_problem(replaced, 422)), what
     assert await _count(db, user_id) == (1, 2, 4)
     assert (await client.get(f"/workouts/{stored.json()['id']}", headers=headers)).json() == (
         stored.json()
@@ -256,8 +225,8 @@ async def test_unknown_exercise_is_422_and_rolls_back(client, account, exercise_
     headers, user_id = await account()
     body = session(exercise_ids)
     body["exercises"].append({"exercise_id": str(uuid.uuid4()), "sets": [{"reps": 3}]})
-    problem = _problem(await client.post("/workouts", json=body, headers=headers), 422)
-    assert _fields(problem) == ["exercises[2].exercise_id"]
+    problem = assert_problem(await client.post("/workouts", json=body, headers=headers), 422)
+    assert fields(problem) == ["exercises[2].exercise_id"]
     assert await _count(db, user_id) == (0, 0, 0)
 
 
@@ -268,7 +237,7 @@ async def test_malformed_json_and_missing_token(client, account) -> None:
         content=b'{"started_at": "2026-11-01T10:00:00Z", "exercises": [',
         headers={**headers, "content-type": "application/json"},
     )
-    _problem(broken, 400)
+    assert_problem(broken, 400)
     some_id = uuid.uuid4()
     for method, path in [
         ("POST", "/workouts"),
@@ -277,7 +246,7 @@ async def test_malformed_json_and_missing_token(client, account) -> None:
         ("PUT", f"/workouts/{some_id}"),
         ("DELETE", f"/workouts/{some_id}"),
     ]:
-        _problem(await client.request(method, path, json={}), 401)
+        assert_problem(await client.request(method, path, json={}), 401)
 
 
 # --- plan references ----------------------------------------------------------------
@@ -313,10 +282,10 @@ async def test_plan_and_day_must_be_the_callers(client, account, exercise_ids, d
         (second_plan, str(uuid.uuid4()), "plan_day_id"),
     ]:
         body = session(exercise_ids, plan_id=plan, plan_day_id=day)
-        problem = _problem(await client.post("/workouts", json=body, headers=headers), 422)
-        assert _fields(problem) == [field], (plan, day, problem)
+        problem = assert_problem(await client.post("/workouts", json=body, headers=headers), 422)
+        assert fields(problem) == [field], (plan, day, problem)
         replaced = await client.put(f"/workouts/{linked.json()['id']}", json=body, headers=headers)
-        assert _fields(_problem(replaced, 422)) == [field]
+        assert fields(assert_problem(replaced, 422)) == [field]
     assert await _count(db, user_id) == (2, 4, 8)
     assert (await client.get(f"/workouts/{linked.json()['id']}", headers=headers)).json() == (
         linked.json()
@@ -344,8 +313,8 @@ async def test_idempotent_replay_mismatch_and_per_user_keys(
 
     changed = dict(body, notes="another session")
     mismatch = await client.post("/workouts", json=changed, headers={**headers, **key})
-    problem = _problem(mismatch, 422)
-    assert _fields(problem) == ["header.idempotency-key"]
+    problem = assert_problem(mismatch, 422)
+    assert fields(problem) == ["header.idempotency-key"]
     assert "another request" in problem["errors"][0]["message"]
     assert await _count(db, user_id) == (1, 2, 4)
 
@@ -364,7 +333,7 @@ async def test_failed_request_does_not_use_up_its_key(client, account, exercise_
     key = {"Idempotency-Key": "retry-after-fix"}
     bad = session(exercise_ids)
     bad["exercises"][0]["exercise_id"] = str(uuid.uuid4())
-    _problem(await client.post("/workouts", json=bad, headers={**headers, **key}), 422)
+    assert_problem(await client.post("/workouts", json=bad, headers={**headers, **key}), 422)
     fixed = await client.post("/workouts", json=session(exercise_ids), headers={**headers, **key})
     assert fixed.status_code == 201 and "idempotent-replayed" not in fixed.headers
     assert await _count(db, user_id) == (1, 2, 4)
@@ -378,7 +347,7 @@ async def test_bad_idempotency_key_is_422(client, account, exercise_ids, db, key
         json=session(exercise_ids),
         headers={**headers, "Idempotency-Key": key.encode("utf-8")},
     )
-    assert _fields(_problem(response, 422)) == ["header.idempotency-key"]
+    assert fields(assert_problem(response, 422)) == ["header.idempotency-key"]
     assert await _count(db, user_id) == (0, 0, 0)
 
 
@@ -514,7 +483,7 @@ async def test_bad_list_parameters_are_422_naming_the_parameter(
         ({"cursor": "A" * 101}, "query.cursor"),
     ]:
         response = await client.get("/workouts", params=params, headers=headers)
-        assert field in _fields(_problem(response, 422)), params
+        assert field in fields(assert_problem(response, 422)), params
     assert (
         await client.get("/workouts", params={"cursor": cursor}, headers=headers)
     ).status_code == 200
@@ -552,7 +521,9 @@ async def test_replace_keeps_identity_and_replaces_everything_else(
     broken = dict(
         replacement, exercises=[{"exercise_id": str(uuid.uuid4()), "sets": [{"reps": 1}]}]
     )
-    _problem(await client.put(f"/workouts/{original['id']}", json=broken, headers=headers), 422)
+    assert_problem(
+        await client.put(f"/workouts/{original['id']}", json=broken, headers=headers), 422
+    )
     assert (await client.get(f"/workouts/{original['id']}", headers=headers)).json() == out
 
 
@@ -562,8 +533,8 @@ async def test_delete_removes_the_session_with_its_sets(client, account, exercis
     gone = (await client.post("/workouts", json=session(exercise_ids), headers=headers)).json()
     response = await client.delete(f"/workouts/{gone['id']}", headers=headers)
     assert response.status_code == 204 and response.content == b""
-    _problem(await client.get(f"/workouts/{gone['id']}", headers=headers), 404)
-    _problem(await client.delete(f"/workouts/{gone['id']}", headers=headers), 404)
+    assert_problem(await client.get(f"/workouts/{gone['id']}", headers=headers), 404)
+    assert_problem(await client.delete(f"/workouts/{gone['id']}", headers=headers), 404)
     assert await _count(db, user_id) == (1, 2, 4)
     orphans = await db.fetchval(
         "SELECT count(*) FROM workout_exercises WHERE workout_id = $1", uuid.UUID(gone["id"])
@@ -585,14 +556,14 @@ async def test_another_users_workout_is_404_and_untouched(
         await client.delete(path, headers=intruder),
     ]:
         # Exactly what a missing id answers: existence is not revealed.
-        assert _problem(response, 404)["detail"] == f"no workout {mine['id']}"
+        assert assert_problem(response, 404)["detail"] == f"no workout {mine['id']}"
     missing = uuid.uuid4()
     for response in [
         await client.get(f"/workouts/{missing}", headers=headers),
         await client.put(f"/workouts/{missing}", json=session(exercise_ids), headers=headers),
         await client.delete(f"/workouts/{missing}", headers=headers),
     ]:
-        assert _problem(response, 404)["detail"] == f"no workout {missing}"
+        assert assert_problem(response, 404)["detail"] == f"no workout {missing}"
     assert (await client.get(path, headers=headers)).json() == mine
     assert await _count(db, user_id) == (1, 2, 4)
     assert await _count(db, intruder_id) == (0, 0, 0)

@@ -251,6 +251,10 @@ def load_run(
                             "Nothing was written."
                         ) from exc
                 progress(f"checked {len(dropped)} foreign keys in {time.perf_counter() - t0:.1f}s")
+            # Fresh statistics: a bulk load leaves the planner guessing (the API's workout
+            # list ran 200x slower on a hash join over all sets until tables were analyzed).
+            for table in rows:
+                conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
     finally:
         conn.close()
     return LoadReport(rows, deleted, strategy, time.perf_counter() - started)
