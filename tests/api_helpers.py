@@ -1,6 +1,36 @@
-"""Assertions the API tests share."""
+"""What the API tests share: an onboarding document and problem-details assertions."""
 
 from __future__ import annotations
+
+# A person with a condition (shoulder impingement) and a recovering knee injury, so
+# contraindications and equipment both constrain what is safe for them.
+ONBOARDING = {
+    "profile": {
+        "date_of_birth": "1990-05-17",
+        "sex": "F",
+        "height_cm": 168.4,
+        "activity_level": "moderately_active",
+    },
+    "preferences": {
+        "days_per_week": 3,
+        "experience": "intermediate",
+        "session_length_min": 60,
+        "equipment": ["dumbbell", "bench"],
+    },
+    "goals": ["muscle_gain", "strength"],
+    "conditions": [{"code": "shoulder_impingement", "severity": "mild"}],
+    "medical_history": [
+        {
+            "kind": "injury",
+            "body_region": "knee",
+            "status": "recovering",
+            "description": "meniscus strain",
+            "occurred_on": "2026-03-01",
+        }
+    ],
+    "medications": [{"name": "Ibuprofen", "dosage": "200 mg"}],
+    "allergies": [{"allergen": "peanuts", "severity": "severe"}],
+}
 
 
 def assert_problem(response, status: int) -> dict:

@@ -8,37 +8,9 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.api_helpers import assert_problem
+from tests.api_helpers import ONBOARDING, assert_problem
 
 pytestmark = pytest.mark.anyio
-
-ONBOARDING = {
-    "profile": {
-        "date_of_birth": "1990-05-17",
-        "sex": "F",
-        "height_cm": 168.4,
-        "activity_level": "moderately_active",
-    },
-    "preferences": {
-        "days_per_week": 3,
-        "experience": "intermediate",
-        "session_length_min": 60,
-        "equipment": ["dumbbell", "bench"],
-    },
-    "goals": ["muscle_gain", "strength"],
-    "conditions": [{"code": "shoulder_impingement", "severity": "mild"}],
-    "medical_history": [
-        {
-            "kind": "injury",
-            "body_region": "knee",
-            "status": "recovering",
-            "description": "meniscus strain",
-            "occurred_on": "2026-03-01",
-        }
-    ],
-    "medications": [{"name": "Ibuprofen", "dosage": "200 mg"}],
-    "allergies": [{"allergen": "peanuts", "severity": "severe"}],
-}
 
 
 async def test_signup_login_me_logout(client) -> None:

@@ -18,37 +18,12 @@ from fitsense_api.profile.services import load_user_profile
 from fitsense_core.knowledge_coach import create_plan
 from fitsense_core.plan_contract import Plan, resolve_exercise
 from fitsense_core.plan_metrics import mean_target_rir, weekly_hard_sets
-from tests.api_helpers import assert_problem
+from tests.api_helpers import ONBOARDING, assert_problem
 
 pytestmark = pytest.mark.anyio
 
 # Three days a week, dumbbells and a bench; shoulder impingement blocks overhead work, a
 # recovering knee injury blocks knee-loading and high-impact work.
-ONBOARDING = {
-    "profile": {
-        "date_of_birth": "1990-05-17",
-        "sex": "F",
-        "height_cm": 168.4,
-        "activity_level": "moderately_active",
-    },
-    "preferences": {
-        "days_per_week": 3,
-        "experience": "intermediate",
-        "session_length_min": 60,
-        "equipment": ["dumbbell", "bench"],
-    },
-    "goals": ["muscle_gain", "strength"],
-    "conditions": [{"code": "shoulder_impingement", "severity": "mild"}],
-    "medical_history": [
-        {
-            "kind": "injury",
-            "body_region": "knee",
-            "status": "recovering",
-            "description": "meniscus strain",
-            "occurred_on": "2026-03-01",
-        }
-    ],
-}
 
 
 def _set(number: int, reps: int = 8, rir: int = 2, rest: int = 90) -> dict[str, int]:
