@@ -14,6 +14,8 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from fitsense_api.ai.controllers import AiPlansController, CoachController, JobsController
+from fitsense_api.ai.lifespan import ai_lifespan
 from fitsense_api.auth.controllers import AuthController, MeController
 from fitsense_api.auth.security import provide_user
 from fitsense_api.catalog.controllers import CatalogController
@@ -82,13 +84,19 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             SignalsController,
             TargetsController,
             PlansController,
+            AiPlansController,
+            JobsController,
+            CoachController,
             DashboardController,
         ],
         dependencies={
             "connection": Provide(provide_connection),
             "user": Provide(provide_user),
         },
-        lifespan=[pool_lifespan(settings.database_url, settings.pool_min, settings.pool_max)],
+        lifespan=[
+            pool_lifespan(settings.database_url, settings.pool_min, settings.pool_max),
+            ai_lifespan(settings),  # after the pool: its job workers use it
+        ],
         on_startup=[freeze_startup_heap],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],

@@ -37,6 +37,18 @@ class ApiSettings:
     - ``FITSENSE_API_LOG_LEVEL``: INFO by default; every line is one JSON object.
     - ``FITSENSE_API_PASSWORD_HASH``: ``argon2`` (default) or ``argon2-fast`` (the minimum
       cost argon2 allows; only for tests and benchmarks that create many accounts).
+    - ``FITSENSE_API_AI_RATE_PER_MINUTE`` / ``FITSENSE_API_AI_DAILY_QUOTA``: AI requests
+      (plans, updates, adaptations, coach answers) one person may make per minute / per
+      24 hours (default 10 / 200); beyond them 429 with Retry-After.
+    - ``FITSENSE_API_AI_MAX_CONCURRENT`` / ``FITSENSE_API_AI_MAX_WAITING``: model calls a
+      worker process runs at once / lets wait for a turn (default 2 / 8); beyond them 503
+      with Retry-After instead of an ever longer queue.
+    - ``FITSENSE_API_AI_MAX_QUEUED_JOBS``: unfinished plan jobs of all users (default 64)
+      before new ones are refused with 503.
+    - ``FITSENSE_API_AI_JOB_WORKERS``: plan jobs each worker process runs at once (default
+      1; 0 runs none: another process does the jobs).
+    - The model endpoint and client: ``FITSENSE_MODEL_URL``, ``FITSENSE_MODEL_API_KEY``,
+      ``FITSENSE_MODEL_BACKEND``, ``FITSENSE_MODEL_TIMEOUT_S`` (``fitsense_serving``).
     """
 
     database_url: str
@@ -50,6 +62,13 @@ class ApiSettings:
     login_window_minutes: int = 15
     log_level: str = "INFO"
     password_hash: str = "argon2"
+    ai_rate_per_minute: int = 10
+    ai_daily_quota: int = 200
+    ai_max_concurrent: int = 2
+    ai_max_waiting: int = 8
+    ai_max_queued_jobs: int = 64
+    ai_job_workers: int = 1
+    model_environ: dict[str, str] | None = None
 
     @classmethod
     def from_env(cls, database_url: str, environ: dict[str, str] | None = None) -> ApiSettings:
@@ -87,4 +106,11 @@ class ApiSettings:
             login_window_minutes=_int(env, "FITSENSE_API_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
             log_level=level,
             password_hash=password_hash,
+            ai_rate_per_minute=_int(env, "FITSENSE_API_AI_RATE_PER_MINUTE", 10, 1, 10000),
+            ai_daily_quota=_int(env, "FITSENSE_API_AI_DAILY_QUOTA", 200, 1, 1_000_000),
+            ai_max_concurrent=_int(env, "FITSENSE_API_AI_MAX_CONCURRENT", 2, 1, 64),
+            ai_max_waiting=_int(env, "FITSENSE_API_AI_MAX_WAITING", 8, 0, 1000),
+            ai_max_queued_jobs=_int(env, "FITSENSE_API_AI_MAX_QUEUED_JOBS", 64, 1, 100_000),
+            ai_job_workers=_int(env, "FITSENSE_API_AI_JOB_WORKERS", 1, 0, 16),
+            model_environ=None if environ is None else dict(environ),
         )

@@ -372,7 +372,7 @@ def render_sessions(sessions: tuple[LoggedSession, ...]) -> str:
     return "\n".join(lines)
 
 
-def _slices(profile: UserProfile, prompt_type: str) -> dict[str, str]:
+def slice_tags(profile: UserProfile, prompt_type: str) -> dict[str, str]:
     return {
         "age_band": profile.age_band,
         "sex": profile.sex,
@@ -445,7 +445,7 @@ def build_prompts(
                     user_message=f"{body}\n\nRequest: {request}",
                     output_type=output_type,
                     context_json=context_json,
-                    slices=_slices(profile, prompt_type),
+                    slices=slice_tags(profile, prompt_type),
                     expected_safety_level=str(verdict.level),
                     expected_blocked_tags=tuple(sorted(verdict.blocked_tags)),
                     days_per_week=profile.days_per_week,

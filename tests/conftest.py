@@ -26,6 +26,9 @@ from fitsense_core.synthetic import SyntheticConfig, TableSet, generate_run
 
 TEST_END = date(2026, 10, 31)
 
+# The model-server fixtures of the AI endpoint tests.
+pytest_plugins = ["tests.ai_fixtures"]
+
 
 def _answers(url: str) -> bool:
     try:

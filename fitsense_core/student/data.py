@@ -18,7 +18,8 @@ from typing import Any
 from fitsense_core.plan_contract import Plan
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import Athlete
-from fitsense_core.prompts import context_from_json
+from fitsense_core.prompts import context_from_json, slice_tags
+from fitsense_core.safety import triage
 from fitsense_core.student.compact import Codebook, encode_plan
 
 SYSTEM_PLAN = "FitSense coach. Reply with a compact plan."
@@ -70,6 +71,34 @@ def task_from_record(record: dict[str, Any]) -> StudentTask:
     )
 
 
+def live_task(
+    task_id: str,
+    prompt_type: str,
+    request: str,
+    profile: UserProfile,
+    current_plan: Plan | None = None,
+    sessions: tuple[LoggedSession, ...] = (),
+) -> StudentTask:
+    """A request arriving at the API as the student sees it: triaged by the same policy
+    and tagged the same way as the dataset's prompts (``build_prompts``), so that
+    ``render_task`` gives the served model exactly the prompt it was trained on."""
+    verdict = triage(request, profile)
+    wants_plan = prompt_type in ("plan_creation", "plan_update")
+    return StudentTask(
+        id=task_id,
+        prompt_type=prompt_type,
+        output_type="plan" if wants_plan and verdict.allows_plan else "reply",
+        request=request,
+        profile=profile,
+        current_plan=current_plan,
+        sessions=sessions,
+        blocked_tags=frozenset(verdict.blocked_tags),
+        safety_level=str(verdict.level),
+        slices=slice_tags(profile, prompt_type),
+        topic="",
+    )
+
+
 def _log_line(task: StudentTask, codebook: Codebook) -> str:
     from fitsense_core.plan_contract import resolve_exercise
 
@@ -101,7 +130,8 @@ def _log_line(task: StudentTask, codebook: Codebook) -> str:
 def render_task(task: StudentTask, codebook: Codebook) -> list[dict[str, str]]:
     p = task.profile
     goals = ">".join(p.goals) or "general_fitness"
-    conditions = ",".join(f"{c}:{s}" for c, s in p.conditions) or "none"
+    # Sorted: the set of conditions matters, not the order a source happens to list them in.
+    conditions = ",".join(f"{c}:{s}" for c, s in sorted(p.conditions)) or "none"
     lines = [
         f"task: {task.prompt_type}",
         f"person: {p.age} {p.sex} {p.experience} | goals {goals} | {p.days_per_week} days x "

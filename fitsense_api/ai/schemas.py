@@ -1,0 +1,88 @@
+"""Wire schemas of the AI endpoints: plan jobs and coach answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from fitsense_api.plans.schemas import PlanVersionOut
+
+RequestText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=2000,
+        description="What the person asks for, in their own words.",
+        examples=["The last sessions felt too easy, I could have done a lot more."],
+    ),
+]
+Outcome = Literal["ok", "fallback", "refused", "error"]
+SafetyLevelName = Literal["emergency", "needs_clearance", "injury_aware", "ok"]
+
+
+class PlanGenerateIn(msgspec.Struct, forbid_unknown_fields=True):
+    request: RequestText | None = None
+
+
+class PlanUpdateIn(msgspec.Struct, forbid_unknown_fields=True):
+    request: RequestText
+
+
+class CoachIn(msgspec.Struct, forbid_unknown_fields=True):
+    question: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=2000,
+            examples=["How should I progress my squat when the sets feel easy?"],
+        ),
+    ]
+
+
+class PlanJobResult(msgspec.Struct):
+    """What a finished plan job answered."""
+
+    outcome: Annotated[
+        Outcome,
+        msgspec.Meta(
+            description="ok: the model's plan passed every check; fallback: the knowledge-"
+            "based coach wrote it (model unavailable, or its plan failed a check: see "
+            "fallback_reason); refused: the safety policy stopped the request (message)."
+        ),
+    ]
+    safety_level: SafetyLevelName
+    message: str | None
+    plan_id: UUID | None
+    source: Literal["student", "rules"] | None
+    model_version: str | None
+    fallback_reason: str | None
+    request: str
+    adaptation: dict[str, Any] | None = None
+
+
+class JobOut(msgspec.Struct):
+    id: UUID
+    kind: Literal["plan_generate", "plan_update", "plan_adapt"]
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: Annotated[float, msgspec.Meta(ge=0, le=1)]
+    stage: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    result: PlanJobResult | None
+    plan: PlanVersionOut | None = None
+
+
+class CoachOut(msgspec.Struct):
+    answer: str
+    outcome: Outcome
+    safety_level: SafetyLevelName
+    model_version: str | None
+    key_points: list[str]
+    needs_medical_clearance: bool
+    refer_to_emergency: bool
+    fallback_reason: str | None
