@@ -9,7 +9,7 @@ PYTEST_FLAGS := $(if $(filter true,$(CI)),--color=no -p no:cacheprovider --durat
 .PHONY: help setup run test lint bench lock clean
 
 help:
-	@echo "make run    set up, migrate, run the whole pipeline (train, evaluate, promote), serve the API"
+	@echo "make run    set up, migrate, run the whole pipeline (train, evaluate, promote), serve the student and the API"
 	@echo "make test   set up and run the whole test suite (needs PostgreSQL, see README)"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  synthetic data generation + load benchmark (bench/ has the others)"
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: setup
 	$(BIN)/fitsense pipeline run --run-id quickstart
-	$(BIN)/fitsense api
+	$(BIN)/fitsense api --serve-model
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) $(PYTEST_ARGS)

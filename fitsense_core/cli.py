@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -308,14 +311,22 @@ def api(
     workers: Annotated[
         int, typer.Option(help="Worker processes (each with its own pool).", min=1, max=64)
     ] = 1,
+    serve_model: Annotated[
+        bool,
+        typer.Option(
+            "--serve-model/--no-serve-model",
+            help="Also run `fitsense serve` (the promoted student on the CPU server, at "
+            "FITSENSE_MODEL_URL) for as long as the API runs. Without it the AI endpoints "
+            "call whatever serves there, and answer from the knowledge-based coach while "
+            "nothing does.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the FitSense REST API (Litestar on uvicorn): migrate, then listen.
 
     OpenAPI at /schema, liveness /health, readiness /ready, Prometheus /metrics. Logs are
     JSON lines on stderr. Settings: FITSENSE_API_* environment variables (README)."""
     import tempfile
-
-    import uvicorn
 
     from fitsense_core.migrations import migrate
 
@@ -333,7 +344,70 @@ def api(
         metrics_dir.mkdir(parents=True, exist_ok=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(dir=metrics_dir)
     _echo(f"database: {target.describe()}")
+    model_server = _start_model_server() if serve_model else None
     _echo(f"FitSense API on http://{host}:{port} (OpenAPI: http://{host}:{port}/schema)")
+    try:
+        _run_api(host, port, workers)
+    finally:
+        if model_server is not None:
+            _stop_child(model_server)
+
+
+def _start_model_server() -> subprocess.Popen:
+    """``fitsense serve`` as a child process; returns once its proxy answers."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from fitsense_serving.config import ModelEndpoint
+
+    endpoint = ModelEndpoint.from_env()
+    log_dir = Settings.from_env().home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "serve.log"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fitsense_core.cli", "serve"],
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    root = endpoint.base_url.removesuffix("/v1")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-1500:]
+            raise _fail(FitSenseError(f"fitsense serve exited with {child.returncode}:\n{tail}"))
+        try:
+            with urllib.request.urlopen(f"{root}/ready", timeout=2) as response:
+                state = json.loads(response.read())
+                _echo(
+                    f"model server on {endpoint.base_url}: {state.get('version')} (log {log_path})"
+                )
+                return child
+        except urllib.error.HTTPError as exc:
+            if exc.code == 503:  # up, nothing promoted yet: the API falls back meanwhile
+                _echo(f"model server on {endpoint.base_url}: no version serves yet ({log_path})")
+                return child
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    _stop_child(child)
+    raise _fail(FitSenseError(f"fitsense serve did not answer within 180 s (log {log_path})"))
+
+
+def _stop_child(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _run_api(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "fitsense_api.app:create_app",
         factory=True,
@@ -344,6 +418,221 @@ def api(
         access_log=False,
         server_header=False,
     )
+
+
+class ServeBackend(StrEnum):
+    llama_cpp = "llama-cpp"
+    vllm = "vllm"
+
+
+class VllmMode(StrEnum):
+    merged = "merged"
+    lora = "lora"
+
+
+@app.command("serve")
+def serve(
+    backend: Annotated[
+        ServeBackend,
+        typer.Option(
+            help="llama-cpp: the CPU server behind FitSense's switching proxy (here). "
+            "vllm: the production GPU server (`vllm serve`; GPU hosts only)."
+        ),
+    ] = ServeBackend.llama_cpp,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Interface to bind. Default: the host of FITSENSE_MODEL_URL (127.0.0.1)."
+        ),
+    ] = "",
+    port: Annotated[
+        int,
+        typer.Option(
+            help="Port to listen on. Default: the port of FITSENSE_MODEL_URL (8090).",
+            min=0,
+            max=65535,
+            show_default=False,
+        ),
+    ] = 0,
+    version: Annotated[
+        str,
+        typer.Option(
+            help="Serve this registry version, whatever the registry promotes "
+            "(default: follow the registry's serving version, switching blue/green)."
+        ),
+    ] = "",
+    gguf: Annotated[
+        Path | None,
+        typer.Option(
+            help="Serve this GGUF file without the registry (development); needs --name.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str, typer.Option(help="Version name for --gguf: served as fitsense-student-NAME.")
+    ] = "",
+    poll_interval: Annotated[
+        float, typer.Option(help="Seconds between registry checks.", min=0.1)
+    ] = 5.0,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds an old version may finish its requests after a switch or at shutdown.",
+            min=0,
+        ),
+    ] = 120.0,
+    vllm_mode: Annotated[
+        VllmMode,
+        typer.Option(
+            help="vllm only. merged: the merged weights; lora: the base model with this "
+            "version's adapter as a named LoRA module."
+        ),
+    ] = VllmMode.merged,
+    base_model: Annotated[
+        str,
+        typer.Option(
+            help="vllm --vllm-mode lora only: the dense base model (directory or hub id). "
+            "Default: the copy the pipeline stored under models/base/<digest>/."
+        ),
+    ] = "",
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print what would be served (vllm: the command, with the key as "
+            "$FITSENSE_MODEL_API_KEY) and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Serve the student model where the API calls it (FITSENSE_MODEL_URL).
+
+    The key is FITSENSE_MODEL_API_KEY, else $FITSENSE_HOME/model_api_key.
+    With llama-cpp, a proxy on that address runs a llama.cpp server for the
+    registry's serving version and follows the registry: after a promotion or
+    `fitsense model rollback` it starts the new version beside the old one,
+    switches once it answers, and stops the old one when its requests are done.
+    /health and /ready need no key; /v1/* does. Ctrl-C or SIGTERM lets
+    requests finish and stops every model server."""
+    from fitsense_serving.config import ModelEndpoint, served_model_name
+
+    if gguf is not None and not name:
+        raise _fail(ConfigurationError("--gguf needs --name (the version name to serve it as)"))
+    if name and gguf is None:
+        raise _fail(ConfigurationError("--name goes with --gguf"))
+    if gguf is not None and version:
+        raise _fail(ConfigurationError("use either --gguf or --version, not both"))
+    try:
+        endpoint = ModelEndpoint.from_env()
+        host = host or endpoint.host
+        port = port or endpoint.port
+        if backend is ServeBackend.vllm:
+            _serve_vllm(
+                version, host, port, vllm_mode.value, base_model, dry_run, endpoint.api_key, gguf
+            )
+            return
+        from fitsense_serving import supervisor as serving
+
+        settings = Settings.from_env()
+        if gguf is not None:
+            source = serving.gguf_target(gguf, name)
+            mode = "--gguf, no registry"
+        elif version:
+            source = serving.pinned_target(_registry_url(), version)
+            mode = "pinned with --version"
+        else:
+            source = serving.registry_target(_registry_url())
+            mode = "following the registry's serving version"
+        target = source()
+        if target is None:
+            what = f"nothing yet ({serving.NO_VERSION_MESSAGE}); {mode}"
+        else:
+            what = f"{target.version} as {served_model_name(target.version)} ({mode})"
+        if dry_run:
+            typer.echo(f"would serve {what} on http://{host}:{port}/v1")
+            if target is not None:
+                typer.echo(f"  gguf: {target.gguf_uri}")
+            return
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+        )
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        supervisor = serving.Supervisor(
+            source,
+            home=settings.home,
+            poll_interval_s=poll_interval,
+            drain_timeout_s=drain_timeout,
+        )
+        _echo(f"model endpoint: http://{host}:{port}/v1 (Ctrl-C stops it)")
+        _echo(f"serving {what}")
+        serving.serve_forever(supervisor, host=host, port=port, api_key=endpoint.api_key)
+    except FitSenseError as exc:
+        raise _fail(exc) from exc
+
+
+def _serve_vllm(
+    version: str,
+    host: str,
+    port: int,
+    mode: str,
+    base_model: str,
+    dry_run: bool,
+    api_key: str,
+    gguf: Path | None,
+) -> None:
+    """`fitsense serve --backend vllm`: print or exec the GPU server's command."""
+    from fitsense_core.artifacts import ArtifactStore
+    from fitsense_core.student.registry import RegistryError, get, serving
+    from fitsense_serving.supervisor import NO_VERSION_MESSAGE
+    from fitsense_serving.vllm import (
+        exec_vllm,
+        fetch_model_dir,
+        is_remote,
+        printable_command,
+        vllm_command,
+    )
+
+    if gguf is not None:
+        raise ConfigurationError("--gguf serves with llama-cpp only; vLLM serves registry versions")
+    url = _registry_url()
+    chosen = get(url, version) if version else serving(url)
+    if chosen is None:
+        raise RegistryError(NO_VERSION_MESSAGE)
+    settings = Settings.from_env()
+    local_dir = settings.home / "serving" / chosen.version
+    downloads: list[tuple[str, Path]] = []
+    if mode == "lora" and not base_model:
+        store = ArtifactStore(settings.artifact_root)
+        parts = ("models", "base", chosen.base_model_digest[:16])
+        if store.exists(*parts, "config.json"):
+            base_model = store.uri(*parts)
+            if is_remote(base_model):
+                downloads.append((base_model, local_dir / "base"))
+                base_model = str(local_dir / "base")
+    files_uri = chosen.merged_uri if mode == "merged" else chosen.adapter_uri
+    model_path = None
+    if is_remote(files_uri):
+        model_path = str(local_dir / mode)
+        downloads.append((files_uri, local_dir / mode))
+    argv = vllm_command(
+        chosen,
+        mode=mode,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        base_model=base_model or None,
+        model_path=model_path,
+    )
+    for uri, dest in downloads:
+        _echo(f"{uri} is downloaded to {dest} first")
+    if dry_run:
+        typer.echo(printable_command(argv))
+        return
+    if shutil.which("vllm") is None:
+        exec_vllm(argv, api_key=api_key)  # raises the GPU-hosts-only error with the command
+    for uri, dest in downloads:
+        fetch_model_dir(uri, dest)
+    _echo(f"vLLM serving {chosen.version} on http://{host}:{port}/v1")
+    exec_vllm(argv, api_key=api_key)
 
 
 @app.command("ui")

@@ -1,2 +1,3 @@
-"""The inference layer: model server launch and health, model registry reader, and the
-OpenAI-protocol client the API uses. Not built yet: see the serving issue."""
+"""The inference layer: ``fitsense serve`` (the switching proxy in front of llama.cpp
+servers, ``supervisor``; the vLLM command for GPU hosts, ``vllm``), the model endpoint's
+configuration (``config``) and the OpenAI-protocol client the API uses (``client``)."""

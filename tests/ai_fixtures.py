@@ -11,6 +11,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,15 +44,30 @@ def registered_version(api_db: str, tmp_path_factory: pytest.TempPathFactory) ->
     return TEST_VERSION
 
 
+@dataclass(frozen=True)
+class ServingFront:
+    """What the API is given: the base URL and key of ``fitsense serve``'s proxy."""
+
+    base_url: str
+    api_key: str
+
+
 @pytest.fixture(scope="module")
 def model_server(
-    registered_version: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LlamaServer]:
-    server = start_server(tmp_path_factory.mktemp("llama"), registered_version)
-    try:
-        yield server
-    finally:
-        server.stop()
+    api_db: str, registered_version: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServingFront]:
+    """The production path: the serving proxy following the registry, which starts a
+    llama.cpp server on the promoted version's GGUF."""
+    from fitsense_serving.supervisor import BackgroundProxy, Supervisor, registry_target
+
+    key = secrets.token_urlsafe(16)
+    supervisor = Supervisor(
+        registry_target(api_db), home=tmp_path_factory.mktemp("serving"), poll_interval_s=None
+    )
+    with BackgroundProxy(supervisor, api_key=key) as proxy:
+        proxy.reconcile()
+        assert supervisor.active is not None and supervisor.active.version == registered_version
+        yield ServingFront(proxy.url, key)
 
 
 def ai_environ(server_url: str, api_key: str, **extra: str) -> dict[str, str]:
