@@ -55,7 +55,7 @@ ONBOARDING = {
         "days_per_week": 4,
         "experience": "intermediate",
         "session_length_min": 60,
-        "equipment": ["barbell", "dumbbell", "bench", "rack", "plates", "cable"],
+        "equipment": ["barbell", "dumbbell", "bench", "squat_rack", "cable_machine"],
     },
     "goals": ["muscle_gain"],
     "conditions": [],

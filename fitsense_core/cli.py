@@ -346,11 +346,19 @@ def api(
     _echo(f"database: {target.describe()}")
     model_server = _start_model_server() if serve_model else None
     _echo(f"FitSense API on http://{host}:{port} (OpenAPI: http://{host}:{port}/schema)")
+    # uvicorn re-raises SIGTERM once it has shut down; as an exception it lets the model
+    # server below be stopped too (it runs in its own session, out of the signal's reach).
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         _run_api(host, port, workers)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if model_server is not None:
             _stop_child(model_server)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _start_model_server() -> subprocess.Popen:
@@ -362,6 +370,17 @@ def _start_model_server() -> subprocess.Popen:
     from fitsense_serving.config import ModelEndpoint
 
     endpoint = ModelEndpoint.from_env()
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex((endpoint.host, endpoint.port)) == 0:
+            raise _fail(
+                ConfigurationError(
+                    f"something already listens on {endpoint.host}:{endpoint.port} (another "
+                    "`fitsense serve`?): stop it, or run `fitsense api` without --serve-model "
+                    "to use it, or set FITSENSE_MODEL_URL to another port"
+                )
+            )
     log_dir = Settings.from_env().home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "serve.log"
@@ -373,6 +392,7 @@ def _start_model_server() -> subprocess.Popen:
     )
     root = endpoint.base_url.removesuffix("/v1")
     deadline = time.monotonic() + 180
+    unready_since: float | None = None
     while time.monotonic() < deadline:
         if child.poll() is not None:
             tail = log_path.read_text(errors="replace")[-1500:]
@@ -385,8 +405,15 @@ def _start_model_server() -> subprocess.Popen:
                 )
                 return child
         except urllib.error.HTTPError as exc:
-            if exc.code == 503:  # up, nothing promoted yet: the API falls back meanwhile
-                _echo(f"model server on {endpoint.base_url}: no version serves yet ({log_path})")
+            if exc.code != 503:
+                _stop_child(child)
+                raise _fail(FitSenseError(f"fitsense serve answered {exc.code} on /ready")) from exc
+            reason = json.loads(exc.read() or b"{}").get("reason", "")
+            unready_since = unready_since or time.monotonic()
+            # Up but not serving: wait while a version starts; with none to serve, go on
+            # (the API falls back to the knowledge-based coach until one is promoted).
+            if not reason.startswith("starting") and time.monotonic() - unready_since > 15:
+                _echo(f"model server on {endpoint.base_url}: {reason} (log {log_path})")
                 return child
         except (urllib.error.URLError, OSError):
             pass

@@ -100,14 +100,14 @@ def start_llama_server(
         "llama_cpp.server",
         "--model",
         str(model_path),
-        "--model_alias",
-        model_alias,
+        f"--model_alias={model_alias}",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--api_key",
-        api_key,
+        # One argument: a random key may start with "-", which argparse would take for
+        # an option of its own.
+        f"--api_key={api_key}",
         "--n_ctx",
         str(n_ctx),
         "--n_threads",
