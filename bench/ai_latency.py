@@ -125,7 +125,7 @@ def start_stack(home: Path) -> tuple[str, list[subprocess.Popen]]:
         "FITSENSE_MODEL_URL": f"http://127.0.0.1:{model_port}/v1",
         "FITSENSE_MODEL_API_KEY": secrets.token_urlsafe(16),
         "FITSENSE_API_LOG_LEVEL": "WARNING",
-        "FITSENSE_API_AI_RATE_PER_MINUTE": "100000",
+        "FITSENSE_API_AI_RATE_PER_MINUTE": "10000",
         "FITSENSE_API_AI_DAILY_QUOTA": "1000000",
         "FITSENSE_API_PASSWORD_HASH": "argon2-fast",
     }
