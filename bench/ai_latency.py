@@ -118,7 +118,9 @@ def _wait_http(url: str, timeout_s: float, process: subprocess.Popen, log: Path)
     sys.exit(f"{url} did not become ready in {timeout_s:.0f} s (log: {log})")
 
 
-def start_stack(home: Path) -> tuple[str, list[subprocess.Popen]]:
+def start_stack(home: Path, processes: list[subprocess.Popen]) -> str:
+    """Start both servers, recording each in ``processes`` at once (so that a failure
+    half-way still stops what was started)."""
     model_port, api_port = _free_port(), _free_port()
     env = {
         **os.environ,
@@ -130,7 +132,6 @@ def start_stack(home: Path) -> tuple[str, list[subprocess.Popen]]:
         "FITSENSE_API_PASSWORD_HASH": "argon2-fast",
     }
     fitsense = str(Path(sys.executable).with_name("fitsense"))
-    processes = []
     serve_log, api_log = home / "serve.log", home / "api.log"
     with serve_log.open("w") as out:
         processes.append(
@@ -156,7 +157,7 @@ def start_stack(home: Path) -> tuple[str, list[subprocess.Popen]]:
             )
         )
     _wait_http(f"http://127.0.0.1:{api_port}/ready", 60, processes[1], api_log)
-    return f"http://127.0.0.1:{api_port}", processes
+    return f"http://127.0.0.1:{api_port}"
 
 
 async def new_person(client: httpx.AsyncClient) -> dict[str, str]:
@@ -270,7 +271,7 @@ def main() -> int:
     try:
         if api is None:
             print("starting fitsense serve and fitsense api ...", file=sys.stderr)
-            api, processes = start_stack(home)
+            api = start_stack(home, processes)
         asyncio.run(run(api.rstrip("/"), args.plans, args.questions))
     finally:
         for process in reversed(processes):
