@@ -32,14 +32,6 @@ def fetched_dir(store: ArtifactStore, *parts: str) -> Path:
     return store.download_dir(Settings.from_env().home / "cache" / Path(*parts), *parts)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def training_key(dataset_sha256: str, base_digest: str, config: dict, code_version: str) -> str:
     """Names a training run by everything it depends on: an interrupted run resumes in the
     same place, and a finished one is reused rather than repeated."""

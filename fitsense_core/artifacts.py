@@ -30,6 +30,15 @@ from fitsense_core.synthetic.tables import TableSet
 MANIFEST = "manifest.json"
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks (model files are hundreds of MB)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
     if root.startswith("gs://"):
         parts = urlsplit(root)

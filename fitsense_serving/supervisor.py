@@ -51,7 +51,7 @@ import httpx
 import psycopg
 import uvicorn
 
-from fitsense_core.artifacts import ArtifactStore
+from fitsense_core.artifacts import ArtifactStore, file_sha256
 from fitsense_core.errors import FitSenseError
 from fitsense_core.student import registry
 from fitsense_core.student.registry import ModelVersion
@@ -139,14 +139,6 @@ def _file_safe(version: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", version)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve_gguf(target: ServingTarget, cache_dir: Path) -> Path:
     """A local file for ``target``'s GGUF: a local path as it is; a ``gs://`` object
     downloaded once to ``cache_dir/<version>.gguf`` and checked against the registry's
@@ -154,7 +146,7 @@ def resolve_gguf(target: ServingTarget, cache_dir: Path) -> Path:
     uri = target.gguf_uri
     if uri.startswith("gs://"):
         dest = cache_dir / f"{_file_safe(target.version)}.gguf"
-        if dest.is_file() and target.gguf_sha256 in (None, _sha256(dest)):
+        if dest.is_file() and target.gguf_sha256 in (None, file_sha256(dest)):
             return dest
         parent, name = uri.rsplit("/", 1)
         data = ArtifactStore(parent).read_bytes(name)

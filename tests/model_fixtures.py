@@ -11,19 +11,11 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from fitsense_core.artifacts import ArtifactStore
+from fitsense_core.artifacts import ArtifactStore, file_sha256
 from fitsense_core.student import registry
 from fitsense_core.student.compact import build_codebook
 from fitsense_core.student.registry import ModelVersion
 from fitsense_serving.llama_server import base_model_gguf
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def register_test_version(
@@ -40,7 +32,7 @@ def register_test_version(
             gguf.hardlink_to(base_model_gguf())
         except OSError:
             shutil.copyfile(base_model_gguf(), gguf)
-    digest = _sha256(gguf)
+    digest = file_sha256(gguf)
     codebook_uri = store.write_bytes(
         build_codebook([]).to_json().encode(), *prefix, "codebook.json"
     )

@@ -6,10 +6,11 @@ import dagster as dg
 
 from fitsense_assets.defs.evaluation.assets import read_report, student_evaluation
 from fitsense_assets.defs.training.assets import GGUF_NAME, student_export
-from fitsense_assets.models import current_student, fetched_dir, file_sha256, student_prefix
+from fitsense_assets.models import current_student, fetched_dir, student_prefix
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
 from fitsense_assets.stages import reports_prefix
+from fitsense_core.artifacts import file_sha256
 from fitsense_core.migrations import migrate
 
 

@@ -13,7 +13,6 @@ from fitsense_assets.metadata import markdown_table
 from fitsense_assets.models import (
     current_student,
     fetched_dir,
-    file_sha256,
     run_pointer,
     student_prefix,
     student_version,
@@ -22,6 +21,7 @@ from fitsense_assets.models import (
 )
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
+from fitsense_core.artifacts import file_sha256
 from fitsense_core.distill import SPLITS, read_split
 from fitsense_core.settings import Settings
 
