@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from fitsense_serving.client import Completion, StreamResult
+
 INSERT = """
 INSERT INTO ai_interactions (
   user_id, context_type, context_id, request_id, query_text, response_text, model_name,
@@ -39,6 +41,23 @@ class Interaction:
     completion_tokens: int | None = None
     error: str | None = None
     job_id: UUID | None = None
+
+    def note_completion(self, completion: Completion, response_text: str) -> None:
+        """What the model answered, and how (``response_text``: what was made of it)."""
+        self.model_name = completion.model_name
+        self.model_version = completion.model_version
+        self.latency_ms = completion.latency_ms
+        self.prompt_tokens = completion.prompt_tokens
+        self.completion_tokens = completion.completion_tokens
+        self.response_text = response_text
+
+    def note_stream(self, streamed: StreamResult, response_text: str) -> None:
+        """What a streamed answer got to, also when it was cut short."""
+        self.model_name = streamed.model_name or None
+        self.model_version = streamed.model_version or None
+        self.completion_tokens = streamed.completion_tokens
+        self.latency_ms = streamed.latency_ms or self.latency_ms
+        self.response_text = response_text
 
 
 async def record(conn: asyncpg.Connection, row: Interaction) -> UUID:

@@ -14,9 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
-from fitsense_api.errors import Conflict
 from fitsense_api.plans.services import find_plan, to_contract
-from fitsense_api.profile.services import load_user_profile
+from fitsense_api.profile.services import require_profile
 from fitsense_core.plan_contract import Plan
 from fitsense_core.profile import (
     LoggedExercise,
@@ -26,6 +25,8 @@ from fitsense_core.profile import (
     UserProfile,
 )
 
+# Why the coach needs onboarding done (the 409 says so).
+COACH_NEEDS = "the coach works from your goals, days per week, equipment, conditions and injuries"
 RECENT_DAYS = 28
 LAST_SESSIONS = 3
 
@@ -143,13 +144,7 @@ async def load_context(
     conn: asyncpg.Connection, user_id: UUID, *, today: date | None = None
 ) -> CoachContext:
     """The caller's coaching context; 409 until onboarding is complete."""
-    profile = await load_user_profile(conn, user_id)
-    if profile is None:
-        raise Conflict(
-            "complete onboarding first: the coach works from your goals, days per week, "
-            "equipment, conditions and injuries (PUT /onboarding)",
-            [{"field": "onboarding", "message": "onboarding is not complete"}],
-        )
+    profile = await require_profile(conn, user_id, COACH_NEEDS)
     signals = await recent_signals(conn, user_id, today or date.today())
     stored = await find_plan(conn, user_id, None)
     return CoachContext(

@@ -20,6 +20,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from fitsense_api.ai import jobs
+from fitsense_api.ai.context import COACH_NEEDS
 from fitsense_api.ai.jobs import JobRunner
 from fitsense_api.ai.limits import check_job_queue, check_user_limits
 from fitsense_api.ai.schemas import (
@@ -30,13 +31,13 @@ from fitsense_api.ai.schemas import (
     PlanJobResult,
     PlanUpdateIn,
 )
-from fitsense_api.ai.service import AiService
+from fitsense_api.ai.service import AiService, no_active_plan
 from fitsense_api.deps import Connection, User
-from fitsense_api.errors import Conflict, Unprocessable
+from fitsense_api.errors import Unprocessable
 from fitsense_api.observability import current_request_id
 from fitsense_api.openapi import BEARER
 from fitsense_api.plans.services import find_plan, load_plan
-from fitsense_api.profile.services import load_user_profile
+from fitsense_api.profile.services import require_profile
 from fitsense_api.settings import ApiSettings
 
 log = logging.getLogger("fitsense.api.ai")
@@ -101,18 +102,10 @@ async def _submit(
     wait: int,
 ) -> Response[JobOut]:
     settings: ApiSettings = state.settings
-    if await load_user_profile(conn, user_id) is None:
-        raise Conflict(
-            "complete onboarding first: the coach works from your goals, days per week, "
-            "equipment, conditions and injuries (PUT /onboarding)",
-            [{"field": "onboarding", "message": "onboarding is not complete"}],
-        )
+    await require_profile(conn, user_id, COACH_NEEDS)
     needs_active = kind != "plan_generate" and request.get("base_plan_id") is None
     if needs_active and await find_plan(conn, user_id, None) is None:
-        raise Conflict(
-            "there is no active plan to change yet: POST /plans/generate first",
-            [{"field": "plan", "message": "no active plan"}],
-        )
+        raise no_active_plan()
     await check_user_limits(conn, user_id, settings.ai_rate_per_minute, settings.ai_daily_quota)
     await check_job_queue(conn, settings.ai_max_queued_jobs)
     runner: JobRunner = state.jobs
@@ -233,12 +226,6 @@ def _question(text: str | None) -> str:
 
 async def _coach_limits(state: State, conn: asyncpg.Connection, user_id: UUID) -> None:
     settings: ApiSettings = state.settings
-    if await load_user_profile(conn, user_id) is None:
-        raise Conflict(
-            "complete onboarding first: the coach answers for your goals, conditions and "
-            "injuries (PUT /onboarding)",
-            [{"field": "onboarding", "message": "onboarding is not complete"}],
-        )
     await check_user_limits(conn, user_id, settings.ai_rate_per_minute, settings.ai_daily_quota)
 
 
@@ -324,10 +311,12 @@ class CoachController(Controller):
         self, state: State, user_id: UUID, conn: asyncpg.Connection, text: str
     ) -> ServerSentEvent:
         question = _question(text)
+        # Checked before the stream starts: afterwards only an event could say so. (POST
+        # /coach learns it from loading the context.)
+        await require_profile(conn, user_id, COACH_NEEDS)
         await _coach_limits(state, conn, user_id)
         service: AiService = state.ai
-        service.gate.admit()  # refuse with 503 now, before the stream starts
-        service.gate.release()
+        service.gate.check_room()  # 503 now rather than an error event later
         return ServerSentEvent(
             coach_events(service, state.pool, user_id, question, _request_id()),
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -72,13 +72,17 @@ class InferenceGate:
     def busy(self) -> int:
         return self._admitted
 
-    def admit(self) -> None:
-        """Reserve a place (running or waiting) or refuse; pair with ``release``."""
+    def check_room(self) -> None:
+        """503 when no place (running or waiting) is free now."""
         if self._admitted >= self.max_concurrent + self.max_waiting:
             raise Unavailable(
                 "the coach is busy: too many requests are waiting for the model",
                 headers={"Retry-After": "2"},
             )
+
+    def admit(self) -> None:
+        """Reserve a place (running or waiting) or refuse; pair with ``release``."""
+        self.check_room()
         self._admitted += 1
 
     def release(self) -> None:

@@ -100,6 +100,13 @@ class CoachAnswer:
     fallback_reason: str | None = None
 
 
+def no_active_plan() -> Conflict:
+    return Conflict(
+        "there is no active plan to change yet: POST /plans/generate first",
+        [{"field": "plan", "message": "no active plan"}],
+    )
+
+
 def plan_problems(plan: Plan, task: StudentTask) -> list[str]:
     """Why a plan may not be shown to this person (empty: it may)."""
     report = validate_plan(plan, task.athlete)
@@ -173,12 +180,7 @@ class AiService:
         except ModelUnavailable as exc:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
             return None, f"model unavailable: {exc}"
-        audit.model_name = completion.model_name
-        audit.model_version = completion.model_version
-        audit.latency_ms = completion.latency_ms
-        audit.prompt_tokens = completion.prompt_tokens
-        audit.completion_tokens = completion.completion_tokens
-        audit.response_text = completion.text
+        audit.note_completion(completion, completion.text)
         await progress("validating", 0.8)
         try:
             plan = decode_plan(completion.text, codebook, task.athlete)
@@ -228,10 +230,7 @@ class AiService:
             ctx = replace(ctx, plan=to_contract(stored), plan_id=stored.id)
         adaptation = None
         if kind != "plan_generate" and ctx.plan is None:
-            raise Conflict(
-                "there is no active plan to change yet: POST /plans/generate first",
-                [{"field": "plan", "message": "no active plan"}],
-            )
+            raise no_active_plan()
         if kind == "plan_adapt":
             adaptation = await adaptation_request(conn, user_id, ctx)
             request = adaptation["request"]
@@ -299,11 +298,30 @@ class AiService:
     # --- coach ------------------------------------------------------------------------
 
     async def _coach_task(
-        self, conn: asyncpg.Connection, user_id: UUID, question: str
-    ) -> tuple[CoachContext, StudentTask, Triage]:
+        self, conn: asyncpg.Connection, user_id: UUID, question: str, request_id: str
+    ) -> tuple[CoachContext, StudentTask, Triage, Interaction]:
+        """The person's context, the student's task, the triage and the audit row to fill."""
         ctx = await load_context(conn, user_id)
         task = live_task(str(uuid4()), "coaching", question, ctx.profile, ctx.plan, ctx.sessions)
-        return ctx, task, triage(question, ctx.profile)
+        verdict = triage(question, ctx.profile)
+        audit = Interaction(
+            user_id=user_id,
+            context_type="coach",
+            request_id=request_id,
+            query_text=question,
+            safety_level=str(verdict.level),
+        )
+        return ctx, task, verdict, audit
+
+    @staticmethod
+    def reply_problem(verdict: Triage, model_text: str, shown_text: str) -> str | None:
+        """Why a model answer may not be shown (None: it may)."""
+        if not model_text.strip():
+            return "the model answered nothing"
+        problems = check_response(verdict, shown_text, contains_plan=False)
+        if problems:
+            return "model answer broke the safety policy: " + "; ".join(problems[:3])
+        return None
 
     def knowledge_answer(self, ctx: CoachContext, question: str, verdict: Triage) -> CoachAnswer:
         reply = answer_question(question, ctx.profile, verdict)
@@ -316,31 +334,27 @@ class AiService:
             needs_medical_clearance=reply.needs_medical_clearance,
         )
 
-    def refusal(self, verdict: Triage) -> CoachAnswer:
-        return CoachAnswer(
+    async def refuse(
+        self, conn: asyncpg.Connection, audit: Interaction, verdict: Triage
+    ) -> CoachAnswer:
+        """The policy's own answer to an emergency (no model call), audited ``refused``."""
+        result = CoachAnswer(
             answer=verdict.message or "",
             outcome="refused",
             safety_level=str(verdict.level),
             model_version=None,
             refer_to_emergency=True,
         )
+        audit.outcome, audit.response_text, audit.latency_ms = "refused", result.answer, 0
+        await record(conn, audit)
+        return result
 
     async def answer(
         self, conn: asyncpg.Connection, user_id: UUID, question: str, *, request_id: str
     ) -> CoachAnswer:
-        ctx, task, verdict = await self._coach_task(conn, user_id, question)
-        audit = Interaction(
-            user_id=user_id,
-            context_type="coach",
-            request_id=request_id,
-            query_text=question,
-            safety_level=str(verdict.level),
-        )
+        ctx, task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
         if not verdict.allows_model:
-            result = self.refusal(verdict)
-            audit.outcome, audit.response_text, audit.latency_ms = "refused", result.answer, 0
-            await record(conn, audit)
-            return result
+            return await self.refuse(conn, audit, verdict)
         reason = None
         started = time.perf_counter()
         try:
@@ -356,19 +370,10 @@ class AiService:
             reason = f"model unavailable: {exc}"
             completion = None
         if completion is not None:
-            audit.model_name = completion.model_name
-            audit.model_version = completion.model_version
-            audit.latency_ms = completion.latency_ms
-            audit.prompt_tokens = completion.prompt_tokens
-            audit.completion_tokens = completion.completion_tokens
             text = with_clearance(verdict, completion.text.strip())
-            audit.response_text = text
-            problems = check_response(verdict, text, contains_plan=False)
-            if not completion.text.strip():
-                reason = "the model answered nothing"
-            elif problems:
-                reason = "model answer broke the safety policy: " + "; ".join(problems[:3])
-            else:
+            audit.note_completion(completion, text)
+            reason = self.reply_problem(verdict, completion.text, text)
+            if reason is None:
                 await record(conn, audit)
                 return CoachAnswer(
                     answer=text,
@@ -396,24 +401,17 @@ class AiService:
         ``answer`` from the policy or the knowledge-based coach), then ``done`` — or
         ``error`` when the model server fails mid-answer. The audit row is written last,
         also when the client goes away (outcome ``error``, "client disconnected")."""
-        ctx, task, verdict = await self._coach_task(conn, user_id, question)
-        audit = Interaction(
-            user_id=user_id,
-            context_type="coach",
-            request_id=request_id,
-            query_text=question,
-            safety_level=str(verdict.level),
-        )
+        ctx, task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
         level = str(verdict.level)
         if not verdict.allows_model:
-            result = self.refusal(verdict)
-            audit.outcome, audit.response_text, audit.latency_ms = "refused", result.answer, 0
-            await record(conn, audit)
+            result = await self.refuse(conn, audit, verdict)
             yield "meta", {"safety_level": level, "model_version": None, "source": "policy"}
             yield "answer", {"text": result.answer, "refer_to_emergency": True}
             yield "done", {"outcome": "refused", "safety_level": level}
             return
         streamed = StreamResult()
+        # The clearance note leads a clearance answer; the rest is the model's.
+        lead = CLEARANCE_NOTE + " " if verdict.level == SafetyLevel.NEEDS_CLEARANCE else ""
         pieces: list[str] = []
         reason: str | None = None
         self.gate.admit()
@@ -434,9 +432,9 @@ class AiService:
                             "source": "model",
                         },
                     )
-                    if verdict.level == SafetyLevel.NEEDS_CLEARANCE:
-                        pieces.append(CLEARANCE_NOTE + " ")
-                        yield "token", {"text": CLEARANCE_NOTE + " "}
+                    if lead:
+                        pieces.append(lead)
+                        yield "token", {"text": lead}
                     try:
                         async for piece in self.client.stream(
                             render_task(task, codebook),
@@ -451,11 +449,7 @@ class AiService:
                             reason = f"model unavailable: {exc}"
                         else:
                             audit.outcome, audit.error = "error", f"stream broke: {exc}"
-                            audit.model_name = streamed.model_name
-                            audit.model_version = streamed.model_version
-                            audit.completion_tokens = streamed.completion_tokens
-                            audit.latency_ms = streamed.latency_ms
-                            audit.response_text = "".join(pieces)
+                            audit.note_stream(streamed, "".join(pieces))
                             finished = True
                             yield (
                                 "error",
@@ -468,17 +462,9 @@ class AiService:
                             return
             text = "".join(pieces).strip()
             if reason is None:
-                audit.model_name = streamed.model_name
-                audit.model_version = streamed.model_version
-                audit.completion_tokens = streamed.completion_tokens
-                audit.latency_ms = streamed.latency_ms
-                audit.response_text = text
-                problems = check_response(verdict, text, contains_plan=False)
-                if not text:
-                    reason = "the model answered nothing"
-                elif problems:
-                    reason = "model answer broke the safety policy: " + "; ".join(problems[:3])
-                else:
+                audit.note_stream(streamed, text)
+                reason = self.reply_problem(verdict, "".join(pieces).removeprefix(lead), text)
+                if reason is None:
                     finished = True
                     yield (
                         "done",
@@ -504,10 +490,7 @@ class AiService:
             self.gate.release()
             if not finished:
                 audit.outcome, audit.error = "error", "client disconnected before the answer ended"
-                audit.model_name = audit.model_name or streamed.model_name or None
-                audit.model_version = audit.model_version or streamed.model_version or None
-                audit.completion_tokens = streamed.completion_tokens
-                audit.response_text = "".join(pieces)
+                audit.note_stream(streamed, "".join(pieces))
             # Also when the stream was cancelled (client gone): this generator runs in its
             # own asyncio task, so one cancellation does not stop the audit write.
             await record(conn, audit)

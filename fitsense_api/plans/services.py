@@ -32,7 +32,7 @@ from fitsense_api.plans.schemas import (
     SetChange,
     TextChange,
 )
-from fitsense_api.profile.services import load_user_profile
+from fitsense_api.profile.services import require_profile
 from fitsense_core.plan_contract import (
     Plan,
     PlanDay,
@@ -319,13 +319,11 @@ async def create_manual_plan(
 ) -> PlanVersionOut:
     """A plan the person wrote: checked against the contract and against them, then stored
     as the new active version (its parent is the version it replaces)."""
-    profile = await load_user_profile(conn, user_id)
-    if profile is None:
-        raise Conflict(
-            "complete onboarding first: a plan is checked against your goals, days per "
-            "week, equipment, conditions and injuries (PUT /onboarding)",
-            [{"field": "onboarding", "message": "onboarding is not complete"}],
-        )
+    profile = await require_profile(
+        conn,
+        user_id,
+        "a plan is checked against your goals, days per week, equipment, conditions and injuries",
+    )
     result = validate_plan(data, profile.athlete())
     if result.violations or result.plan is None:
         errors = [{"field": v.path, "message": v.reason, "code": v.code} for v in result.violations]

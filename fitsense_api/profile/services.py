@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from fitsense_api.errors import Unprocessable
+from fitsense_api.errors import Conflict, Unprocessable
 from fitsense_api.profile.schemas import (
     MAX_CONDITIONS,
     MAX_GOALS,
@@ -384,3 +384,14 @@ async def load_user_profile(conn: asyncpg.Connection, user_id: UUID) -> UserProf
         allergies=tuple(a.allergen for a in doc.allergies),
         weight_kg=weight,
     )
+
+
+async def require_profile(conn: asyncpg.Connection, user_id: UUID, needed_for: str) -> UserProfile:
+    """The person's profile, or 409 naming onboarding (``needed_for`` says why it is needed)."""
+    profile = await load_user_profile(conn, user_id)
+    if profile is None:
+        raise Conflict(
+            f"complete onboarding first: {needed_for} (PUT /onboarding)",
+            [{"field": "onboarding", "message": "onboarding is not complete"}],
+        )
+    return profile
