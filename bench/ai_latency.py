@@ -132,31 +132,19 @@ def start_stack(home: Path, processes: list[subprocess.Popen]) -> str:
         "FITSENSE_API_PASSWORD_HASH": "argon2-fast",
     }
     fitsense = str(Path(sys.executable).with_name("fitsense"))
-    serve_log, api_log = home / "serve.log", home / "api.log"
-    with serve_log.open("w") as out:
-        processes.append(
-            subprocess.Popen(
-                [fitsense, "serve", "--port", str(model_port)],
+    for command, port, ready_s in (("serve", model_port, 180), ("api", api_port, 60)):
+        log = home / f"{command}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [fitsense, command, "--port", str(port)],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=REPO_ROOT,
                 start_new_session=True,
             )
-        )
-    _wait_http(f"http://127.0.0.1:{model_port}/ready", 180, processes[0], serve_log)
-    with api_log.open("w") as out:
-        processes.append(
-            subprocess.Popen(
-                [fitsense, "api", "--port", str(api_port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO_ROOT,
-                start_new_session=True,
-            )
-        )
-    _wait_http(f"http://127.0.0.1:{api_port}/ready", 60, processes[1], api_log)
+        processes.append(process)
+        _wait_http(f"http://127.0.0.1:{port}/ready", ready_s, process, log)
     return f"http://127.0.0.1:{api_port}"
 
 
