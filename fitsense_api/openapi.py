@@ -1,8 +1,13 @@
-"""OpenAPI document at /schema: a bearer security scheme and the problem-details shape."""
+"""OpenAPI document at /schema: a bearer security scheme and the problem-details shape,
+and Swagger UI served from the API's own files so that the page works offline."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from litestar import Router
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPI,
@@ -13,8 +18,40 @@ from litestar.openapi.spec import (
     Schema,
     SecurityScheme,
 )
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
 
 BEARER = [{"BearerToken": []}]
+SCHEMA_PATH = "/schema"
+SWAGGER_ASSETS = "/assets"
+
+
+class OfflineSwaggerRenderPlugin(SwaggerRenderPlugin):
+    """Swagger UI at ``{schema}/`` and ``{schema}/swagger`` whose script, styles and icon
+    come from ``{schema}/assets`` (the swagger-ui-bundle package's files). Litestar's
+    defaults load them, and its favicon, from a CDN."""
+
+    def __init__(self, schema_path: str = SCHEMA_PATH) -> None:
+        assets = f"{schema_path}{SWAGGER_ASSETS}"
+        super().__init__(
+            js_url=f"{assets}/swagger-ui-bundle.js",
+            css_url=f"{assets}/swagger-ui.css",
+            standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
+            favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
+            path=["/", "/swagger"],
+        )
+
+    def receive_router(self, router: Router) -> None:
+        super().receive_router(router)
+        # The schema router is already left out of the document; no route here needs a user.
+        router.register(
+            create_static_files_router(
+                path=SWAGGER_ASSETS,
+                directories=[Path(str(swagger_ui_path))],  # a folder of the installed package
+                name="swagger_ui_assets",
+                include_in_schema=False,
+            )
+        )
 
 
 def openapi_config(version: str) -> OpenAPIConfig:
@@ -25,7 +62,10 @@ def openapi_config(version: str) -> OpenAPIConfig:
         "signals and targets, plan versions and the dashboard. Errors are RFC 9457 problem "
         "details (application/problem+json) naming the failing fields. Authenticate with "
         "`Authorization: Bearer <token>` from /auth/signup or /auth/login.",
-        path="/schema",
+        path=SCHEMA_PATH,
+        # Only viewers that need nothing from outside: Redoc, Elements and RapiDoc would
+        # load their scripts from a CDN, so they are not served.
+        render_plugins=[OfflineSwaggerRenderPlugin(), JsonRenderPlugin(), YamlRenderPlugin()],
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(
