@@ -22,6 +22,7 @@ from fitsense_api.catalog.controllers import CatalogController
 from fitsense_api.dashboard.controllers import DashboardController
 from fitsense_api.db import pool_lifespan, provide_connection
 from fitsense_api.errors import EXCEPTION_HANDLERS
+from fitsense_api.feedback.controllers import FeedbackController, TrainingConsentController
 from fitsense_api.health import HealthController
 from fitsense_api.observability import RequestContextMiddleware, configure_logging
 from fitsense_api.openapi import document_problems, openapi_config
@@ -78,6 +79,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             MetricsController,
             AuthController,
             MeController,
+            TrainingConsentController,
             ProfileController,
             CatalogController,
             WorkoutsController,
@@ -88,6 +90,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             JobsController,
             CoachController,
             DashboardController,
+            FeedbackController,
         ],
         dependencies={
             "connection": Provide(provide_connection),

@@ -98,6 +98,7 @@ async def test_generate_plan_synchronously_stores_a_valid_version_with_its_model
     assert row["model_version"] == TEST_VERSION and row["completion_tokens"] > 0
     assert row["request_id"] == r.headers["x-request-id"]
     assert row["outcome"] == result["outcome"]
+    assert result["interaction_id"] == str(row["id"])  # what POST /feedback rates
 
 
 async def test_plan_job_runs_in_the_background_and_is_polled(ai):
@@ -230,6 +231,7 @@ async def test_coach_answers_and_audits(ai, db):
     [row] = await audit_rows(db, user_id)
     assert row["context_type"] == "coach" and row["model_version"] == TEST_VERSION
     assert row["outcome"] == body["outcome"] and row["latency_ms"] > 0
+    assert body["interaction_id"] == str(row["id"])
 
 
 def sse_events(text: str) -> list[tuple[str, dict]]:

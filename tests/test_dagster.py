@@ -41,8 +41,15 @@ CHECKS = {
     "synthetic_app_tables": "synthetic_app_tables_match_artifacts",
 }
 DATASET_ASSETS = {
+    "consented_interactions": (set(), "teacher"),
     "prompts": (
-        {"synthetic_users", "synthetic_plans", "synthetic_workouts", "synthetic_daily_signals"},
+        {
+            "synthetic_users",
+            "synthetic_plans",
+            "synthetic_workouts",
+            "synthetic_daily_signals",
+            "consented_interactions",
+        },
         "teacher",
     ),
     "teacher_outputs": ({"prompts"}, "teacher"),
@@ -64,6 +71,7 @@ MODEL_ASSETS = {
     "serving_model": ({"model_version"}, "registry"),
 }
 DATASET_CHECKS = {
+    ("consented_interactions", "consented_interactions_anonymized", True),
     ("prompts", "prompts_cover_every_person", True),
     ("teacher_outputs", "teacher_failure_rate", False),
     ("teacher_output_validation", "validation_pass_rate", True),

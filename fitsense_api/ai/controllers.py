@@ -305,6 +305,7 @@ class CoachController(Controller):
             needs_medical_clearance=answer.needs_medical_clearance,
             refer_to_emergency=answer.refer_to_emergency,
             fallback_reason=answer.fallback_reason,
+            interaction_id=answer.interaction_id,
         )
 
     async def _stream(

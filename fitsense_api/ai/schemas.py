@@ -20,6 +20,13 @@ RequestText = Annotated[
     ),
 ]
 Outcome = Literal["ok", "fallback", "refused", "error"]
+InteractionId = Annotated[
+    UUID | None,
+    msgspec.Meta(
+        description="The audit row of this answer: rate it with POST /feedback "
+        "(target_type `interaction`)."
+    ),
+]
 SafetyLevelName = Literal["emergency", "needs_clearance", "injury_aware", "ok"]
 
 
@@ -61,6 +68,7 @@ class PlanJobResult(msgspec.Struct):
     fallback_reason: str | None
     request: str
     adaptation: dict[str, Any] | None = None
+    interaction_id: InteractionId = None
 
 
 class JobOut(msgspec.Struct):
@@ -86,3 +94,4 @@ class CoachOut(msgspec.Struct):
     needs_medical_clearance: bool
     refer_to_emergency: bool
     fallback_reason: str | None
+    interaction_id: InteractionId = None

@@ -73,6 +73,7 @@ class PlanResult:
     fallback_reason: str | None = None
     request: str = ""
     adaptation: dict[str, Any] | None = None
+    interaction_id: UUID | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class PlanResult:
             "fallback_reason": self.fallback_reason,
             "request": self.request,
             "adaptation": self.adaptation,
+            "interaction_id": None if self.interaction_id is None else str(self.interaction_id),
         }
 
 
@@ -98,6 +100,7 @@ class CoachAnswer:
     needs_medical_clearance: bool = False
     refer_to_emergency: bool = False
     fallback_reason: str | None = None
+    interaction_id: UUID | None = None
 
 
 def no_active_plan() -> Conflict:
@@ -252,7 +255,7 @@ class AiService:
             audit.outcome = "refused"
             audit.response_text = verdict.message
             audit.latency_ms = 0
-            await record(conn, audit)
+            interaction_id = await record(conn, audit)
             await progress("refused", 1.0)
             return PlanResult(
                 outcome="refused",
@@ -260,6 +263,7 @@ class AiService:
                 message=verdict.message,
                 request=request,
                 adaptation=adaptation,
+                interaction_id=interaction_id,
             )
         plan, reason = await self._model_plan(conn, task, audit, progress)
         source, model_version = "student", audit.model_version
@@ -280,7 +284,7 @@ class AiService:
             model_version=model_version,
             parent_plan_id=ctx.plan_id,
         )
-        await record(conn, audit)
+        interaction_id = await record(conn, audit)
         await progress("stored", 1.0)
         message = CLEARANCE_NOTE if verdict.level == SafetyLevel.NEEDS_CLEARANCE else None
         return PlanResult(
@@ -293,6 +297,7 @@ class AiService:
             fallback_reason=reason,
             request=request,
             adaptation=adaptation,
+            interaction_id=interaction_id,
         )
 
     # --- coach ------------------------------------------------------------------------
@@ -346,7 +351,7 @@ class AiService:
             refer_to_emergency=True,
         )
         audit.outcome, audit.response_text, audit.latency_ms = "refused", result.answer, 0
-        await record(conn, audit)
+        result.interaction_id = await record(conn, audit)
         return result
 
     async def answer(
@@ -374,19 +379,20 @@ class AiService:
             audit.note_completion(completion, text)
             reason = self.reply_problem(verdict, completion.text, text)
             if reason is None:
-                await record(conn, audit)
+                interaction_id = await record(conn, audit)
                 return CoachAnswer(
                     answer=text,
                     outcome="ok",
                     safety_level=str(verdict.level),
                     model_version=completion.model_version,
                     needs_medical_clearance=verdict.level == SafetyLevel.NEEDS_CLEARANCE,
+                    interaction_id=interaction_id,
                 )
         result = self.knowledge_answer(ctx, question, verdict)
         result.fallback_reason = reason
         audit.outcome, audit.error = "fallback", reason
         audit.response_text = result.answer
-        await record(conn, audit)
+        result.interaction_id = await record(conn, audit)
         return result
 
     async def stream(
