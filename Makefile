@@ -9,7 +9,7 @@ PYTEST_FLAGS := $(if $(filter true,$(CI)),--color=no -p no:cacheprovider --durat
 .PHONY: help setup run test lint bench lock clean
 
 help:
-	@echo "make run    set up, migrate, run the whole pipeline (train, evaluate, promote), serve the student and the API"
+	@echo "make run    set up and bring the system up (fitsense up): the pipeline if no model is promoted, the model server, the API, the Dagster UI and daemon"
 	@echo "make test   set up and run the whole test suite (needs PostgreSQL, see README)"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  synthetic data generation + load benchmark (bench/ has the others)"
@@ -29,8 +29,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 run: setup
-	$(BIN)/fitsense pipeline run --run-id quickstart
-	$(BIN)/fitsense api --serve-model
+	$(BIN)/fitsense up
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_FLAGS) $(PYTEST_ARGS)

@@ -94,7 +94,13 @@ def test_definitions_contract() -> None:
     loaded = defs()
     graph = loaded.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS) | set(MODEL_ASSETS)
+    assert keys == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS) | set(MODEL_ASSETS) | {
+        "live_monitoring"
+    }
+    # Monitoring is one timeline across runs, not a run's partition.
+    monitoring = graph.get(dg.AssetKey("live_monitoring"))
+    assert monitoring.partitions_def is None and monitoring.group_name == "monitoring"
+    assert {p.to_user_string() for p in monitoring.parent_keys} == {"serving_model"}
     expected = {k: (parents, "synthetic") for k, parents in SYNTHETIC_ASSETS.items()}
     expected |= DATASET_ASSETS | MODEL_ASSETS
     for key, (parents, group) in expected.items():
@@ -107,13 +113,28 @@ def test_definitions_contract() -> None:
         (c.asset_key.to_user_string(), c.name, graph.get_check_spec(c).blocking)
         for c in graph.asset_check_keys
     }
-    assert checks == {(a, c, True) for a, c in CHECKS.items()} | DATASET_CHECKS
+    assert checks == {(a, c, True) for a, c in CHECKS.items()} | DATASET_CHECKS | {
+        ("live_monitoring", "monitoring_within_thresholds", False),
+        ("live_monitoring", "monitoring_drift", False),
+    }
     assert set(loaded.resources) == {"artifact_store", "app_database", "teacher"}
     for key in ("base_model", "student_model", "student_export", "student_evaluation"):
         assert graph.get(dg.AssetKey(key)).code_version, key
     for job_name in ("synthetic_data", "dataset", "pipeline"):
         assert loaded.resolve_job_def(job_name).partitions_def == run_partitions
-    assert not loaded.sensors and not loaded.schedules
+    assert {s.name for s in loaded.sensors} == {"retraining_sensor", "keep_derived_assets_fresh"}
+    assert [s.name for s in loaded.schedules] == ["monitoring_every_15_minutes"]
+    # Only cheap derived assets refresh on their own; training and promotion never do.
+    automated = {
+        k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).automation_condition
+    }
+    assert automated == {
+        "teacher_output_validation",
+        "qa_statistics",
+        "qa_anomalies",
+        "qa_bias_slices",
+        "distillation_dataset",
+    }
 
 
 def _materialize(

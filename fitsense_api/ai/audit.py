@@ -15,8 +15,8 @@ INSERT = """
 INSERT INTO ai_interactions (
   user_id, context_type, context_id, request_id, query_text, response_text, model_name,
   model_version, latency_ms, prompt_tokens, completion_tokens, safety_level, outcome, error,
-  job_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+  job_id, slices)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING id
 """
 
@@ -41,6 +41,8 @@ class Interaction:
     completion_tokens: int | None = None
     error: str | None = None
     job_id: UUID | None = None
+    # The request's slice tags (age band, sex, goal, ...): monitoring's drift input.
+    slices: dict[str, str] | None = None
 
     def note_completion(self, completion: Completion, response_text: str) -> None:
         """What the model answered, and how (``response_text``: what was made of it)."""
@@ -78,4 +80,5 @@ async def record(conn: asyncpg.Connection, row: Interaction) -> UUID:
         row.outcome,
         None if row.error is None else row.error[:2000],
         row.job_id,
+        row.slices,  # the pool's jsonb codec encodes it
     )

@@ -250,6 +250,7 @@ class AiService:
             safety_level=str(verdict.level),
             context_id=ctx.plan_id,
             job_id=job_id,
+            slices=task.slices,
         )
         if not verdict.allows_plan:
             audit.outcome = "refused"
@@ -315,6 +316,7 @@ class AiService:
             request_id=request_id,
             query_text=question,
             safety_level=str(verdict.level),
+            slices=task.slices,
         )
         return ctx, task, verdict, audit
 

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from fitsense_assets.automation import REFRESH_WHEN_INPUTS_CHANGE
 from fitsense_assets.defs.teacher.assets import prompts, teacher_outputs
 from fitsense_assets.metadata import markdown_table
 from fitsense_assets.partitions import run_partitions
@@ -37,6 +38,7 @@ def accepted_answers(store, run_id: str) -> tuple[list[ValidatedAnswer], int]:
     group_name="distill",
     kinds={"python", "jsonl"},
     deps=[prompts, teacher_outputs, "teacher_output_validation", "qa_bias_slices"],
+    automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
     description="Chat-format SFT records (system, user, assistant) with metadata and slice "
     "tags; train/val/test grouped by user and stratified by prompt type; manifest with "
     "counts, hashes, source run and teacher.",

@@ -9,6 +9,7 @@ import json
 import dagster as dg
 import pandas as pd
 
+from fitsense_assets.automation import REFRESH_WHEN_INPUTS_CHANGE
 from fitsense_assets.defs.teacher.assets import prompts, teacher_outputs
 from fitsense_assets.metadata import markdown_table
 from fitsense_assets.partitions import run_partitions
@@ -39,6 +40,7 @@ def _md_counts(title: str, counts: dict) -> str:
             "teacher_output_validation",
             kinds={"python", "json"},
             deps=[prompts, teacher_outputs],
+            automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
             description="Every answer checked against the plan contract, the person's "
             "constraints, the safety policy and the request; rejects with reasons.",
         ),
@@ -46,12 +48,14 @@ def _md_counts(title: str, counts: dict) -> str:
             "qa_statistics",
             kinds={"python", "json"},
             deps=[prompts, teacher_outputs],
+            automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
             description="Distributions per field and per prompt type.",
         ),
         dg.AssetSpec(
             "qa_anomalies",
             kinds={"python", "json"},
             deps=[prompts, teacher_outputs],
+            automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
             description="Outliers in volume, reps, rest and plan length; duplicate "
             "and near-duplicate answers.",
         ),
@@ -59,6 +63,7 @@ def _md_counts(title: str, counts: dict) -> str:
             "qa_bias_slices",
             kinds={"python", "json"},
             deps=[prompts, teacher_outputs],
+            automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
             description="Quality and safety per slice against overall (flag > 10 %, "
             "critical > 25 %) and slices missing from the data.",
         ),

@@ -1,0 +1,166 @@
+"""Live monitoring: probes of the served model, the recent interactions and drift."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+from pydantic import Field
+
+from fitsense_assets.defs.registry.assets import serving_model
+from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+
+
+class MonitoringConfig(dg.Config):
+    window_hours: float = Field(
+        default=24.0, description="How far back the interactions are read (hours)."
+    )
+    probes: int = Field(default=8, description="Probe prompts asked of the served model.")
+    probe_timeout_s: float = Field(
+        default=30.0, description="Seconds one probe may take before it counts as failed."
+    )
+    contract_validity_min: float = Field(default=1.0, description="Decayed below this.")
+    semantic_validity_min: float = Field(default=0.9, description="Decayed below this.")
+    latency_p95_max_s: float = Field(default=8.0, description="Decayed above this p95 (s).")
+    fallback_rate_max: float = Field(default=0.05, description="Decayed above this rate.")
+    drift_psi_warn: float = Field(
+        default=0.25, description="The drift check warns above this population stability index."
+    )
+    min_requests: int = Field(
+        default=5, description="Fewer requests in the window: its rates are shown, not judged."
+    )
+    min_drift_requests: int = Field(
+        default=20, description="Fewer user requests: no drift statistic is computed."
+    )
+
+
+def _reference(store, url: str, version: str | None):
+    """The serving version's training split, when its dataset is in the artifact store."""
+    from fitsense_core.distill import read_split
+    from fitsense_core.monitoring import training_reference
+    from fitsense_core.student.registry import get
+
+    if version is None:
+        return None
+    run_id = get(url, version).dataset_run_id
+    if not store.exists("datasets", "distillation", run_id, "train.jsonl"):
+        return None
+    return training_reference(read_split(store, run_id, "train"), f"{run_id}/train")
+
+
+@dg.asset(
+    group_name="monitoring",
+    kinds={"postgres", "python"},
+    deps=[serving_model],
+    description="Probes the served student with a fixed probe set and aggregates the "
+    "window's ai_interactions: JSON, contract and semantic validity, safety outcomes, "
+    "fallback and error rates, latency p50/p95, and drift (PSI, KS) of the request slices "
+    "and lengths against the serving version's training data. Stored in PostgreSQL "
+    "(monitoring_reports) and as a JSON report with a plot; the retraining sensor reads it.",
+)
+def live_monitoring(
+    context: dg.AssetExecutionContext,
+    config: MonitoringConfig,
+    app_database: AppDatabaseResource,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    import psycopg
+
+    from fitsense_core import monitoring as m
+    from fitsense_core.student.registry import serving
+
+    url = app_database.resolved_url()
+    store = artifact_store.store()
+    thresholds = m.Thresholds(
+        contract_validity_min=config.contract_validity_min,
+        semantic_validity_min=config.semantic_validity_min,
+        latency_p95_max_s=config.latency_p95_max_s,
+        fallback_rate_max=config.fallback_rate_max,
+        drift_psi_warn=config.drift_psi_warn,
+        min_requests=config.min_requests,
+        min_drift_requests=config.min_drift_requests,
+    )
+    start, end = m.window(config.window_hours)
+    current = serving(url)
+    version = current.version if current else None
+    context.log.info(f"serving: {version or 'nothing'}; asking {config.probes} probes")
+    outcomes = m.probe_served_model(
+        m.probe_records(config.probes),
+        url,
+        timeout_s=config.probe_timeout_s,
+        progress=context.log.info,
+    )
+    with psycopg.connect(url) as conn:
+        m.record_probes(conn, outcomes)
+        conn.commit()
+        end = datetime.now(UTC)
+        rows = m.window_rows(conn, start, end)
+    probes = m.probe_metrics(outcomes)
+    live = m.live_metrics(rows)
+    drift = m.drift_report(_reference(store, url, version), rows, thresholds)
+    report = m.MonitoringReport(
+        window_start=start,
+        window_end=end,
+        model_version=version,
+        probes=probes,
+        live=live,
+        drift=drift,
+        thresholds=thresholds,
+        decay_reasons=m.decay_reasons(probes, live, thresholds),
+    )
+    stamp = end.strftime("%Y%m%dT%H%M%S")
+    png = m.plot_png(report)
+    plot_uri = store.write_bytes(png, "reports", "monitoring", f"{stamp}.png")
+    report.report_uri = store.uri("reports", "monitoring", f"{stamp}.json")
+    with psycopg.connect(url) as conn:
+        m.store_report(conn, report)
+        conn.commit()
+    store.write_json(report.to_json(), "reports", "monitoring", f"{stamp}.json")
+    verdict = "; ".join(report.decay_reasons) or "healthy"
+    context.log.info(f"monitoring report {report.id}: {verdict}")
+    figures = {
+        "probe contract validity": probes.get("contract_validity"),
+        "probe semantic validity": probes.get("semantic_validity"),
+        "probe safety compliance": probes.get("safety_compliance"),
+        "probe p95 latency (s)": probes.get("latency_p95_s"),
+        "live contract validity": live["contract_validity"],
+        "live semantic validity": live["semantic_validity"],
+        "fallback rate": live["fallback_rate"],
+        "error rate": live["error_rate"],
+        "live p50 / p95 latency (s)": f"{live['latency_p50_s']} / {live['latency_p95_s']}",
+        "drift": f"{drift['status']} (max PSI {drift.get('max_psi', '-')})",
+    }
+    table = "| figure | value |\n| --- | --- |\n" + "\n".join(
+        f"| {k} | {'-' if v is None else v} |" for k, v in figures.items()
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "report_id": report.id,
+            "serving_version": version or "",
+            "decayed": report.decayed,
+            "decay_reasons": verdict,
+            "requests": live["requests"],
+            "user_requests": live["user_requests"],
+            "probes": probes.get("probes", 0),
+            "fallback_rate": live["fallback_rate"] if live["fallback_rate"] is not None else -1.0,
+            "summary": dg.MetadataValue.md(table),
+            "plot": dg.MetadataValue.md(m.png_markdown(png)),
+            "outcomes": dg.MetadataValue.json(live["outcomes"]),
+            "drift": dg.MetadataValue.json(drift),
+            "report": dg.MetadataValue.path(report.report_uri),
+            "plot_uri": dg.MetadataValue.path(plot_uri),
+        }
+    )
+
+
+monitoring_job = dg.define_asset_job(
+    "monitoring",
+    selection=[live_monitoring],
+    description="Probe the served model and aggregate the recent interactions.",
+)
+
+monitoring_schedule = dg.ScheduleDefinition(
+    name="monitoring_every_15_minutes",
+    job=monitoring_job,
+    cron_schedule="*/15 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Live monitoring every 15 minutes; the retraining sensor reads its reports.",
+)

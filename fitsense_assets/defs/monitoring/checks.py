@@ -1,0 +1,53 @@
+"""Checks of the latest monitoring report (warnings: the sensor acts on decay)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from fitsense_assets.defs.monitoring.assets import live_monitoring
+from fitsense_assets.resources import AppDatabaseResource
+
+
+def _latest(app_database: AppDatabaseResource):
+    from fitsense_core.monitoring import latest_report
+
+    report = latest_report(app_database.resolved_url())
+    if report is None:
+        raise dg.Failure("no monitoring report in monitoring_reports")
+    return report
+
+
+@dg.asset_check(
+    asset=live_monitoring,
+    description="The served model is within the thresholds: contract validity, semantic "
+    "validity, p95 latency and fallback rate (a failure is what the retraining sensor acts on).",
+)
+def monitoring_within_thresholds(app_database: AppDatabaseResource) -> dg.AssetCheckResult:
+    report = _latest(app_database)
+    return dg.AssetCheckResult(
+        passed=not report.decayed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(report.decay_reasons) or "within every threshold",
+        metadata={"report_id": report.id, "live": dg.MetadataValue.json(report.live)},
+    )
+
+
+@dg.asset_check(
+    asset=live_monitoring,
+    description="The window's requests look like the training data: the largest population "
+    "stability index of the slices and request length stays under the warning level.",
+)
+def monitoring_drift(app_database: AppDatabaseResource) -> dg.AssetCheckResult:
+    report = _latest(app_database)
+    drift = report.drift
+    return dg.AssetCheckResult(
+        passed=drift.get("status") != "drift",
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{drift.get('status')}: "
+        + (
+            f"max PSI {drift['max_psi']} (warning above {report.thresholds.drift_psi_warn})"
+            if "max_psi" in drift
+            else drift.get("detail", "")
+        ),
+        metadata={"drift": dg.MetadataValue.json(drift)},
+    )

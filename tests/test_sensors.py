@@ -1,0 +1,213 @@
+"""The retraining sensor (``build_sensor_context(...)`` and ``evaluate_tick``) and the
+declarative automation that keeps the derived assets fresh."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import psycopg
+import pytest
+
+from fitsense_assets.definitions import defs
+from fitsense_assets.defs.monitoring.sensors import TRIGGER, retraining_sensor
+from fitsense_assets.resources import AppDatabaseResource
+from fitsense_core import monitoring as m
+
+
+def _report(db: str, reasons: list[str]) -> int:
+    now = datetime.now(UTC)
+    report = m.MonitoringReport(
+        window_start=now - timedelta(hours=1),
+        window_end=now,
+        model_version=None,
+        probes={"probes": 8},
+        live={"requests": 30},
+        drift={"status": "stable"},
+        thresholds=m.Thresholds(),
+        decay_reasons=reasons,
+    )
+    with psycopg.connect(db) as conn:
+        return m.store_report(conn, report).id
+
+
+def _tick(instance, db: str, cursor: str | None):
+    context = dg.build_sensor_context(
+        instance_ref=instance.get_ref(),  # a ref: partitioned run requests are resolved
+        cursor=cursor,
+        resources={"app_database": AppDatabaseResource(url=db)},
+        definitions=defs(),
+    )
+    return retraining_sensor.evaluate_tick(context)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def test_a_decayed_report_requests_one_retraining_run(
+    fresh_migrated_db: str, instance, monkeypatch
+) -> None:
+    monkeypatch.setenv("FITSENSE_RETRAIN_MIN_NEW_RECORDS", "1000")
+    first = _tick(instance, fresh_migrated_db, None)
+    assert not first.run_requests and "nothing to do" in first.skip_message
+    report_id = _report(fresh_migrated_db, ["fallback rate 40% > 5% (live, 30 requests)"])
+    fired = _tick(instance, fresh_migrated_db, first.cursor)
+    assert len(fired.run_requests) == 1
+    request = fired.run_requests[0]
+    assert request.run_key == f"decay-report-{report_id}"
+    assert request.partition_key.startswith("retrain-")
+    assert request.tags["fitsense/trigger"] == TRIGGER
+    assert request.tags["fitsense/reason"] == (
+        "monitoring decayed: fallback rate 40% > 5% (live, 30 requests)"
+    )
+    assert request.tags["fitsense/run_id"] == request.partition_key
+    [added] = fired.dynamic_partitions_requests
+    assert list(added.partition_keys) == [request.partition_key]
+    # The same report never fires again (cursor), nor does a healthy one.
+    again = _tick(instance, fresh_migrated_db, fired.cursor)
+    assert not again.run_requests
+    _report(fresh_migrated_db, [])
+    healthy = _tick(instance, fresh_migrated_db, again.cursor)
+    assert not healthy.run_requests and "healthy" in healthy.skip_message
+    # A new decay is a new cause.
+    newer = _report(fresh_migrated_db, ["p95 latency 9.1 s > 8 s (live)"])
+    refired = _tick(instance, fresh_migrated_db, healthy.cursor)
+    assert [r.run_key for r in refired.run_requests] == [f"decay-report-{newer}"]
+
+
+def test_no_second_run_while_a_retraining_run_is_in_progress(
+    fresh_migrated_db: str, instance, monkeypatch
+) -> None:
+    monkeypatch.setenv("FITSENSE_RETRAIN_MIN_NEW_RECORDS", "1000")
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="pipeline",
+            run_id="running-retrain",
+            tags={"fitsense/trigger": TRIGGER},
+            status=dg.DagsterRunStatus.STARTED,
+        )
+    )
+    _report(fresh_migrated_db, ["contract validity 90% < 100% (probes)"])
+    result = _tick(instance, fresh_migrated_db, None)
+    assert not result.run_requests
+    assert "running-retrain is still in progress" in result.skip_message
+    # That decay counts as answered by the running retraining.
+    assert not _tick(instance, fresh_migrated_db, result.cursor).run_requests
+
+
+def _consented_answers(db: str, n: int, *, consent: bool = True) -> None:
+    with psycopg.connect(db) as conn:
+        user = conn.execute(
+            "INSERT INTO users (name, email, password_hash, training_consent, "
+            "training_consent_changed_at) VALUES ('C', %s, 'x', %s, now()) RETURNING id",
+            (f"c-{datetime.now(UTC).timestamp()}@example.com", consent),
+        ).fetchone()[0]
+        for _ in range(n):
+            conn.execute(
+                "INSERT INTO ai_interactions (user_id, context_type, request_id, query_text, "
+                "model_version, safety_level, outcome) "
+                "VALUES (%s, 'coach', 'r', 'how do I squat?', 'v1', 'ok', 'ok')",
+                (user,),
+            )
+
+
+def test_enough_new_consented_data_requests_one_run(
+    fresh_migrated_db: str, instance, monkeypatch
+) -> None:
+    monkeypatch.setenv("FITSENSE_RETRAIN_MIN_NEW_RECORDS", "3")
+    _consented_answers(fresh_migrated_db, 5, consent=False)  # never counts
+    _consented_answers(fresh_migrated_db, 2)
+    quiet = _tick(instance, fresh_migrated_db, None)
+    assert not quiet.run_requests and "2 new consented records (< 3)" in quiet.skip_message
+    _consented_answers(fresh_migrated_db, 1)
+    fired = _tick(instance, fresh_migrated_db, quiet.cursor)
+    [request] = fired.run_requests
+    assert request.run_key == "new-data-start"
+    assert request.tags["fitsense/reason"].startswith("3 new consented records since start")
+    # Counting starts again from the request: the same data never fires twice.
+    again = _tick(instance, fresh_migrated_db, fired.cursor)
+    assert not again.run_requests and "0 new consented records" in again.skip_message
+    _consented_answers(fresh_migrated_db, 3)
+    refired = _tick(instance, fresh_migrated_db, again.cursor)
+    [request] = refired.run_requests
+    assert request.run_key.startswith("new-data-2") and request.run_key != "new-data-start"
+
+
+# --- declarative automation ---------------------------------------------------------------
+
+RUN_CONFIG = {
+    "ops": {
+        "synthetic_users": {
+            "config": {"n_users": 12, "seed": 5, "history_days": 21, "history_end": "2026-10-31"}
+        }
+    }
+}
+QA = {"teacher_output_validation", "qa_statistics", "qa_anomalies", "qa_bias_slices"}
+
+
+def _requested(result) -> set[str]:
+    return {
+        r.key.to_user_string()
+        for r in result.results
+        if r.true_subset.size and r.key.to_user_string() != "live_monitoring"
+    }
+
+
+def test_derived_assets_follow_new_teacher_answers_once_blocking_checks_pass(
+    tmp_path, fresh_migrated_db: str, monkeypatch
+) -> None:
+    from fitsense_assets.partitions import run_partitions
+
+    monkeypatch.setenv("FITSENSE_ARTIFACTS_URI", str(tmp_path))
+    monkeypatch.setenv("FITSENSE_DATABASE_URL", fresh_migrated_db)
+    monkeypatch.delenv("FITSENSE_TEACHER_PROVIDER", raising=False)
+    with dg.instance_for_test() as instance:
+        loaded = defs()
+        instance.add_dynamic_partitions(run_partitions.name, ["auto"])
+        job = loaded.resolve_job_def("dataset")
+        assert job.execute_in_process(
+            instance=instance, partition_key="auto", run_config=RUN_CONFIG
+        ).success
+        settled = dg.evaluate_automation_conditions(defs=loaded, instance=instance)
+        assert _requested(settled) == set()
+        # New teacher answers for the run: its QA reports and dataset follow.
+        teacher = loaded.resolve_implicit_global_asset_job_def().get_subset(
+            asset_selection={dg.AssetKey("teacher_outputs")}
+        )
+        assert teacher.execute_in_process(instance=instance, partition_key="auto").success
+        followed = dg.evaluate_automation_conditions(
+            defs=loaded, instance=instance, cursor=settled.cursor
+        )
+        assert _requested(followed) == QA | {"distillation_dataset"}
+        for r in followed.results:
+            if r.true_subset.size:
+                assert r.true_subset.expensively_compute_partition_keys() == {"auto"}
+        # Training and promotion never start on their own.
+        assert not _requested(followed) & {"student_model", "model_version", "serving_model"}
+
+        # The daemon runs what was requested; then answers arrive again, but the prompts'
+        # blocking check has failed since: nothing follows.
+        derived = loaded.resolve_implicit_global_asset_job_def().get_subset(
+            asset_selection={dg.AssetKey(k) for k in QA | {"distillation_dataset"}}
+        )
+        assert derived.execute_in_process(instance=instance, partition_key="auto").success
+        followed = dg.evaluate_automation_conditions(
+            defs=loaded, instance=instance, cursor=followed.cursor
+        )
+        assert _requested(followed) == set()
+        assert teacher.execute_in_process(instance=instance, partition_key="auto").success
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey("prompts"),
+                check_name="prompts_cover_every_person",
+                passed=False,
+                partition="auto",
+            )
+        )
+        blocked = dg.evaluate_automation_conditions(
+            defs=loaded, instance=instance, cursor=followed.cursor
+        )
+        assert not _requested(blocked) & QA
