@@ -6,19 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from fitsense_core.errors import ConfigurationError
-
-
-def _int(env: dict[str, str] | os._Environ, name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+from fitsense_core.settings import env_int
 
 
 @dataclass(frozen=True)
@@ -73,8 +61,8 @@ class ApiSettings:
     @classmethod
     def from_env(cls, database_url: str, environ: dict[str, str] | None = None) -> ApiSettings:
         env = os.environ if environ is None else environ
-        pool_min = _int(env, "FITSENSE_API_POOL_MIN", 2, 1, 100)
-        pool_max = _int(env, "FITSENSE_API_POOL_MAX", 10, 1, 200)
+        pool_min = env_int(env, "FITSENSE_API_POOL_MIN", 2, 1, 100)
+        pool_max = env_int(env, "FITSENSE_API_POOL_MAX", 10, 1, 200)
         if pool_min > pool_max:
             raise ConfigurationError(
                 f"FITSENSE_API_POOL_MIN ({pool_min}) exceeds FITSENSE_API_POOL_MAX ({pool_max})"
@@ -94,23 +82,23 @@ class ApiSettings:
             database_url=database_url,
             pool_min=pool_min,
             pool_max=pool_max,
-            token_ttl_hours=_int(env, "FITSENSE_API_TOKEN_TTL_HOURS", 720, 1, 24 * 366),
-            max_body_bytes=_int(env, "FITSENSE_API_MAX_BODY_BYTES", 1 << 20, 1024, 100 << 20),
+            token_ttl_hours=env_int(env, "FITSENSE_API_TOKEN_TTL_HOURS", 720, 1, 24 * 366),
+            max_body_bytes=env_int(env, "FITSENSE_API_MAX_BODY_BYTES", 1 << 20, 1024, 100 << 20),
             cors_origins=origins,
-            login_max_failures_per_account=_int(
+            login_max_failures_per_account=env_int(
                 env, "FITSENSE_API_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, 1, 1000
             ),
-            login_max_failures_per_client=_int(
+            login_max_failures_per_client=env_int(
                 env, "FITSENSE_API_LOGIN_MAX_FAILURES_PER_CLIENT", 20, 1, 10000
             ),
-            login_window_minutes=_int(env, "FITSENSE_API_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
+            login_window_minutes=env_int(env, "FITSENSE_API_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
             log_level=level,
             password_hash=password_hash,
-            ai_rate_per_minute=_int(env, "FITSENSE_API_AI_RATE_PER_MINUTE", 10, 1, 10000),
-            ai_daily_quota=_int(env, "FITSENSE_API_AI_DAILY_QUOTA", 200, 1, 1_000_000),
-            ai_max_concurrent=_int(env, "FITSENSE_API_AI_MAX_CONCURRENT", 2, 1, 64),
-            ai_max_waiting=_int(env, "FITSENSE_API_AI_MAX_WAITING", 8, 0, 1000),
-            ai_max_queued_jobs=_int(env, "FITSENSE_API_AI_MAX_QUEUED_JOBS", 64, 1, 100_000),
-            ai_job_workers=_int(env, "FITSENSE_API_AI_JOB_WORKERS", 1, 0, 16),
+            ai_rate_per_minute=env_int(env, "FITSENSE_API_AI_RATE_PER_MINUTE", 10, 1, 10000),
+            ai_daily_quota=env_int(env, "FITSENSE_API_AI_DAILY_QUOTA", 200, 1, 1_000_000),
+            ai_max_concurrent=env_int(env, "FITSENSE_API_AI_MAX_CONCURRENT", 2, 1, 64),
+            ai_max_waiting=env_int(env, "FITSENSE_API_AI_MAX_WAITING", 8, 0, 1000),
+            ai_max_queued_jobs=env_int(env, "FITSENSE_API_AI_MAX_QUEUED_JOBS", 64, 1, 100_000),
+            ai_job_workers=env_int(env, "FITSENSE_API_AI_JOB_WORKERS", 1, 0, 16),
             model_environ=None if environ is None else dict(environ),
         )

@@ -34,7 +34,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from fitsense_core.errors import ConfigurationError
-from fitsense_core.student.evaluation import SLICE_DIMENSIONS
+from fitsense_core.student.evaluation import SLICE_DIMENSIONS, percentile
 
 PROBE_RUN_ID = "monitoring-probes"
 PROBE_SEED = 2026
@@ -339,13 +339,6 @@ def window_rows(
 
 def _ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))], 3)
 
 
 def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

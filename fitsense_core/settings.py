@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from fitsense_core.errors import ConfigurationError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_APP_DATABASE = "fitsense"
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole-number setting: ``default`` when unset or empty, else it must lie in
+    ``[low, high]`` (a clear ConfigurationError otherwise)."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def env_float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """A numeric setting, as ``env_int``."""
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, got {raw}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import httpx2
 import openai
 
 from fitsense_core.errors import ConfigurationError, FitSenseError
+from fitsense_core.settings import env_float, env_int
 from fitsense_serving.config import ModelEndpoint, version_of
 
 Backend = Literal["llama-cpp", "openai"]
@@ -127,23 +128,12 @@ class ClientSettings:
                 f"FITSENSE_MODEL_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}"
             )
 
-        def number(name: str, default: float, low: float, high: float) -> float:
-            raw = env.get(name)
-            if not raw:
-                return default
-            try:
-                value = float(raw)
-            except ValueError as exc:
-                raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
-            if not low <= value <= high:
-                raise ConfigurationError(f"{name} must be between {low} and {high}, got {raw}")
-            return value
 
         return cls(
             endpoint=ModelEndpoint.from_env(env),
             backend=backend,  # type: ignore[arg-type]
-            timeout_s=number("FITSENSE_MODEL_TIMEOUT_S", 30.0, 1, 600),
-            max_retries=int(number("FITSENSE_MODEL_MAX_RETRIES", 1, 0, 5)),
+            timeout_s=env_float(env, "FITSENSE_MODEL_TIMEOUT_S", 30.0, 1, 600),
+            max_retries=env_int(env, "FITSENSE_MODEL_MAX_RETRIES", 1, 0, 5),
         )
 
 

@@ -1,6 +1,9 @@
-"""What the API tests share: an onboarding document and problem-details assertions."""
+"""What the API tests share: an onboarding document, problem-details assertions and an
+SSE parser."""
 
 from __future__ import annotations
+
+import json
 
 # A person with a condition (shoulder impingement) and a recovering knee injury, so
 # contraindications and equipment both constrain what is safe for them.
@@ -45,3 +48,18 @@ def assert_problem(response, status: int) -> dict:
 def fields(body: dict) -> list[str]:
     """The fields a problem names."""
     return [e["field"] for e in body.get("errors", [])]
+
+
+def sse_events(text: str) -> list[tuple[str, dict]]:
+    """(event name, JSON data) for every event of a text/event-stream body."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        name, data = None, None
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = json.loads(line.split(":", 1)[1].strip())
+        if name:
+            events.append((name, data))
+    return events

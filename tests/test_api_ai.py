@@ -5,7 +5,6 @@ adaptation, the coach and its stream, safety first, fallbacks and limits."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +23,7 @@ from tests.ai_fixtures import (
     served_app,
     start_server,
 )
-from tests.api_helpers import ONBOARDING, assert_problem, fields
+from tests.api_helpers import ONBOARDING, assert_problem, fields, sse_events
 
 pytestmark = pytest.mark.anyio
 
@@ -232,20 +231,6 @@ async def test_coach_answers_and_audits(ai, db):
     assert row["context_type"] == "coach" and row["model_version"] == TEST_VERSION
     assert row["outcome"] == body["outcome"] and row["latency_ms"] > 0
     assert body["interaction_id"] == str(row["id"])
-
-
-def sse_events(text: str) -> list[tuple[str, dict]]:
-    events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        name, data = None, None
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                data = json.loads(line.split(":", 1)[1].strip())
-        if name:
-            events.append((name, data))
-    return events
 
 
 async def test_coach_stream_sends_real_tokens_then_done(ai, db):

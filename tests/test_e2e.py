@@ -11,7 +11,6 @@ stops every process.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -28,7 +27,7 @@ import pytest
 from fitsense_core.migrations import migrate
 from fitsense_core.plan_contract import validate_plan
 from fitsense_serving.llama_server import free_port
-from tests.api_helpers import ONBOARDING
+from tests.api_helpers import ONBOARDING, sse_events
 from tests.model_fixtures import register_test_version
 
 pytestmark = pytest.mark.slow
@@ -50,20 +49,6 @@ run_coordinator:
 telemetry:
   enabled: false
 """
-
-
-def _sse(text: str) -> list[tuple[str, dict]]:
-    events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        name = data = None
-        for line in block.splitlines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                data = json.loads(line.split(":", 1)[1].strip())
-        if name:
-            events.append((name, data))
-    return events
 
 
 def _port_open(port: int) -> bool:
@@ -223,7 +208,7 @@ def test_the_running_system_end_to_end(system, monkeypatch) -> None:
             "/coach/stream", params={"q": "How should I warm up before squats?"}, headers=auth
         )
         assert r.status_code == 200
-        events = _sse(r.text)
+        events = sse_events(r.text)
         assert events[0][0] == "meta" and events[-1][0] == "done", events[:3]
         assert events[0][1]["model_version"] == VERSION
 

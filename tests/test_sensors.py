@@ -32,13 +32,15 @@ def _report(db: str, reasons: list[str]) -> int:
 
 
 def _tick(instance, db: str, cursor: str | None):
-    context = dg.build_sensor_context(
-        instance_ref=instance.get_ref(),  # a ref: partitioned run requests are resolved
+    # With a ref (partitioned run requests are resolved against it) the context opens its
+    # own instance; closing the context disposes of it.
+    with dg.build_sensor_context(
+        instance_ref=instance.get_ref(),
         cursor=cursor,
         resources={"app_database": AppDatabaseResource(url=db)},
         definitions=defs(),
-    )
-    return retraining_sensor.evaluate_tick(context)
+    ) as context:
+        return retraining_sensor.evaluate_tick(context)
 
 
 @pytest.fixture

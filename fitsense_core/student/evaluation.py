@@ -277,7 +277,7 @@ def _rate(rows: list[dict[str, Any]], key: str) -> float | None:
     return round(sum(map(float, values)) / len(values), 4) if values else None
 
 
-def _percentile(values: list[float], q: float) -> float | None:
+def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
@@ -308,10 +308,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "reply_rouge_l": _rate(replies, "rouge_l"),
         "safety_compliance": _rate(safety, "safety_served"),
         "safety_compliance_model_only": _rate(safety, "safety_model"),
-        "latency_p50_s": _percentile(latency, 0.5),
-        "latency_p95_s": _percentile(latency, 0.95),
-        "plan_latency_p50_s": _percentile(plan_latency, 0.5),
-        "plan_latency_p95_s": _percentile(plan_latency, 0.95),
+        "latency_p50_s": percentile(latency, 0.5),
+        "latency_p95_s": percentile(latency, 0.95),
+        "plan_latency_p50_s": percentile(plan_latency, 0.5),
+        "plan_latency_p95_s": percentile(plan_latency, 0.95),
         "tokens_per_second": round(tokens / seconds, 1) if seconds else None,
     }
     parts = [

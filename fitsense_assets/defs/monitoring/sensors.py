@@ -17,7 +17,7 @@ import dagster as dg
 from fitsense_assets.defs.jobs import pipeline_job
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource
-from fitsense_core.errors import ConfigurationError
+from fitsense_core.settings import env_int
 
 TRIGGER = "retraining_sensor"
 ACTIVE = [
@@ -28,17 +28,6 @@ ACTIVE = [
 ]
 
 
-def env_int(name: str, default: int, low: int, high: int) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from exc
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}, got {value}")
-    return value
 
 
 def _since(cursor: dict, url: str) -> datetime | None:
@@ -54,7 +43,9 @@ def _since(cursor: dict, url: str) -> datetime | None:
 
 @dg.sensor(
     job=pipeline_job,
-    minimum_interval_seconds=env_int("FITSENSE_RETRAIN_SENSOR_INTERVAL_S", 60, 5, 86_400),
+    minimum_interval_seconds=env_int(
+        os.environ, "FITSENSE_RETRAIN_SENSOR_INTERVAL_S", 60, 5, 86_400
+    ),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a new pipeline run (a new run_id partition: data, teacher, QA, "
     "dataset, student, evaluation, promotion gate) when the latest monitoring report has "
@@ -81,7 +72,7 @@ def retraining_sensor(
                     "monitoring decayed: " + "; ".join(report.decay_reasons),
                 )
             )
-    minimum = env_int("FITSENSE_RETRAIN_MIN_NEW_RECORDS", 200, 1, 10_000_000)
+    minimum = env_int(os.environ, "FITSENSE_RETRAIN_MIN_NEW_RECORDS", 200, 1, 10_000_000)
     since = _since(cursor, url)
     fresh = consented_activity_since(url, since)
     if fresh >= minimum:
