@@ -128,7 +128,6 @@ class ClientSettings:
                 f"FITSENSE_MODEL_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}"
             )
 
-
         return cls(
             endpoint=ModelEndpoint.from_env(env),
             backend=backend,  # type: ignore[arg-type]

@@ -28,8 +28,6 @@ ACTIVE = [
 ]
 
 
-
-
 def _since(cursor: dict, url: str) -> datetime | None:
     """Where new data is counted from: the last retraining this sensor requested, else
     when the serving version was registered (trained), else the beginning."""
