@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -688,12 +689,33 @@ def ui(
     # Its own session, so that Ctrl-C/SIGTERM reach dagster dev and its children reliably.
     process = subprocess.Popen(command, cwd=REPO_ROOT, start_new_session=True)
 
+    stopping = {"since": 0.0}
+
     def forward(signum: int, _frame: object) -> None:
+        import time
+
         process.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+        stopping["since"] = stopping["since"] or time.monotonic()
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    raise typer.Exit(code=process.wait())
+    raise typer.Exit(code=_wait_or_kill_session(process, stopping, grace_s=30))
+
+
+def _wait_or_kill_session(process: subprocess.Popen, stopping: dict, grace_s: float) -> int:
+    """Wait for ``process``; once asked to stop, give it ``grace_s`` seconds, then SIGKILL
+    its whole session (dagster dev has been seen not to finish shutting down)."""
+    import time
+
+    while True:
+        try:
+            return process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if stopping["since"] and time.monotonic() - stopping["since"] > grace_s:
+                _echo(f"dagster dev did not stop within {grace_s:.0f} s; killing it")
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                return process.wait()
 
 
 @app.command("up")

@@ -479,7 +479,11 @@ def gcs_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # the emulator sometimes ignores SIGTERM
+            process.kill()
+            process.wait()
 
 
 def test_gcs_gguf_is_downloaded_once_and_checked(gcs_emulator: str, tmp_path: Path) -> None:

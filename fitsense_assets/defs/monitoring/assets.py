@@ -65,9 +65,11 @@ def live_monitoring(
     import psycopg
 
     from fitsense_core import monitoring as m
+    from fitsense_core.migrations import migrate
     from fitsense_core.student.registry import serving
 
     url = app_database.resolved_url()
+    migrate(url)
     store = artifact_store.store()
     thresholds = m.Thresholds(
         contract_validity_min=config.contract_validity_min,

@@ -74,10 +74,14 @@ def consented_interactions(
     app_database: AppDatabaseResource,
     artifact_store: ArtifactStoreResource,
 ) -> dg.MaterializeResult:
+    from fitsense_core.migrations import migrate
+
     store = artifact_store.store()
     run_id = context.partition_key
+    url = app_database.resolved_url()
+    migrate(url)  # the first asset of a run may meet a database not yet migrated
     batch = extract_consented(
-        app_database.resolved_url(),
+        url,
         run_id,
         secrets.token_bytes(32),
         limit=config.max_interactions,
