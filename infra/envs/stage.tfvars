@@ -1,0 +1,26 @@
+# stage: production's shape at a smaller size. Placeholders only (see dev.tfvars).
+project_id = "your-gcp-project-id"
+env        = "stage"
+region     = "us-east4"
+zone       = "us-east4-a"
+
+subnet_cidr    = "10.20.0.0/24"
+connector_cidr = "10.8.0.16/28"
+
+vllm_machine_type = "g2-standard-8"
+gpu_type          = "nvidia-l4"
+gpu_count         = 1
+vllm_spot         = true
+
+db_tier                  = "db-custom-2-7680"
+db_availability_type     = "ZONAL"
+db_backup_retained_count = 7
+
+api_min_instances = 0
+api_max_instances = 4
+
+github_owner         = "your-github-org"
+github_repo          = "fitsense"
+trigger_branch_regex = "^stage$"
+
+deletion_protection = true
