@@ -106,7 +106,11 @@ def gcs_emulator(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
     yield url
     process.terminate()
-    process.wait(timeout=10)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # the emulator sometimes ignores SIGTERM
+        process.kill()
+        process.wait()
 
 
 def test_gcs_store_round_trip_against_emulator(
