@@ -65,7 +65,11 @@ def default_settings() -> ApiSettings:
 
 def create_app(settings: ApiSettings | None = None) -> Litestar:
     settings = settings or default_settings()
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level,
+        environment=settings.environment,
+        usd_per_1k_tokens=settings.inference_usd_per_1k_tokens,
+    )
     prometheus = PrometheusConfig(
         app_name="fitsense-api",
         prefix="fitsense_api",

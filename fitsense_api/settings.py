@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from fitsense_core.errors import ConfigurationError
-from fitsense_core.settings import env_int
+from fitsense_core.settings import deployment_environment, env_float, env_int
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,16 @@ class ApiSettings:
       before new ones are refused with 503.
     - ``FITSENSE_API_AI_JOB_WORKERS``: plan jobs each worker process runs at once (default
       1; 0 runs none: another process does the jobs).
+    - ``FITSENSE_ENV``: ``local``, ``dev``, ``stage`` or ``prod`` (the ``env`` label of every
+      log line; ``argon2-fast`` is refused in stage and prod).
+    - ``FITSENSE_INFERENCE_USD_PER_1K_TOKENS``: estimated cost of 1,000 tokens read or
+      written by the model (default 0: not estimated), for the ``cost_usd`` of inference log
+      lines and ``fitsense_api_inference_cost_usd_total``.
     - The model endpoint and client: ``FITSENSE_MODEL_URL``, ``FITSENSE_MODEL_API_KEY``,
       ``FITSENSE_MODEL_BACKEND``, ``FITSENSE_MODEL_TIMEOUT_S`` (``fitsense_serving``).
     """
 
-    database_url: str
+    database_url: str = field(repr=False)  # may carry a password
     pool_min: int = 2
     pool_max: int = 10
     token_ttl_hours: int = 720
@@ -57,6 +62,8 @@ class ApiSettings:
     ai_max_queued_jobs: int = 64
     ai_job_workers: int = 1
     model_environ: dict[str, str] | None = None
+    environment: str = "local"
+    inference_usd_per_1k_tokens: float = 0.0
 
     @classmethod
     def from_env(cls, database_url: str, environ: dict[str, str] | None = None) -> ApiSettings:
@@ -74,6 +81,12 @@ class ApiSettings:
         if password_hash not in ("argon2", "argon2-fast"):
             raise ConfigurationError(
                 f"FITSENSE_API_PASSWORD_HASH must be argon2 or argon2-fast, got {password_hash!r}"
+            )
+        environment = deployment_environment(env)
+        if password_hash == "argon2-fast" and environment in ("stage", "prod"):
+            raise ConfigurationError(
+                f"FITSENSE_API_PASSWORD_HASH=argon2-fast is for tests; FITSENSE_ENV={environment} "
+                "uses argon2"
             )
         level = (env.get("FITSENSE_API_LOG_LEVEL") or "INFO").upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -101,4 +114,8 @@ class ApiSettings:
             ai_max_queued_jobs=env_int(env, "FITSENSE_API_AI_MAX_QUEUED_JOBS", 64, 1, 100_000),
             ai_job_workers=env_int(env, "FITSENSE_API_AI_JOB_WORKERS", 1, 0, 16),
             model_environ=None if environ is None else dict(environ),
+            environment=environment,
+            inference_usd_per_1k_tokens=env_float(
+                env, "FITSENSE_INFERENCE_USD_PER_1K_TOKENS", 0.0, 0.0, 100.0
+            ),
         )

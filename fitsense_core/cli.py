@@ -876,6 +876,18 @@ def up(
     raise typer.Exit(code=code)
 
 
+@app.callback()
+def _resolve_secret_settings() -> None:
+    """Resolve NAME_FILE and sm:// secret settings once, before any command reads them
+    (its children inherit the values)."""
+    from fitsense_core.secrets import load_secrets
+
+    try:
+        load_secrets()
+    except FitSenseError as exc:
+        raise _fail(exc) from exc
+
+
 def main() -> None:
     app()
 

@@ -375,13 +375,17 @@ async def test_access_log_lines_are_json_with_request_id_route_and_latency(
     assert access, lines
     entry = access[-1]
     assert entry["request_id"] == "trace-42" and entry["severity"] == "INFO"
-    assert entry["http"] == {
-        "method": "GET",
-        "path": "/exercises/barbell_back_squat",
-        "route": "/exercises/{key}",
-        "status": 200,
-    }
-    assert entry["latency_ms"] > 0
+    assert entry["event"] == "http_request" and entry["endpoint"] == "GET /exercises/{key}"
+    http = entry["httpRequest"]
+    assert (http["requestMethod"], http["requestUrl"], http["status"]) == (
+        "GET",
+        "/exercises/barbell_back_squat",
+        200,
+    )
+    # Cloud Logging's duration format, and the same figure in milliseconds.
+    assert http["latency"].endswith("s") and float(http["latency"][:-1]) > 0
+    assert abs(float(http["latency"][:-1]) * 1000 - entry["latency_ms"]) < 0.01
+    assert entry["logging.googleapis.com/labels"] == {"service": "fitsense-api", "env": "local"}
 
 
 async def test_cors_is_off_by_default_and_follows_configured_origins(api_settings) -> None:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from fitsense_api.observability import log_inference
 from fitsense_serving.client import Completion, StreamResult
 
 INSERT = """
@@ -63,7 +64,8 @@ class Interaction:
 
 
 async def record(conn: asyncpg.Connection, row: Interaction) -> UUID:
-    return await conn.fetchval(
+    """Store the interaction, then log it (an ``inference`` line) and count it."""
+    interaction_id = await conn.fetchval(
         INSERT,
         row.user_id,
         row.context_type,
@@ -82,3 +84,16 @@ async def record(conn: asyncpg.Connection, row: Interaction) -> UUID:
         row.job_id,
         row.slices,  # the pool's jsonb codec encodes it
     )
+    log_inference(
+        request_id=row.request_id,
+        user_id=str(row.user_id),
+        context_type=row.context_type,
+        outcome=row.outcome,
+        safety_level=row.safety_level,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        latency_ms=row.latency_ms,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+    )
+    return interaction_id

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from fitsense_api.errors import TooManyRequests, Unavailable
+from fitsense_api.observability import note_rate_limit
 
 # AI requests of one person: audited model calls made outside jobs plus jobs asked for
 # (a job audits its own calls with its id, so nothing is counted twice). Seconds until
@@ -39,11 +40,13 @@ async def check_user_limits(
 ) -> None:
     row = await conn.fetchrow(USAGE, user_id)
     if row["minute"] >= per_minute:
+        note_rate_limit("ai_per_minute")
         raise TooManyRequests(
             f"AI request limit reached: {per_minute} per minute",
             retry_after_s=int(float(row["minute_retry"] or 60)) + 1,
         )
     if row["day"] >= per_day:
+        note_rate_limit("ai_daily_quota")
         raise TooManyRequests(
             f"daily AI quota reached: {per_day} requests per 24 hours",
             retry_after_s=int(float(row["day_retry"] or 3600)) + 1,
@@ -52,6 +55,7 @@ async def check_user_limits(
 
 async def check_job_queue(conn: asyncpg.Connection, max_queued: int) -> None:
     if await conn.fetchval(QUEUED_JOBS) >= max_queued:
+        note_rate_limit("plan_queue")
         raise Unavailable(
             f"the plan queue is full ({max_queued} jobs waiting); try again shortly",
             headers={"Retry-After": "10"},
@@ -75,6 +79,7 @@ class InferenceGate:
     def check_room(self) -> None:
         """503 when no place (running or waiting) is free now."""
         if self._admitted >= self.max_concurrent + self.max_waiting:
+            note_rate_limit("coach_busy")
             raise Unavailable(
                 "the coach is busy: too many requests are waiting for the model",
                 headers={"Retry-After": "2"},

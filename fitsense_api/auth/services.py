@@ -17,6 +17,7 @@ from fitsense_api.auth.security import (
     verify_password,
 )
 from fitsense_api.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from fitsense_api.observability import note_rate_limit
 from fitsense_api.settings import ApiSettings
 
 # The same rule as the users_email_format CHECK constraint.
@@ -100,6 +101,7 @@ async def login(
         limits["account_failures"] >= settings.login_max_failures_per_account
         or limits["client_failures"] >= settings.login_max_failures_per_client
     ):
+        note_rate_limit("login")
         raise TooManyRequests(
             "too many failed logins; try again later", limits["retry_after_s"] or 60
         )
