@@ -12,6 +12,7 @@ from fitsense_core.database import resolve_database
 from fitsense_core.errors import ConfigurationError
 from fitsense_core.settings import Settings
 from fitsense_core.teacher.base import Teacher
+from fitsense_core.teacher.shards import resolve_shards
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):
@@ -77,6 +78,14 @@ class TeacherResource(dg.ConfigurableResource):
     use_cache: bool = Field(
         default=True, description="Reuse answers cached by prompt hash and model."
     )
+    shards: int = Field(
+        default=0,
+        description="Teacher steps that answer a run's prompts side by side (1-64), each "
+        "with 1/N of concurrency and tokens_per_minute. 0: FITSENSE_TEACHER_SHARDS, else 1.",
+    )
+
+    def resolved_shards(self) -> int:
+        return resolve_shards(self.shards, os.environ)
 
     def resolved_provider(self) -> str:
         return (self.provider or os.environ.get("FITSENSE_TEACHER_PROVIDER") or "offline").lower()

@@ -8,7 +8,8 @@ Two real implementations behind one interface (:class:`Teacher`):
   llama.cpp), with a concurrency limit, a token-per-minute limit, retries with
   exponential backoff and jitter that honour Retry-After, and an answer cache keyed by
   prompt hash and model so a re-run only calls for what is missing.
-``run_teacher`` drives either over a list of prompts.
+``run_teacher`` drives either over a list of prompts; :mod:`~fitsense_core.teacher.shards`
+splits a run's prompts over N such drivers side by side and merges their answers.
 """
 
 from fitsense_core.teacher.base import Teacher, TeacherAnswer, TeacherFailure

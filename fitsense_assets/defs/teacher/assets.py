@@ -2,6 +2,7 @@
 of real ones, and the teacher's answers to them."""
 
 import secrets
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -34,12 +35,22 @@ from fitsense_core.consented import (
     extract_consented,
     origin_counts,
 )
+from fitsense_core.errors import DataValidationError
 from fitsense_core.prompts import Prompt, build_prompts
 from fitsense_core.synthetic import TableSet
 from fitsense_core.synthetic.context import user_contexts
-from fitsense_core.teacher import run_teacher
+from fitsense_core.teacher import TeacherRunReport, run_teacher
 from fitsense_core.teacher.offline import OfflineTeacher
-from fitsense_core.teacher.runner import AnswerCache
+from fitsense_core.teacher.runner import AnswerCache, estimate_tokens
+from fitsense_core.teacher.shards import (
+    answers_frame,
+    answers_from_frame,
+    merge_shards,
+    shard_budget,
+    shard_from_key,
+    shard_key,
+    split_prompts,
+)
 
 
 def consented_prefix(run_id: str) -> tuple[str, ...]:
@@ -196,55 +207,168 @@ def prompts(
     )
 
 
-@dg.asset(
-    partitions_def=run_partitions,
-    group_name="teacher",
-    kinds={"python", "parquet"},
-    deps=[prompts],
-    description="The teacher's answer to every prompt (plan or coaching reply), with "
-    "provider, model, attempts, latency and tokens; failures kept with their reason.",
+TEACHER_POOL = "teacher_provider"
+
+
+def shards_prefix(run_id: str) -> tuple[str, ...]:
+    return ("teacher_outputs", run_id, "shards")
+
+
+def shard_answers_prefix(run_id: str, shard: int) -> tuple[str, ...]:
+    return (*shards_prefix(run_id), str(shard), "answers")
+
+
+def pool_limit_warning(instance: dg.DagsterInstance, shards: int) -> str | None:
+    """Why N shards may call the provider more than N at a time across runs, or None: the
+    teacher_provider pool has no limit, or one above N."""
+    try:
+        limits = {p.name: p.limit for p in instance.event_log_storage.get_pool_limits()}
+        limit = limits.get(
+            TEACHER_POOL, instance.get_concurrency_config().pool_config.default_pool_limit
+        )
+    except NotImplementedError:
+        limit = None
+    if limit is not None and limit <= shards:
+        return None
+    return (
+        f"the {TEACHER_POOL} pool has {'no limit' if limit is None else f'a limit of {limit}'}: "
+        f"another run's shards may call the provider beside these {shards} and exceed its "
+        f"rate limit; set it with `dagster instance concurrency set {TEACHER_POOL} {shards}`"
+    )
+
+
+@dg.op(
+    ins={"prompts": dg.In(dg.Nothing)},
+    out=dg.DynamicOut(dg.Nothing),
+    description="Splits the run's prompts into N teacher shards (int(prompt_hash[:8], 16) % N; "
+    "N from the teacher resource's shards or FITSENSE_TEACHER_SHARDS) and writes the plan.",
 )
-def teacher_outputs(
-    context: dg.AssetExecutionContext,
+def split_teacher_prompts(
+    context: dg.OpExecutionContext,
     artifact_store: ArtifactStoreResource,
     teacher: TeacherResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.DynamicOutput]:
     store = artifact_store.store()
     run_id = context.partition_key
+    shards = teacher.resolved_shards()
     batch = read_prompts(store, run_id)
+    provider = teacher.teacher()
+    sizes = [len(part) for part in split_prompts(batch, shards)]
+    store.write_json(
+        {
+            "run_id": run_id,
+            "shards": shards,
+            "prompts": len(batch),
+            "sizes": sizes,
+            "provider": provider.provider,
+            "model": provider.model,
+        },
+        *shards_prefix(run_id),
+        "plan.json",
+    )
+    context.log.info(
+        f"teacher {provider.provider}/{provider.model}: {len(batch):,} prompts in "
+        f"{shards} shard{'s' if shards != 1 else ''} of {', '.join(f'{n:,}' for n in sizes)}"
+    )
+    if shards > 1 and (warning := pool_limit_warning(context.instance, shards)):
+        context.log.warning(warning)
+    for shard in range(shards):
+        yield dg.DynamicOutput(None, mapping_key=shard_key(shard))
+
+
+@dg.op(
+    ins={"planned": dg.In(dg.Nothing)},
+    out=dg.Out(dg.Nothing),
+    pool=TEACHER_POOL,
+    description="Answers one shard's prompts with 1/N of the teacher's concurrency and "
+    "token budget; writes them under teacher_outputs/<run_id>/shards/<shard>/answers.",
+)
+def answer_teacher_shard(
+    context: dg.OpExecutionContext,
+    artifact_store: ArtifactStoreResource,
+    teacher: TeacherResource,
+) -> None:
+    store = artifact_store.store()
+    run_id = context.partition_key
+    shard = shard_from_key(context.get_mapping_key() or "")
+    shards = int(store.read_json(*shards_prefix(run_id), "plan.json")["shards"])
+    batch = split_prompts(read_prompts(store, run_id), shards)[shard]
+    budget = shard_budget(teacher.concurrency, teacher.tokens_per_minute, shards)
     provider = teacher.teacher()
     cache = (
         AnswerCache(store, provider.provider, provider.model)
         if teacher.use_cache and provider.provider != "offline"
         else None
     )
+    name = f"teacher {shard_key(shard)} of {shards}" if shards > 1 else "teacher"
+    if budget.tokens_per_minute and batch:
+        largest = max(estimate_tokens(p) for p in batch)
+        if largest > budget.tokens_per_minute:
+            context.log.warning(
+                f"{name}: a request may need {largest:,} tokens, more than the shard's "
+                f"{budget.tokens_per_minute:,} a minute; such requests are let through at the "
+                "bucket's capacity, so the provider may see more than tokens_per_minute"
+            )
     step = max(1, len(batch) // 10)
 
     def progress(done: int, total: int) -> None:
         if done % step == 0 or done == total:
-            context.log.info(f"teacher: {done:,}/{total:,} prompts answered")
+            context.log.info(f"{name}: {done:,}/{total:,} prompts answered")
 
-    context.log.info(f"teacher {provider.provider}/{provider.model}: {len(batch):,} prompts")
+    context.log.info(
+        f"{name}: {len(batch):,} prompts, {budget.concurrency} in flight, "
+        f"{budget.tokens_per_minute or 'no'} tokens a minute"
+    )
     report = run_teacher(
         batch,
         provider,
         cache=cache,
-        concurrency=teacher.concurrency,
-        tokens_per_minute=teacher.tokens_per_minute or None,
+        concurrency=budget.concurrency,
+        tokens_per_minute=budget.tokens_per_minute,
         max_attempts=teacher.max_attempts,
         base_delay_s=teacher.base_delay_s,
         max_delay_s=teacher.max_delay_s,
         fallback=OfflineTeacher() if teacher.fallback_to_offline else None,
         progress=progress,
     )
+    store.write_tables(
+        TableSet(
+            {"answers": answers_frame(report.answers)},
+            {"run_id": run_id, "shard": shard, "shards": shards, "seconds": report.seconds},
+        ),
+        *shard_answers_prefix(run_id, shard),
+    )
+
+
+@dg.op(
+    ins={"answered": dg.In(dg.Nothing)},
+    out=dg.Out(dg.Nothing),
+    description="Merges the shards' answers in prompt order into teacher_outputs/<run_id>/answers.",
+)
+def merge_teacher_shards(
+    context: dg.OpExecutionContext, artifact_store: ArtifactStoreResource
+) -> None:
+    store = artifact_store.store()
+    run_id = context.partition_key
+    plan = store.read_json(*shards_prefix(run_id), "plan.json")
+    batch = read_prompts(store, run_id)
+    parts, seconds = [], []
+    for shard in range(int(plan["shards"])):
+        written = store.read_tables(*shard_answers_prefix(run_id, shard))
+        if written.meta.get("run_id") != run_id or written.meta.get("shards") != plan["shards"]:
+            raise DataValidationError(f"teacher shard {shard} of {run_id} is not this plan's")
+        parts.append(answers_from_frame(written["answers"]))
+        seconds.append(float(written.meta["seconds"]))
+    # The shards run side by side: the stage took as long as its longest shard.
+    report = TeacherRunReport(merge_shards(batch, parts), max(seconds, default=0.0))
     frame = pd.DataFrame([a.record() for a in report.answers])
     store.write_tables(TableSet({"answers": frame}, {"run_id": run_id}), *answers_prefix(run_id))
-    failed = frame[frame["status"] == "failed"]
-    return dg.MaterializeResult(
-        metadata={
+    failed = frame[frame["status"] == "failed"] if len(frame) else frame
+    context.add_output_metadata(
+        {
             "dagster/row_count": len(frame),
-            "provider": provider.provider,
-            "model": provider.model,
+            "provider": plan["provider"],
+            "model": plan["model"],
             "outcomes": dg.MetadataValue.json(report.counts),
             "failure_rate": round(report.failure_rate, 4),
             "failure_reasons": dg.MetadataValue.json(report.failure_reasons),
@@ -253,6 +377,24 @@ def teacher_outputs(
             "failed_examples": dg.MetadataValue.md(
                 markdown_table(failed[["prompt_id", "error"]], 5) if len(failed) else "(none)"
             ),
+            "shards": int(plan["shards"]),
+            "shard_rows": dg.MetadataValue.json([len(part) for part in parts]),
+            "shard_seconds": dg.MetadataValue.json([round(s, 2) for s in seconds]),
             "uri": dg.MetadataValue.path(store.uri(*answers_prefix(run_id))),
         }
     )
+
+
+@dg.graph_asset(
+    partitions_def=run_partitions,
+    group_name="teacher",
+    kinds={"python", "parquet"},
+    ins={"prompts": dg.AssetIn(dagster_type=dg.Nothing)},
+    description="The teacher's answer to every prompt (plan or coaching reply), with "
+    "provider, model, attempts, latency and tokens; failures kept with their reason. "
+    "Answered by N shard steps side by side (FITSENSE_TEACHER_SHARDS, default 1), each with "
+    "1/N of the budget, in the teacher_provider concurrency pool, then merged in prompt order.",
+)
+def teacher_outputs(prompts):
+    answered = split_teacher_prompts(prompts).map(answer_teacher_shard)
+    return merge_teacher_shards(answered.collect())
