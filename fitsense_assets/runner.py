@@ -8,7 +8,9 @@ from typing import Any
 import dagster as dg
 
 from fitsense_assets.definitions import defs
+from fitsense_assets.defs.monitoring.run_report import REPORTED_JOBS, record_run_report
 from fitsense_assets.partitions import run_partitions
+from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
 from fitsense_core.synthetic.config import validate_run_id
 
 
@@ -20,6 +22,7 @@ class PipelineResult:
     materialized: list[str]
     failed_checks: list[str]
     metadata: dict[str, dict[str, Any]]
+    report_uri: str | None = None  # the run report (pipeline and dataset jobs)
 
 
 JOBS = ("pipeline", "dataset", "synthetic_data")
@@ -82,4 +85,15 @@ def run_pipeline_job(
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ]
     failed = [f"{ev.check_name}: {ev.description}" for ev in evaluations if not ev.passed]
-    return PipelineResult(run_id, result.run_id, result.success, materialized, failed, metadata)
+    report_uri = None
+    if job_name in REPORTED_JOBS:
+        # The daemon's run report sensors only see runs it launched; this one is in-process.
+        report_uri = record_run_report(
+            instance,
+            result.run_id,
+            database_url=AppDatabaseResource().resolved_url(),
+            store=ArtifactStoreResource().store(),
+        )["report_uri"]
+    return PipelineResult(
+        run_id, result.run_id, result.success, materialized, failed, metadata, report_uri
+    )

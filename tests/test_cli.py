@@ -149,6 +149,14 @@ def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root
         "qa_bias_slices",
         "distillation_dataset",
     }
+    # Each run reported itself (the daemon's sensors do not see in-process runs).
+    with psycopg.connect(isolated_env["FITSENSE_DATABASE_URL"]) as conn:
+        reports = conn.execute(
+            "SELECT run_id, status, report->'row_counts'->>'synthetic_users' "
+            "FROM pipeline_run_reports"
+        ).fetchall()
+    assert reports == [("cli-run", "SUCCESS", "30")] * 2
+    assert '"event": "pipeline_run_report"' in first.stderr
 
     listed = subprocess.run(
         [sys.executable, "-m", "dagster", "asset", "list", "-m", "fitsense_assets.definitions"],

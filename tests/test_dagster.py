@@ -122,7 +122,13 @@ def test_definitions_contract() -> None:
         assert graph.get(dg.AssetKey(key)).code_version, key
     for job_name in ("synthetic_data", "dataset", "pipeline"):
         assert loaded.resolve_job_def(job_name).partitions_def == run_partitions
-    assert {s.name for s in loaded.sensors} == {"retraining_sensor", "keep_derived_assets_fresh"}
+    assert {s.name for s in loaded.sensors} == {
+        "retraining_sensor",
+        "keep_derived_assets_fresh",
+        "pipeline_run_report_success",
+        "pipeline_run_report_failure",
+        "pipeline_run_report_canceled",
+    }
     assert [s.name for s in loaded.schedules] == ["monitoring_every_15_minutes"]
     # Only cheap derived assets refresh on their own; training and promotion never do.
     automated = {

@@ -62,6 +62,7 @@ def test_migrates_empty_database_and_records_versions(empty_db: str) -> None:
         "ai_interactions",
         "model_versions",
         "model_promotions",
+        "pipeline_run_reports",
         "schema_migrations",
     ):
         assert table in tables, table
