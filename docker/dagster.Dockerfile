@@ -20,8 +20,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 
-# torch is pinned as 2.13.0+cpu, the CPU build, which PyTorch's own index serves (a GPU
-# training image would take the CUDA build of the same version from its cuXXX index).
+# torch is pinned as 2.13.0+cpu, the CPU build, which PyTorch's own index serves (the GPU
+# training image, docker/training-gpu.Dockerfile, takes the CUDA build of that version).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
@@ -88,6 +88,12 @@ COPY --from=builder /app /app
 # Dagster writes compute logs and local artifacts under DAGSTER_HOME/storage.
 RUN chown 10001:10001 /app/dagster_home
 WORKDIR /app
+
+# The commit the image is built from (cloudbuild.yaml passes it): the model lineage's
+# git_commit (fitsense_core/student/registry.py); there is no .git inside the image.
+ARG GIT_COMMIT=""
+LABEL org.opencontainers.image.revision="${GIT_COMMIT}"
+ENV FITSENSE_GIT_COMMIT="${GIT_COMMIT}"
 
 USER 10001:10001
 EXPOSE 3000 4000

@@ -73,6 +73,12 @@ COPY --from=builder /opt/fitsense /opt/fitsense
 COPY --from=builder /app /app
 WORKDIR /app
 
+# The commit the image is built from (cloudbuild.yaml passes it): the model lineage's
+# git_commit (fitsense_core/student/registry.py); there is no .git inside the image.
+ARG GIT_COMMIT=""
+LABEL org.opencontainers.image.revision="${GIT_COMMIT}"
+ENV FITSENSE_GIT_COMMIT="${GIT_COMMIT}"
+
 USER 10001:10001
 EXPOSE 8090
 # vLLM's GET /health (no key needed); loading a model and capturing CUDA graphs takes minutes.

@@ -7,11 +7,16 @@
 #   backend    the API on Cloud Run: reads models/student/ (codebooks), the database URL
 #              and the model key
 #   pipeline   Dagster runs and steps: reads and writes the whole bucket, the database
-#              URL, the teacher key and the model key (live monitoring probes the model)
+#              URL, Dagster's storage URL (pipeline only), the teacher key and the model
+#              key (live monitoring probes the model)
 #   training   the training step (GPU): reads datasets/distillation/ and models/, writes
 #              models/student/ and its Dagster logs only; the database URL (event log)
 #   inference  the vLLM VM: reads models/, the database URL (model registry) and the key
 #   build      Cloud Build: pushes images, deploys the API's revisions as backend
+#
+# On GKE (gke_workload_identity = true) three Kubernetes service accounts act as Google
+# ones (Workload Identity): Dagster's pods as pipeline, the training step's pod as
+# training, the vLLM replicas as inference.
 
 locals {
   objects = "projects/_/buckets/${local.bucket_name}/objects"
@@ -93,6 +98,12 @@ resource "google_storage_bucket_iam_member" "pipeline_objects" {
 
 resource "google_secret_manager_secret_iam_member" "pipeline_database_url" {
   secret_id = google_secret_manager_secret.database_url.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.pipeline.member
+}
+
+resource "google_secret_manager_secret_iam_member" "pipeline_dagster_storage_url" {
+  secret_id = google_secret_manager_secret.dagster_storage_url.id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.pipeline.member
 }
@@ -233,4 +244,34 @@ resource "google_project_iam_member" "build_logs" {
   project = var.project_id
   role    = "roles/logging.logWriter"
   member  = google_service_account.build.member
+}
+
+# --- GKE: Kubernetes service accounts acting as Google ones (Workload Identity) -------
+# The pool <project>.svc.id.goog exists once a cluster with Workload Identity does, so
+# these are created only with gke_workload_identity = true. The Kubernetes names are the
+# deploy configs': deploy/dagster/gke/values.yaml (release namespace, serviceAccount.name)
+# and deploy/k8s/vllm.yaml (its ServiceAccount).
+
+resource "google_service_account_iam_member" "pipeline_workload_identity" {
+  count = var.gke_workload_identity ? 1 : 0
+
+  service_account_id = google_service_account.pipeline.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${local.gke_dagster_ksa}]"
+}
+
+resource "google_service_account_iam_member" "training_workload_identity" {
+  count = var.gke_workload_identity ? 1 : 0
+
+  service_account_id = google_service_account.training.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${local.gke_training_ksa}]"
+}
+
+resource "google_service_account_iam_member" "inference_workload_identity" {
+  count = var.gke_workload_identity ? 1 : 0
+
+  service_account_id = google_service_account.inference.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${local.gke_vllm_ksa}]"
 }

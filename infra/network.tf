@@ -3,6 +3,8 @@
 #   Cloud Run (API) --Serverless VPC Access connector (connector_cidr)--> VPC
 #       -> Cloud SQL private IP (private services access, VPC peering)
 #       -> vLLM VM internal address : vllm_port (firewall: connector_cidr only)
+#   Dagster (VM or GKE pods, pipeline_source_ranges) -> vLLM VM : vllm_port
+#       (live monitoring probes the served model; its own rule, the same port only)
 #
 # Nothing here has an external address. Private Google Access on the subnet lets the VM
 # pull from Artifact Registry and read GCS and Secret Manager without one.
@@ -68,6 +70,32 @@ resource "google_compute_firewall" "vllm_from_connector" {
   priority    = 1000
 
   source_ranges = [var.connector_cidr]
+  target_tags   = [local.vllm_tag]
+
+  allow {
+    protocol = "tcp"
+    ports    = [tostring(var.vllm_port)]
+  }
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}
+
+# Live monitoring (the Dagster pipeline's 15-minute probe run) calls the served model from
+# wherever Dagster runs: the Dagster VM's subnet or address, or the GKE cluster's pod
+# range (pipeline_source_ranges). Its own rule, so that the connector's stays as narrow
+# as it is: the same target and port, nothing else. No rule when the list is empty.
+resource "google_compute_firewall" "vllm_from_pipeline" {
+  count = length(var.pipeline_source_ranges) > 0 ? 1 : 0
+
+  name        = "${local.name}-vllm-from-pipeline"
+  network     = google_compute_network.main.name
+  description = "vLLM on the GPU VM, from the Dagster workloads (live-monitoring probes) only."
+  direction   = "INGRESS"
+  priority    = 1000
+
+  source_ranges = var.pipeline_source_ranges
   target_tags   = [local.vllm_tag]
 
   allow {

@@ -35,7 +35,7 @@ output "sql_private_ip" {
 }
 
 output "model_url" {
-  description = "FITSENSE_MODEL_URL: vLLM on the GPU VM's internal address."
+  description = "FITSENSE_MODEL_URL: vLLM on the GPU VM's internal address (the API's, and the Dagster workloads' for live monitoring)."
   value       = local.model_url
 }
 
@@ -47,9 +47,10 @@ output "vpc_connector" {
 output "secrets" {
   description = "Secret Manager secret ids to add values to (infra/README.md)."
   value = {
-    database_url    = google_secret_manager_secret.database_url.secret_id
-    model_api_key   = google_secret_manager_secret.model_api_key.secret_id
-    teacher_api_key = google_secret_manager_secret.teacher_api_key.secret_id
+    database_url        = google_secret_manager_secret.database_url.secret_id
+    dagster_storage_url = google_secret_manager_secret.dagster_storage_url.secret_id
+    model_api_key       = google_secret_manager_secret.model_api_key.secret_id
+    teacher_api_key     = google_secret_manager_secret.teacher_api_key.secret_id
   }
 }
 

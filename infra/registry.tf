@@ -1,6 +1,6 @@
 # Artifact Registry and Cloud Build (seed §3): every image cloudbuild.yaml builds lands in
 # one Docker repository per environment,
-#   <region>-docker.pkg.dev/<project>/fitsense-<env>/{api,dagster,inference-cpu,vllm}
+#   <region>-docker.pkg.dev/<project>/fitsense-<env>/{api,dagster,training-gpu,inference-cpu,vllm}
 # tagged with the commit SHA and with the environment's moving tag (<env>).
 
 resource "google_artifact_registry_repository" "images" {

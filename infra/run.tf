@@ -65,6 +65,19 @@ resource "google_cloud_run_v2_service" "api" {
         }
       }
 
+      # dev, stage or prod: no local fallbacks, the env label on every log line.
+      env {
+        name  = "FITSENSE_ENV"
+        value = var.env
+      }
+
+      # The project, so that each log line names its request's Cloud Trace trace
+      # (logging.googleapis.com/trace, from X-Cloud-Trace-Context).
+      env {
+        name  = "GOOGLE_CLOUD_PROJECT"
+        value = var.project_id
+      }
+
       env {
         name  = "FITSENSE_MODEL_URL"
         value = local.model_url
@@ -83,6 +96,12 @@ resource "google_cloud_run_v2_service" "api" {
       env {
         name  = "FITSENSE_API_LOG_LEVEL"
         value = "INFO"
+      }
+
+      # cost_usd per model call (tokens x this / 1000): the inference_cost metric.
+      env {
+        name  = "FITSENSE_INFERENCE_USD_PER_1K_TOKENS"
+        value = tostring(var.inference_usd_per_1k_tokens)
       }
 
       # Startup migrates the database: give it two minutes before liveness takes over.

@@ -71,6 +71,20 @@ variable "connector_cidr" {
   }
 }
 
+variable "pipeline_source_ranges" {
+  description = "Where the Dagster workloads run, whose live-monitoring probes call the served model: the private subnet the Dagster VM is created in (or its address as a /32), and/or the GKE cluster's pod range. A second firewall rule admits these to vllm_port on the vLLM VM only; empty: no such rule (monitoring then records every probe as an error)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for cidr in var.pipeline_source_ranges :
+      can(cidrnetmask(cidr)) && can(regex("^(10\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.|192\\.168\\.)", cidr))
+    ])
+    error_message = "pipeline_source_ranges must be private IPv4 CIDR blocks (10/8, 172.16/12, 192.168/16)."
+  }
+}
+
 variable "connector_machine_type" {
   description = "Machine type of the connector's instances."
   type        = string
@@ -126,7 +140,7 @@ variable "vllm_spot" {
 }
 
 variable "vllm_port" {
-  description = "Port vLLM listens on (the vllm image's default, 8090); the firewall admits the connector's range on this port only."
+  description = "Port vLLM listens on: FITSENSE_MODEL_URL's default port, 8090 (fitsense serve's default, the port the model server images expose and deploy/k8s/vllm.yaml uses). The firewall rules admit the connector's range and pipeline_source_ranges on this port only."
   type        = number
   default     = 8090
 }
@@ -252,6 +266,25 @@ variable "api_public" {
   description = "Let anyone invoke the API (it is the front door and does its own authentication). False: only principals granted roles/run.invoker."
   type        = bool
   default     = true
+}
+
+variable "inference_usd_per_1k_tokens" {
+  description = "Estimated inference cost of 1,000 tokens (prompt + completion) in USD: FITSENSE_INFERENCE_USD_PER_1K_TOKENS, which the API multiplies by each model call's tokens for cost_usd, its cost counter and the inference_cost metric (monitoring.tf). An estimate, not a bill: the vLLM VM's hourly price (machine + GPU, Spot or standard as vllm_spot says) divided by the thousands of tokens it serves per hour at its measured throughput (bench/ on the real VM). 0: not estimated."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.inference_usd_per_1k_tokens >= 0 && var.inference_usd_per_1k_tokens <= 100
+    error_message = "inference_usd_per_1k_tokens must be between 0 and 100 (the range the API accepts)."
+  }
+}
+
+# --- GKE (deploy/) -------------------------------------------------------------------
+
+variable "gke_workload_identity" {
+  description = "Let the GKE deploy configs' Kubernetes service accounts act as the pipeline and inference accounts (Workload Identity: deploy/dagster/gke/values.yaml, deploy/k8s/vllm.yaml). Needs a GKE cluster with Workload Identity in the project first (its pool <project>.svc.id.goog)."
+  type        = bool
+  default     = false
 }
 
 # --- build and deploy ----------------------------------------------------------------

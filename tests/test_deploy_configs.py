@@ -11,9 +11,11 @@ run (no chart here): the chart's templates are translated by hand in ``_render_i
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import kubernetes
 import pytest
 import yaml
 from dagster._config import process_config
+from dagster._core.execution.api import create_execution_plan
 from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes.config_class import class_from_code_pointer
 from dagster._utils.tags import TagConcurrencyLimitsCounter
@@ -36,7 +39,16 @@ from dagster_k8s.job import (
 from dagster_k8s.models import k8s_model_from_dict, k8s_snake_case_dict
 
 from fitsense_assets.definitions import defs
-from fitsense_assets.defs.training.assets import GPU_STEP_K8S_CONFIG
+from fitsense_assets.defs.executor import EXECUTOR_ENV, K8S_EXECUTOR_DEFAULTS, merged_k8s_config
+from fitsense_assets.defs.teacher.assets import TEACHER_POOL
+from fitsense_assets.defs.training.assets import (
+    GPU_STEP_IMAGE_ENV,
+    GPU_STEP_K8S_CONFIG,
+    GPU_STEP_SERVICE_ACCOUNT_ENV,
+    gpu_step_k8s_config,
+)
+from fitsense_core.errors import ConfigurationError
+from fitsense_core.teacher.shards import SHARDS_ENV, resolve_shards
 from tests.test_artifacts import gcs_emulator  # noqa: F401  (fixture, used by name)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +56,7 @@ DEPLOY = REPO / "deploy"
 VM_DIR = DEPLOY / "dagster" / "vm"
 VALUES = DEPLOY / "dagster" / "gke" / "values.yaml"
 RUN_CONFIG = DEPLOY / "dagster" / "gke" / "run_config.yaml"
+TRAINING_ACCOUNT = DEPLOY / "dagster" / "gke" / "training-serviceaccount.yaml"
 VLLM = DEPLOY / "k8s" / "vllm.yaml"
 VLLM_DOCKERFILE = REPO / "docker" / "vllm.Dockerfile"
 # Helm's release and namespace in values.yaml's install command.
@@ -412,6 +425,10 @@ def test_gke_user_deployment_is_the_fitsense_code_location() -> None:
     env = {e["name"]: e["value"] for e in deployment["env"]}
     # Step pods share files only through the artifact store: it must be GCS.
     assert env["FITSENSE_ARTIFACTS_URI"].startswith("gs://fitsenseai-mlops-")
+    # The code location (and so every run and step pod) uses the k8s job executor, and the
+    # teacher's shard count is one the resource accepts.
+    assert env[EXECUTOR_ENV] == "k8s"
+    assert resolve_shards(0, {SHARDS_ENV: env[SHARDS_ENV]}) >= 1
     assert [s["name"] for s in deployment["envSecrets"]] == ["fitsense-pipeline"]
     images = {
         f"{c['image']['repository']}:{c['image']['tag']}"
@@ -423,46 +440,126 @@ def test_gke_user_deployment_is_the_fitsense_code_location() -> None:
     assert webserver["readinessProbe"]["httpGet"]["port"] == webserver["service"]["port"]
 
 
-def _k8s_job(run_config: dict[str, Any]) -> dg.JobDefinition:
-    """The pipeline job as the code location would define it on GKE: the k8s job executor."""
-    merged = dg.Definitions.merge(defs(), dg.Definitions(executor=k8s_job_executor))
-    job = merged.resolve_job_def("pipeline")
+def _k8s_job(monkeypatch: pytest.MonkeyPatch) -> dg.JobDefinition:
+    """The pipeline job as the code location defines it on GKE (values.yaml sets
+    FITSENSE_DAGSTER_EXECUTOR=k8s): the k8s job executor."""
+    monkeypatch.setenv(EXECUTOR_ENV, "k8s")
+    job = defs().resolve_job_def("pipeline")
     assert job.executor_def.name == "k8s"
     return job
 
 
-def test_gke_run_config_is_valid_for_the_pipeline_with_the_k8s_executor() -> None:
-    run_config = yaml.safe_load(RUN_CONFIG.read_text())
-    # The executor's own schema, alone...
-    executor = process_config(
-        k8s_job_executor.config_schema.config_type, run_config["execution"]["config"]
+def _step_op_names(job: dg.JobDefinition) -> dict[str, str | None]:
+    """The op name of every step of the job (what per_step_k8s_config is keyed by, also
+    inside graph-backed assets and for mapped steps) and its concurrency pool."""
+    plan = create_execution_plan(job)
+    return {s.node_handle.name: s.pool for s in plan.get_all_steps_in_topo_order()}
+
+
+def test_code_location_uses_the_k8s_executor_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+    local = defs()
+    assert local.resolve_job_def("pipeline").executor_def.name == "multi_or_in_process_executor"
+    monkeypatch.setenv(EXECUTOR_ENV, "local")
+    assert defs().resolve_job_def("pipeline").executor_def.name == "multi_or_in_process_executor"
+
+    job = _k8s_job(monkeypatch)
+    loaded = defs()
+    for name in ("pipeline", "dataset", "synthetic_data"):
+        assert loaded.resolve_job_def(name).executor_def.name == "k8s", name
+    assert loaded.resolve_implicit_global_asset_job_def().executor_def.name == "k8s"
+    # Without run config (a sensor's or the automation's run) a run gets the defaults.
+    assert (
+        dg.validate_run_config(job, {})["execution"]["k8s"]
+        == dg.validate_run_config(job, {"execution": {"config": K8S_EXECUTOR_DEFAULTS}})[
+            "execution"
+        ]["k8s"]
     )
-    assert executor.success, [e.message for e in executor.errors]
-    # ...and the whole document against the pipeline job (ops config included).
-    job = _k8s_job(run_config)
+
+    # A wrong value stops the code location from loading, with the reason as the cause.
+    monkeypatch.setenv(EXECUTOR_ENV, "kubernetes")
+    with pytest.raises(Exception, match=r"executor\.py") as failed:
+        defs()
+    cause = failed.value
+    while cause is not None and not isinstance(cause, ConfigurationError):
+        cause = cause.__cause__ or cause.__context__
+    assert cause is not None, failed.value
+    assert str(cause) == "FITSENSE_DAGSTER_EXECUTOR must be one of local, k8s, got 'kubernetes'"
+
+
+def test_k8s_executor_without_dagster_k8s_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fitsense_assets.defs.executor import k8s_executor
+
+    monkeypatch.setitem(sys.modules, "dagster_k8s", None)  # the import fails
+    with pytest.raises(ConfigurationError, match=r"needs dagster-k8s: install the deploy extra"):
+        k8s_executor()
+
+
+def test_gke_run_config_is_valid_for_the_pipeline_with_the_k8s_executor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_config = yaml.safe_load(RUN_CONFIG.read_text())
+    # The executor's own schema, alone, for the document's block and for the defaults...
+    for block in (run_config["execution"]["config"], K8S_EXECUTOR_DEFAULTS):
+        executor = process_config(k8s_job_executor.config_schema.config_type, block)
+        assert executor.success, [e.message for e in executor.errors]
+    # ...and the whole document against the pipeline job the code location defines with
+    # FITSENSE_DAGSTER_EXECUTOR=k8s (ops config included).
+    job = _k8s_job(monkeypatch)
     validated = dg.validate_run_config(job, run_config)
     config = validated["execution"]["k8s"]
     assert config["job_namespace"] == NAMESPACE
+    # The document is merged over the defaults: its override and the defaults both hold.
+    assert config["step_k8s_config"]["job_spec_config"] == {
+        "ttl_seconds_after_finished": 86400,
+        "active_deadline_seconds": 86400,
+    }
+    assert config["step_k8s_config"]["container_config"]["resources"]["requests"] == {
+        "cpu": "1",
+        "memory": "4Gi",
+    }
+    assert config["max_concurrent"] == K8S_EXECUTOR_DEFAULTS["max_concurrent"]
+    assert merged_k8s_config(run_config["execution"]["config"])["job_namespace"] == NAMESPACE
+    # An unknown key is refused, not ignored.
+    with pytest.raises(dg.DagsterInvalidConfigError, match="max_concurent"):
+        dg.validate_run_config(job, {"execution": {"config": {"max_concurent": 2}}})
     # per_step_k8s_config is keyed by op name; an unknown name would be ignored silently.
-    ops = {node.name for node in job.graph.nodes}
-    assert set(config["per_step_k8s_config"]) <= ops
+    # Every name in it is a real step's op, the teacher shards' mapped op included (inside
+    # the graph-backed teacher_outputs), and that op is in the teacher_provider pool.
+    steps = _step_op_names(job)
+    assert set(config["per_step_k8s_config"]) <= set(steps)
+    assert "answer_teacher_shard" in config["per_step_k8s_config"]
+    assert steps["answer_teacher_shard"] == TEACHER_POOL
     # Without the k8s executor the same document does not validate (the block is its own).
+    monkeypatch.setenv(EXECUTOR_ENV, "local")
     with pytest.raises(dg.DagsterInvalidConfigError):
         dg.validate_run_config(defs().resolve_job_def("pipeline"), run_config)
 
 
-def test_gke_training_step_pod_gets_a_gpu_on_the_gpu_pool(tmp_path: Path) -> None:
+def test_gke_training_step_pod_gets_a_gpu_on_the_gpu_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The Kubernetes Job the k8s job executor would create for student_model: the run
-    launcher's config (from the Helm values), the executor's step_k8s_config (run_config.yaml)
-    and the step's own dagster-k8s/config tag, merged by dagster-k8s, built by
-    construct_dagster_k8s_job. Other steps get no GPU."""
+    launcher's config (from the Helm values), the executor's step_k8s_config (its defaults
+    with run_config.yaml merged over them) and the step's own dagster-k8s/config tag, merged
+    by dagster-k8s, built by construct_dagster_k8s_job. Other steps get no GPU."""
     run_config = yaml.safe_load(RUN_CONFIG.read_text())
-    executor_config = run_config["execution"]["config"]
-    job = _k8s_job(run_config)
-    tags = {node.name: node.tags for node in job.graph.nodes}
+    job = _k8s_job(monkeypatch)
+    executor_config = dg.validate_run_config(job, run_config)["execution"]["k8s"]
+    tags = {h.name: job.graph.get_node(h).tags for h in job.graph.iterate_node_handles()}
     assert json.loads(tags["student_model"]["dagster-k8s/config"]) == GPU_STEP_K8S_CONFIG
+    assert gpu_step_k8s_config(os.environ) == GPU_STEP_K8S_CONFIG
     gpu_steps = {name for name, t in tags.items() if GPU in t.get("dagster-k8s/config", "")}
     assert gpu_steps == {"student_model"}
+    # The tag as the code location computes it on GKE, from its environment in the values
+    # (the module computes it at import, from the process's environment).
+    (deployment,) = _values()["dagster-user-deployments"]["deployments"]
+    location_env = {e["name"]: e["value"] for e in deployment["env"]}
+    tags["student_model"] = {
+        "dagster-k8s/config": json.dumps(gpu_step_k8s_config(location_env)),
+    }
 
     # The run launcher from the rendered values; only how it finds the cluster is changed
     # (a kubeconfig that is parsed, never contacted).
@@ -516,19 +613,29 @@ def test_gke_training_step_pod_gets_a_gpu_on_the_gpu_pool(tmp_path: Path) -> Non
     assert [(t.key, t.operator, t.effect) for t in pod.tolerations] == [
         (GPU, "Exists", "NoSchedule")
     ]
-    assert pod.service_account_name == "fitsense-dagster"
+    # The training step runs the CUDA image as the training account's Kubernetes account.
+    assert container.image == location_env[GPU_STEP_IMAGE_ENV]
+    account = yaml.safe_load(TRAINING_ACCOUNT.read_text())["metadata"]
+    assert pod.service_account_name == location_env[GPU_STEP_SERVICE_ACCOUNT_ENV]
+    assert pod.service_account_name == account["name"] == "fitsense-training"
+    assert account["namespace"] == executor_config["job_namespace"] == NAMESPACE
     assert training.spec.ttl_seconds_after_finished == 86400
     env = {e.name: e for e in container.env}
     assert env["DAGSTER_PG_PASSWORD"].value_from.secret_key_ref.name == (
         "fitsense-dagster-postgresql"
     )
 
-    for step in ("synthetic_users", "student_export"):
+    for step in ("synthetic_users", "student_export", "answer_teacher_shard"):
         other = step_job(step).spec.template.spec
         assert GPU not in (other.containers[0].resources.requests or {})
         assert not other.node_selector and not other.tolerations
+        # Every other step runs the run's image as the pipeline's account.
+        assert other.service_account_name == "fitsense-dagster"
+        assert other.containers[0].image == "registry.invalid/fitsense-dagster:t"
     export = step_job("student_export").spec.template.spec.containers[0].resources
     assert export.requests["memory"] == "8Gi"  # per_step_k8s_config
+    shard = step_job("answer_teacher_shard").spec.template.spec.containers[0].resources
+    assert shard.requests == {"cpu": "500m", "memory": "2Gi"}  # a teacher shard: small
     assert step_job("synthetic_users").spec.template.spec.containers[0].resources.requests == {
         "cpu": "1",
         "memory": "4Gi",
@@ -541,6 +648,24 @@ def test_gke_training_step_pod_gets_a_gpu_on_the_gpu_pool(tmp_path: Path) -> Non
 def _manifests() -> dict[str, dict[str, Any]]:
     docs = [d for d in yaml.safe_load_all(VLLM.read_text()) if d]
     return {d["kind"]: d for d in docs}
+
+
+def test_gpu_step_config_follows_its_environment() -> None:
+    bare = gpu_step_k8s_config({})
+    assert "image" not in bare["container_config"]
+    assert "service_account_name" not in bare["pod_spec_config"]
+    set_ = gpu_step_k8s_config(
+        {GPU_STEP_IMAGE_ENV: " img:1 ", GPU_STEP_SERVICE_ACCOUNT_ENV: "fitsense-training"}
+    )
+    assert set_["container_config"]["image"] == "img:1"
+    assert set_["pod_spec_config"]["service_account_name"] == "fitsense-training"
+    # The training account's manifest is a strict Kubernetes ServiceAccount.
+    document = yaml.safe_load(TRAINING_ACCOUNT.read_text())
+    assert document["kind"] == "ServiceAccount"
+    k8s_model_from_dict(
+        kubernetes.client.V1ServiceAccount,
+        k8s_snake_case_dict(kubernetes.client.V1ServiceAccount, document),
+    )
 
 
 def test_vllm_manifests_parse_as_kubernetes_objects() -> None:

@@ -29,6 +29,8 @@ from hcl2 import SerializationOptions
 
 REPO = Path(__file__).resolve().parents[1]
 INFRA = REPO / "infra"
+DOCKER = REPO / "docker"
+DEPLOY = REPO / "deploy"
 ENVS = ("dev", "stage", "prod")
 GOOGLE_PROVIDER = "registry.terraform.io/hashicorp/google"
 # Where a filesystem mirror of providers may be (terraform's implied mirror directories
@@ -237,6 +239,7 @@ def _render_startup(tmp_path: Path, gpu_count: int) -> str:
     shutil.copy(INFRA / "templates" / "vllm-startup.sh.tftpl", work)
     values = {
         "project_id": "your-gcp-project-id",
+        "env": "dev",
         "registry_host": "us-east4-docker.pkg.dev",
         "image": "us-east4-docker.pkg.dev/your-gcp-project-id/fitsense-dev/vllm:dev",
         "cloud_sdk_image": "gcr.io/google.com/cloudsdktool/google-cloud-cli:stable",
@@ -276,6 +279,8 @@ def test_startup_script_renders_and_is_bash(tmp_path, gpu_count):
         assert f"--device /dev/nvidia{i}:/dev/nvidia{i}" in script
     assert f"/dev/nvidia{gpu_count}:" not in script
     assert '"$IMAGE" --port "$PORT"' in script
+    assert 'PORT="8090"' in script
+    assert "printf 'FITSENSE_ENV=%s\\n' \"dev\"" in script
     assert "%{" not in script
     assert "set -x" not in script, "the script must not trace (it handles secrets)"
 
@@ -358,6 +363,7 @@ SERVICE_ACCOUNTS = {
     "pipeline": {
         ("bucket", "roles/storage.objectUser", None),
         ("secret:database_url", "roles/secretmanager.secretAccessor", None),
+        ("secret:dagster_storage_url", "roles/secretmanager.secretAccessor", None),
         ("secret:teacher_api_key", "roles/secretmanager.secretAccessor", None),
         ("secret:model_api_key", "roles/secretmanager.secretAccessor", None),
         ("repository", "roles/artifactregistry.reader", None),
@@ -450,10 +456,27 @@ def test_service_accounts_hold_only_their_roles(config):
         for env in ENVS:  # 6-30 characters, the rule for account ids
             assert 6 <= len(body["account_id"].replace("${var.env}", env)) <= 30
     held: dict[str, set] = {name: set() for name in SERVICE_ACCOUNTS}
+    acting: dict[str, set] = {}  # Google account -> Kubernetes accounts that act as it
     for (rtype, rname), body in config.resources.items():
         if not rtype.endswith("_iam_member"):
             continue
         member = body["member"]
+        if body["role"] == "roles/iam.workloadIdentityUser":
+            # Workload Identity: a Kubernetes service account of the GKE deploy configs may
+            # act as one of ours, and only when there is a cluster to have one.
+            assert rtype == "google_service_account_iam_member", rname
+            assert body["count"] == "${var.gke_workload_identity ? 1 : 0}", rname
+            m = re.fullmatch(
+                r"serviceAccount:\$\{var\.project_id\}\.svc\.id\.goog\[\$\{local\.([a-z_]+)\}\]",
+                member,
+            )
+            assert m, f"{rname}: member {member!r}"
+            target = re.fullmatch(
+                r"google_service_account\.([a-z]+)\.name", _ref(body["service_account_id"])
+            )
+            assert target, body["service_account_id"]
+            acting.setdefault(target.group(1), set()).add(config.locals[m.group(1)])
+            continue
         if member == "allUsers":
             # Only the API's invoker role is public (the API is the front door).
             assert (rtype, rname) == ("google_cloud_run_v2_service_iam_member", "public_invoker")
@@ -464,6 +487,11 @@ def test_service_accounts_hold_only_their_roles(config):
         held[m.group(1)].add((_scope(config, rtype, body), body["role"], _prefixes(config, body)))
     for name, expected in SERVICE_ACCOUNTS.items():
         assert held[name] == expected, f"{name}: holds {held[name]}, expected {expected}"
+    assert acting == {
+        "pipeline": {"fitsense-dagster/fitsense-dagster"},
+        "training": {"fitsense-dagster/fitsense-training"},
+        "inference": {"fitsense-serving/fitsense-vllm"},
+    }
     # Additive bindings only: nothing that would replace a resource's whole policy.
     authoritative = [t for t, _ in config.resources if t.endswith(("_iam_binding", "_iam_policy"))]
     assert not authoritative
@@ -511,30 +539,51 @@ def test_bucket_per_environment_with_the_seed_layout(config):
             assert prefix in text, f"{doc.name} does not document {prefix}"
 
 
-def test_firewall_admits_only_the_connector_to_vllm(config):
+def test_firewall_admits_only_the_connector_and_the_pipeline_to_vllm(config):
+    """Two ingress rules reach the vLLM VM, both on its port only: the connector's range
+    (the API) and pipeline_source_ranges (live monitoring's probes from Dagster), the
+    second only when that list is not empty. Nothing else has a rule."""
     connector = config.one("google_vpc_access_connector", "api")
     assert connector["ip_cidr_range"] == "${var.connector_cidr}"
     rules = config.of_type("google_compute_firewall")
-    assert set(rules) == {"vllm_from_connector"}
-    rule = rules["vllm_from_connector"]
-    assert rule["direction"] == "INGRESS"
-    assert rule["source_ranges"] == ["${var.connector_cidr}"]
-    assert "source_tags" not in rule and "source_service_accounts" not in rule
-    assert rule["target_tags"] == ["${local.vllm_tag}"]
+    assert set(rules) == {"vllm_from_connector", "vllm_from_pipeline"}
+    sources = {
+        "vllm_from_connector": ["${var.connector_cidr}"],
+        "vllm_from_pipeline": "${var.pipeline_source_ranges}",
+    }
+    for name, rule in rules.items():
+        assert rule["direction"] == "INGRESS"
+        assert rule["source_ranges"] == sources[name], name
+        assert "source_tags" not in rule and "source_service_accounts" not in rule
+        assert rule["target_tags"] == ["${local.vllm_tag}"]
+        (allow,) = rule["allow"]
+        assert allow["protocol"] == "tcp"
+        assert allow["ports"] == ["${tostring(var.vllm_port)}"]
+        assert "deny" not in rule
+    assert "count" not in rules["vllm_from_connector"]
+    assert rules["vllm_from_pipeline"]["count"] == (
+        "${length(var.pipeline_source_ranges) > 0 ? 1 : 0}"
+    )
     vm = config.one("google_compute_instance", "vllm")
     assert vm["tags"] == ["${local.vllm_tag}"]
-    (allow,) = rule["allow"]
-    assert allow["protocol"] == "tcp"
-    assert allow["ports"] == ["${tostring(var.vllm_port)}"]
-    assert "deny" not in rule
     assert "0.0.0.0/0" not in config.text
-    # Every environment's connector is a private /28 outside its subnet.
+    # The variable accepts private ranges only.
+    (validation,) = config.variables["pipeline_source_ranges"]["validation"]
+    assert "cidrnetmask" in validation["condition"] and "192\\\\.168" in validation["condition"]
+    assert config.default("pipeline_source_ranges") == []
+    # Every environment's connector is a private /28 outside its subnet; the pipeline's
+    # ranges are private and do not take in the connector's.
     for env in ENVS:
         tfvars = _load(INFRA / "envs" / f"{env}.tfvars")
         cidr = ipaddress.ip_network(tfvars.get("connector_cidr", config.default("connector_cidr")))
         subnet = ipaddress.ip_network(tfvars.get("subnet_cidr", config.default("subnet_cidr")))
         assert cidr.prefixlen == 28 and cidr.is_private and subnet.is_private
         assert not cidr.overlaps(subnet)
+        pipeline = [ipaddress.ip_network(r) for r in tfvars["pipeline_source_ranges"]]
+        assert pipeline, f"{env}: live monitoring cannot reach the model server"
+        for network in pipeline:
+            assert network.is_private and network.prefixlen >= 16, (env, network)
+            assert not network.overlaps(cidr), (env, network)
 
 
 def test_gpu_vm_is_private(config):
@@ -598,9 +647,16 @@ def test_cloud_run_uses_the_connector_and_the_backend_account(config):
     }
     assert _ref(env["FITSENSE_MODEL_URL"]["value"]) == "local.model_url"
     assert "google_compute_address.vllm.address" in config.locals["model_url"]
+    assert env["FITSENSE_ENV"]["value"] == "${var.env}"
+    # Log lines link to their request's trace only when the project is named.
+    assert env["GOOGLE_CLOUD_PROJECT"]["value"] == "${var.project_id}"
+    assert env["FITSENSE_INFERENCE_USD_PER_1K_TOKENS"]["value"] == (
+        "${tostring(var.inference_usd_per_1k_tokens)}"
+    )
     for name, e in env.items():
         if "value" in e:
-            assert not re.search(r"KEY|PASSWORD|TOKEN|SECRET|DATABASE_URL", name), name
+            # (..._TOKENS counts tokens; it holds none.)
+            assert not re.search(r"KEY|PASSWORD|TOKEN(?!S$)|SECRET|DATABASE_URL", name), name
     # cloudbuild.yaml deploys new images; Terraform must not roll them back.
     (lifecycle,) = service["lifecycle"]
     assert "${template[0].containers[0].image}" in lifecycle["ignore_changes"]
@@ -608,14 +664,20 @@ def test_cloud_run_uses_the_connector_and_the_backend_account(config):
 
 def test_secrets_are_containers_without_values(config):
     secrets = config.of_type("google_secret_manager_secret")
-    assert set(secrets) == {"database_url", "model_api_key", "teacher_api_key"}
+    assert set(secrets) == {
+        "database_url",
+        "dagster_storage_url",
+        "model_api_key",
+        "teacher_api_key",
+    }
     for name, body in secrets.items():
         assert body["secret_id"] == "${local.name}-" + name.replace("_", "-")
         assert "auto" in _block(body, "replication")
     assert not config.of_type("google_secret_manager_secret_version")
     assert "secret_data" not in config.text
     for name in config.variables:
-        assert not re.search(r"password|secret|api_key|token|credential", name), name
+        # (inference_usd_per_1k_tokens counts tokens; it holds none.)
+        assert not re.search(r"password|secret|api_key|token(?!s$)|credential", name), name
 
 
 def test_registry_and_trigger_match_cloudbuild(config):
@@ -644,11 +706,28 @@ def test_cloudbuild_builds_tests_pushes_and_deploys():
     )
     assert build["options"]["dynamicSubstitutions"] is True
     assert build["options"]["logging"] == "CLOUD_LOGGING_ONLY"
-    for image in ("api", "dagster", "inference-cpu", "vllm"):
+    # Every Dockerfile is built (with its commit), smoke-tested, pushed and listed.
+    dockerfiles = sorted(p.name.removesuffix(".Dockerfile") for p in DOCKER.glob("*.Dockerfile"))
+    assert {"api", "dagster", "training-gpu", "inference-cpu", "vllm"} <= set(dockerfiles)
+    assert build["substitutions"]["_GIT_COMMIT"] == "${COMMIT_SHA}"
+    builds = sorted(s.removeprefix("build-") for s in steps if s.startswith("build-"))
+    assert builds == dockerfiles
+    smoke, push = steps["smoke"]["args"][-1], steps["push"]["args"][-1]
+    assert sorted(steps["smoke"]["waitFor"]) == sorted(f"build-{i}" for i in dockerfiles)
+    for image in dockerfiles:
         step = steps[f"build-{image}"]
+        assert step["waitFor"] == ["-"]
         assert f"--file=docker/{image}.Dockerfile" in step["args"]
+        assert "--build-arg=GIT_COMMIT=${_GIT_COMMIT}" in step["args"]
         assert f"--tag=${{_IMAGES}}/{image}:${{_TAG}}" in step["args"]
+        assert f"--tag=${{_IMAGES}}/{image}:${{_ENV}}" in step["args"]
         assert f"${{_IMAGES}}/{image}:${{_TAG}}" in build["images"]
+        assert f"${{_IMAGES}}/{image}:${{_TAG}}" in smoke
+    loops = re.findall(r"for image in ([a-z -]+); do", smoke + push)
+    assert [sorted(loop.split()) for loop in loops] == [dockerfiles, dockerfiles]
+    assert "org.opencontainers.image.revision" in smoke and '= "${_GIT_COMMIT}"' in smoke
+    # training-gpu's torch is a CUDA build (import only: there is no GPU in Cloud Build).
+    assert "torch.version.cuda" in smoke
     assert "make lint" in steps["test"]["args"][-1]
     assert "make test" in steps["test"]["args"][-1]
     assert set(steps["push"]["waitFor"]) == {"test", "smoke"}
@@ -908,3 +987,461 @@ def test_scan_finds_what_it_looks_for():
     assert not scan("${_REGION}-docker.pkg.dev/${PROJECT_ID}/${_REPOSITORY}/api")
     assert not scan('project = var.project_id\nexpression = "projects/_/buckets/b"')
     assert not scan("gcr.io/cloud-builders/docker gcr.io/google.com/cloudsdktool/cloud-sdk")
+
+
+# --- (4) infra/ against docker/, deploy/, cloudbuild.yaml and the code ------------------
+#
+# The deploy configs (deploy/) are written for one environment, prod: their secret ids,
+# accounts, repository and bucket carry it. Each workload below runs as one service
+# account and names the secrets it reads; infra/ must agree on every name, and on who
+# may read what.
+
+DEPLOY_ENV = "prod"
+VALUES = DEPLOY / "dagster" / "gke" / "values.yaml"
+VLLM_K8S = DEPLOY / "k8s" / "vllm.yaml"
+VM_ENV_FILE = DEPLOY / "dagster" / "vm" / "dagster.env"
+TRAINING_ACCOUNT = DEPLOY / "dagster" / "gke" / "training-serviceaccount.yaml"
+VM_UNITS = sorted((DEPLOY / "dagster" / "vm").glob("*.service"))
+# Which workload each deploy config belongs to (a new config must be placed here).
+DEPLOY_WORKLOADS = {
+    "dagster/vm/": "dagster-vm",
+    "dagster/gke/training-serviceaccount.yaml": "training-gke",
+    "dagster/gke/values.yaml": "dagster-gke",
+    "dagster/gke/run_config.yaml": "dagster-gke",
+    "k8s/vllm.yaml": "vllm-gke",
+}
+# A secret named on a command line (gcloud … --secret=ID) or as a Secret Manager
+# reference (sm://ID, sm://ID/versions/V, sm://projects/P/secrets/ID/versions/V).
+SECRET_REFERENCE = re.compile(
+    r"(?:--secret=|\bsm://(?:projects/[^/\s]+/secrets/)?)([A-Za-z0-9_-]+)"
+)
+# Granted, and named by no deploy config: the training account may read the database URL
+# itself (a training workload resolving sm:// references). On GKE the training step runs
+# as it (deploy/dagster/gke/training-serviceaccount.yaml) but gets its settings, as every
+# step does, from the fitsense-pipeline Kubernetes Secret.
+UNWIRED_GRANTS = {"training": {"database_url"}}
+# An image in Artifact Registry, with or without its tag (Helm values split them).
+REGISTRY_IMAGE = re.compile(
+    r"\b([a-z0-9-]+)-docker\.pkg\.dev/your-gcp-project-id/([a-z0-9-]+)/([a-z0-9-]+)\b"
+)
+
+
+def _values() -> dict:
+    return yaml.safe_load(VALUES.read_text())
+
+
+def _vllm_k8s() -> dict[str, dict]:
+    return {d["kind"]: d for d in yaml.safe_load_all(VLLM_K8S.read_text()) if d}
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines as systemd's EnvironmentFile reads them (no quoting used here)."""
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep and re.fullmatch(r"[A-Z_][A-Z0-9_]*", key), f"{path.name}: {line!r}"
+            assert key not in values, f"{path.name}: {key} twice"
+            values[key] = value
+    return values
+
+
+def _user_deployment_env() -> dict[str, str]:
+    (deployment,) = _values()["dagster-user-deployments"]["deployments"]
+    return {e["name"]: e["value"] for e in deployment["env"]}
+
+
+def _vllm_container() -> dict:
+    (container,) = _vllm_k8s()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def _account_named(config: Config, email: str) -> str:
+    """The infra account (backend, pipeline, …) a deploy config's email names."""
+    m = re.fullmatch(r"([a-z0-9-]+)@your-gcp-project-id\.iam\.gserviceaccount\.com", email)
+    assert m, f"{email!r} is not a service account of the placeholder project"
+    ids = {
+        config.resolve(body["account_id"], DEPLOY_ENV): name
+        for name, body in config.of_type("google_service_account").items()
+    }
+    assert m.group(1) in ids, f"{email}: infra/iam.tf has no account {m.group(1)}"
+    return ids[m.group(1)]
+
+
+def _secret_names(config: Config, env: str) -> dict[str, str]:
+    """Secret id in ``env`` -> the google_secret_manager_secret that creates it."""
+    return {
+        config.resolve(body["secret_id"], env): name
+        for name, body in config.of_type("google_secret_manager_secret").items()
+    }
+
+
+def _deploy_config_files() -> list[Path]:
+    """The deploy configs (the README is prose about them, not one of them)."""
+    return sorted(
+        p
+        for p in DEPLOY.rglob("*")
+        if p.is_file() and p.suffix != ".md" and "__pycache__" not in p.parts
+    )
+
+
+def _workloads(config: Config) -> dict[str, tuple[str, set[str]]]:
+    """Every workload: (the account it runs as, the secrets it reads, by resource name)."""
+    # The API on Cloud Run: its secret_key_ref env.
+    template = _block(config.one("google_cloud_run_v2_service", "api"), "template")
+    api_account = re.fullmatch(
+        r"google_service_account\.([a-z]+)\.email", _ref(template["service_account"])
+    ).group(1)
+    api_secrets = {
+        re.fullmatch(
+            r"google_secret_manager_secret\.([a-z_]+)\.secret_id",
+            _ref(_block(_block(e, "value_source"), "secret_key_ref")["secret"]),
+        ).group(1)
+        for e in _block(template, "containers")["env"]
+        if "value_source" in e
+    }
+    # The vLLM VM: the secrets its startup script reads.
+    vm = config.one("google_compute_instance", "vllm")
+    vm_account = re.fullmatch(
+        r"google_service_account\.([a-z]+)\.email", _ref(_block(vm, "service_account")["email"])
+    ).group(1)
+    vm_secrets = set(
+        re.findall(
+            r"google_secret_manager_secret\.([a-z_]+)\.secret_id", vm["metadata"]["startup-script"]
+        )
+    )
+    workloads = {
+        "api": (api_account, api_secrets),
+        "vllm-vm": (vm_account, vm_secrets),
+    }
+    # The deploy configs: the account from the config itself, the secrets every file of
+    # the workload names.
+    vm_env = VM_ENV_FILE.read_text()
+    (vm_sa,) = re.findall(r"--service-account=(\S+)", vm_env)
+    training_ksa = yaml.safe_load(TRAINING_ACCOUNT.read_text())
+    accounts = {
+        "dagster-vm": _account_named(config, vm_sa),
+        "dagster-gke": _account_named(
+            config, _values()["serviceAccount"]["annotations"]["iam.gke.io/gcp-service-account"]
+        ),
+        "training-gke": _account_named(
+            config, training_ksa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+        ),
+        "vllm-gke": _account_named(
+            config,
+            _vllm_k8s()["ServiceAccount"]["metadata"]["annotations"][
+                "iam.gke.io/gcp-service-account"
+            ],
+        ),
+    }
+    ids = _secret_names(config, DEPLOY_ENV)
+    named: dict[str, set[str]] = {name: set() for name in accounts}
+    for path in _deploy_config_files():
+        relative = path.relative_to(DEPLOY).as_posix()
+        owners = [w for prefix, w in DEPLOY_WORKLOADS.items() if relative.startswith(prefix)]
+        assert len(owners) == 1, f"deploy/{relative} belongs to no workload in DEPLOY_WORKLOADS"
+        for secret_id in SECRET_REFERENCE.findall(path.read_text()):
+            assert secret_id in ids, (
+                f"deploy/{relative} names the secret {secret_id!r}, which infra/secrets.tf "
+                f"does not create (its {DEPLOY_ENV} ids: {sorted(ids)})"
+            )
+            named[owners[0]].add(ids[secret_id])
+    for name, account in accounts.items():
+        workloads[name] = (account, named[name])
+    return workloads
+
+
+def _secret_readers(config: Config) -> dict[str, set[str]]:
+    readers: dict[str, set[str]] = {
+        name: set() for name in config.of_type("google_secret_manager_secret")
+    }
+    for body in config.of_type("google_secret_manager_secret_iam_member").values():
+        assert body["role"] == "roles/secretmanager.secretAccessor"
+        secret = re.fullmatch(
+            r"google_secret_manager_secret\.([a-z_]+)\.id", _ref(body["secret_id"])
+        ).group(1)
+        account = re.fullmatch(r"google_service_account\.([a-z]+)\.member", _ref(body["member"]))
+        readers[secret].add(account.group(1))
+    return readers
+
+
+def test_every_secret_a_workload_names_exists_and_only_its_workloads_read_it(config):
+    workloads = _workloads(config)
+    # What each workload reads, as the configs name it.
+    expected = {
+        "api": ("backend", {"database_url", "model_api_key"}),
+        "vllm-vm": ("inference", {"database_url", "model_api_key"}),
+        "vllm-gke": ("inference", {"database_url", "model_api_key"}),
+        "dagster-vm": (
+            "pipeline",
+            {"dagster_storage_url", "database_url", "teacher_api_key", "model_api_key"},
+        ),
+        "dagster-gke": (
+            "pipeline",
+            {"dagster_storage_url", "database_url", "teacher_api_key", "model_api_key"},
+        ),
+        "training-gke": ("training", set()),
+    }
+    assert workloads == expected
+    # Each secret is readable by exactly the accounts of the workloads that name it.
+    needed: dict[str, set[str]] = {}
+    for account, secrets in workloads.values():
+        for secret in secrets:
+            needed.setdefault(secret, set()).add(account)
+    for account, secrets in UNWIRED_GRANTS.items():
+        for secret in secrets:
+            needed.setdefault(secret, set()).add(account)
+    readers = _secret_readers(config)
+    assert set(needed) == set(readers), "a secret that no workload reads"
+    for secret, accounts in readers.items():
+        assert accounts == needed[secret], (
+            f"{secret}: readable by {accounts}, needed by {needed[secret]}"
+        )
+    assert readers["dagster_storage_url"] == {"pipeline"}
+    # infra/README.md says how to add a value to every secret, and only to these.
+    added = set(re.findall(r"gcloud secrets versions add (\S+)", (INFRA / "README.md").read_text()))
+    assert added == set(_secret_names(config, "dev")), added
+    # Secrets on the Dagster VM are references, never values, and every secret setting
+    # the code knows is one of them.
+    from fitsense_core.secrets import SECRET_SETTINGS
+
+    vm_env = _env_file(VM_ENV_FILE)
+    for setting in SECRET_SETTINGS:
+        assert vm_env[setting].startswith("sm://"), (
+            f"dagster.env: {setting} is not an sm:// reference"
+        )
+    # On GKE the pipeline's secrets reach the pods from the Kubernetes Secret the values
+    # name, which holds the keys the header's command puts in it.
+    (deployment,) = _values()["dagster-user-deployments"]["deployments"]
+    header = VALUES.read_text().split("\nglobal:", 1)[0]
+    for setting in ("FITSENSE_DATABASE_URL", "FITSENSE_TEACHER_API_KEY", "FITSENSE_MODEL_API_KEY"):
+        assert f"--from-file={setting}=" in header, setting
+        assert setting not in _user_deployment_env()
+    assert [s["name"] for s in deployment["envSecrets"]] == ["fitsense-pipeline"]
+
+
+def test_the_model_port_is_one_port_everywhere(config):
+    """vLLM listens where the API's FITSENSE_MODEL_URL points, on the GPU VM and on GKE:
+    the code's default port (fitsense_serving.config.DEFAULT_MODEL_URL, fitsense serve's
+    --port default), the images' EXPOSE and health checks, Terraform's vllm_port (model
+    URL, firewall rules, the startup script), deploy/k8s/vllm.yaml, and the Dagster
+    workloads' FITSENSE_MODEL_URL (live monitoring)."""
+    import inspect
+    from urllib.parse import urlsplit
+
+    from fitsense_serving.config import DEFAULT_MODEL_URL
+    from fitsense_serving.vllm import vllm_command
+
+    port = urlsplit(DEFAULT_MODEL_URL).port
+    assert port == inspect.signature(vllm_command).parameters["port"].default
+    # Terraform: the variable, the URL Cloud Run gets, the firewall rules, the VM.
+    assert config.default("vllm_port") == port
+    for env in ENVS:
+        assert "vllm_port" not in _load(INFRA / "envs" / f"{env}.tfvars"), env
+    assert config.locals["model_url"] == (
+        "http://${google_compute_address.vllm.address}:${var.vllm_port}/v1"
+    )
+    for rule in config.of_type("google_compute_firewall").values():
+        assert rule["allow"][0]["ports"] == ["${tostring(var.vllm_port)}"]
+    startup = config.one("google_compute_instance", "vllm")["metadata"]["startup-script"]
+    assert re.search(r"\bport\s*=\s*var\.vllm_port\b", startup)
+    template = (INFRA / "templates" / "vllm-startup.sh.tftpl").read_text()
+    assert 'PORT="${port}"' in template
+    for use in ('--publish "$PORT:$PORT"', '"$IMAGE" --port "$PORT"', "http://127.0.0.1:%s/v1"):
+        assert use in template, use
+    # The images.
+    for name in ("vllm", "inference-cpu"):
+        text = (DOCKER / f"{name}.Dockerfile").read_text()
+        assert re.findall(r"(?m)^EXPOSE (.+)$", text) == [str(port)], name
+        assert f"'http://127.0.0.1:{port}/v1')).port or {port};" in text, name
+    # GKE: the container's --port, its containerPort and the Service's port.
+    container = _vllm_container()
+    assert container["args"] == ["--port", str(port)]
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    assert [p["port"] for p in _vllm_k8s()["Service"]["spec"]["ports"]] == [port]
+    # The Dagster workloads' probes.
+    for where, url in (
+        ("dagster.env", _env_file(VM_ENV_FILE)["FITSENSE_MODEL_URL"]),
+        ("values.yaml", _user_deployment_env()["FITSENSE_MODEL_URL"]),
+    ):
+        assert urlsplit(url).port == port and url.endswith("/v1"), where
+    # What the docs say, where they give the port.
+    assert f":{port} /v1" in (INFRA / "README.md").read_text()
+    for path in (VLLM_K8S, DOCKER / "README.md", INFRA / "README.md", INFRA / "variables.tf"):
+        assert not re.search(r":8000\b|\b8000/v1|port.{0,20}\b8000\b", path.read_text()), path
+
+
+def test_every_workload_names_its_environment(config):
+    """FITSENSE_ENV is set on every workload to the environment its names carry; the
+    images set none (the code defaults to local); the inference cost estimate reaches the
+    API and the Dagster workloads from the environment's tfvars."""
+    service = config.one("google_cloud_run_v2_service", "api")
+    env = {e["name"]: e for e in _block(_block(service, "template"), "containers")["env"]}
+    assert env["FITSENSE_ENV"]["value"] == "${var.env}"
+    startup = config.one("google_compute_instance", "vllm")["metadata"]["startup-script"]
+    assert re.search(r"\benv\s*=\s*var\.env\b", startup)
+    template = (INFRA / "templates" / "vllm-startup.sh.tftpl").read_text()
+    assert "printf 'FITSENSE_ENV=%s\\n' \"${env}\"" in template
+    deploy_envs = {
+        "dagster VM (dagster.env)": _env_file(VM_ENV_FILE),
+        "dagster GKE (values.yaml)": _user_deployment_env(),
+        "vLLM GKE (vllm.yaml)": {e["name"]: e.get("value") for e in _vllm_container()["env"]},
+    }
+    for where, values in deploy_envs.items():
+        assert values.get("FITSENSE_ENV") == DEPLOY_ENV, where
+    # The Dagster VM's units read that file.
+    for unit in VM_UNITS:
+        assert "EnvironmentFile=/etc/fitsense/dagster.env" in unit.read_text(), unit.name
+    assert "install as /etc/fitsense/dagster.env" in VM_ENV_FILE.read_text()
+    # Every name in the deploy configs carries that same environment.
+    for path in _deploy_config_files():
+        text = path.read_text()
+        for pattern in (
+            r"fitsenseai-mlops-([a-z]+)",
+            r"pkg\.dev/your-gcp-project-id/fitsense-([a-z]+)/",
+            r"fitsense-[a-z]+-([a-z]+)@",
+            r"\bfitsense-(dev|stage|prod)-",
+        ):
+            assert set(re.findall(pattern, text)) <= {DEPLOY_ENV}, (path, pattern)
+    # The images say nothing about it.
+    for dockerfile in DOCKER.glob("*.Dockerfile"):
+        assert "FITSENSE_ENV" not in dockerfile.read_text(), dockerfile.name
+    # The cost estimate: a variable, one value per environment, the same in the configs.
+    variable = config.variables["inference_usd_per_1k_tokens"]
+    assert variable["type"] == "number" and "hourly price" in variable["description"]
+    assert env["FITSENSE_INFERENCE_USD_PER_1K_TOKENS"]["value"] == (
+        "${tostring(var.inference_usd_per_1k_tokens)}"
+    )
+    for tfvars_env in ENVS:
+        value = _load(INFRA / "envs" / f"{tfvars_env}.tfvars")["inference_usd_per_1k_tokens"]
+        assert 0 < value < 1, tfvars_env
+    prod = _load(INFRA / "envs" / f"{DEPLOY_ENV}.tfvars")["inference_usd_per_1k_tokens"]
+    for where in ("dagster VM (dagster.env)", "dagster GKE (values.yaml)"):
+        assert float(deploy_envs[where]["FITSENSE_INFERENCE_USD_PER_1K_TOKENS"]) == prod, where
+
+
+def test_deploy_configs_name_infras_accounts_images_and_kubernetes_accounts(config):
+    values, vllm = _values(), _vllm_k8s()
+    # The Kubernetes accounts Terraform lets act as Google ones are the configs' own.
+    install = re.search(r"--namespace (\S+)", VALUES.read_text()).group(1)
+    assert values["serviceAccount"]["name"] == values["global"]["serviceAccountName"]
+    assert config.locals["gke_dagster_ksa"] == f"{install}/{values['serviceAccount']['name']}"
+    account = vllm["ServiceAccount"]["metadata"]
+    assert config.locals["gke_vllm_ksa"] == f"{account['namespace']}/{account['name']}"
+    training = yaml.safe_load(TRAINING_ACCOUNT.read_text())["metadata"]
+    assert config.locals["gke_training_ksa"] == f"{training['namespace']}/{training['name']}"
+    assert training["namespace"] == install
+    assert _user_deployment_env()["FITSENSE_GPU_STEP_SERVICE_ACCOUNT"] == training["name"]
+    pod = vllm["Deployment"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["name"]
+    # Every image a deploy config runs is one cloudbuild.yaml builds into infra's
+    # repository, in infra's region.
+    built = {p.name.removesuffix(".Dockerfile") for p in DOCKER.glob("*.Dockerfile")}
+    repository = config.resolve(
+        config.one("google_artifact_registry_repository", "images")["repository_id"], DEPLOY_ENV
+    )
+    found = []
+    for path in _deploy_config_files():
+        for region, repo, image in REGISTRY_IMAGE.findall(path.read_text()):
+            found.append(image)
+            assert (region, repo) == (config.default("region"), repository), path
+            assert image in built, f"{path}: no Dockerfile builds {image}"
+    assert {"dagster", "vllm", "training-gpu"} <= set(found)
+    # The GPU step's image is training-gpu of the same build as the code location's.
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    gpu_image = _user_deployment_env()["FITSENSE_GPU_STEP_IMAGE"]
+    code = deployment["image"]
+    assert gpu_image == code["repository"].rsplit("/", 1)[0] + "/training-gpu:" + code["tag"]
+
+
+def test_dagster_vm_resolves_its_secret_references_before_dagster_starts(tmp_path):
+    """The units run Dagster through with_secrets.py, which resolves the sm:// and _FILE
+    settings (Dagster itself reads FITSENSE_DAGSTER_STORAGE_URL from the environment) and
+    execs the command with the values, printing where each came from but never a value."""
+    import json
+    import sys
+
+    wrapper = "/opt/fitsense/deploy/dagster/vm/with_secrets.py"
+    for unit in VM_UNITS:
+        (start,) = re.findall(r"(?m)^ExecStart=(.+)$", unit.read_text())
+        argv = start.split()
+        assert argv[:2] == ["/opt/fitsense/.venv/bin/python", wrapper], unit.name
+        assert argv[2].startswith("/opt/fitsense/.venv/bin/dagster-"), unit.name
+        assert (REPO / wrapper.removeprefix("/opt/fitsense/")).is_file()
+    url = "postgresql://dagster:" + "s3cr3t-" + "value" + "@db.invalid:5432/fitsense_dagster"
+    secret_file = tmp_path / "storage-url"
+    secret_file.write_text(url + "\n")
+    show = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('FITSENSE_')}))"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FITSENSE_", "GOOGLE_"))}
+    script = str(DEPLOY / "dagster" / "vm" / "with_secrets.py")
+    done = subprocess.run(
+        [sys.executable, script, sys.executable, "-c", show],
+        env={**base, "FITSENSE_DAGSTER_STORAGE_URL_FILE": str(secret_file)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen == {"FITSENSE_DAGSTER_STORAGE_URL": url}
+    assert f"from file {secret_file}" in done.stderr and "s3cr3t" not in done.stderr
+    # A reference that cannot be resolved stops the unit before Dagster starts.
+    failed = subprocess.run(
+        [sys.executable, script, sys.executable, "-c", "print('started')"],
+        env={**base, "FITSENSE_DATABASE_URL": "sm://fitsense-prod-database-url"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert failed.returncode == 78 and "started" not in failed.stdout
+    assert "GOOGLE_CLOUD_PROJECT" in failed.stderr
+
+
+def test_readme_layout_lists_the_deployment_folders():
+    readme = (REPO / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1]
+    for folder in ("docker/", "infra/", "deploy/"):
+        assert re.search(rf"(?m)^\| `{folder}`", layout), f"README.md's layout has no {folder} row"
+
+
+# Host addresses in infra/, docker/ and cloudbuild.yaml: none. Private network blocks
+# (the subnets, the connector's /28) and bind addresses are not addresses of anything.
+ADDRESS = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(/\d{1,2})?(?![\w.])")
+
+
+def addresses(text: str) -> list[str]:
+    """Every IPv4 address in ``text`` that names a host: not 127.0.0.1 or 0.0.0.0 alone,
+    not a private network block of /28 or wider."""
+    found = []
+    for m in ADDRESS.finditer(text):
+        ip, prefix = m.group(1), m.group(2)
+        if not prefix and ip in ("127.0.0.1", "0.0.0.0"):
+            continue
+        try:
+            network = ipaddress.ip_network(ip + (prefix or "/32"))
+        except ValueError:
+            found.append(m.group(0))  # host bits set, or not an address at all
+            continue
+        if not (network.is_private and network.prefixlen <= 28):
+            found.append(m.group(0))
+    return found
+
+
+def test_infra_docker_and_cloudbuild_name_no_host_address():
+    paths = [REPO / "cloudbuild.yaml", REPO / ".dockerignore", REPO / ".hadolint.yaml"]
+    for folder in (INFRA, DOCKER):
+        paths += [
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and ".terraform" not in p.parts and "__pycache__" not in p.parts
+        ]
+    problems = {str(p.relative_to(REPO)): addresses(p.read_text()) for p in paths}
+    assert not {k: v for k, v in problems.items() if v}
+    # The check itself.
+    host = ".".join(["10", "10", "0", "7"])
+    assert addresses(f"network_ip = {host}") == [host]
+    assert addresses(f"{host}/32") and addresses("10.10.0.1/24")
+    assert not addresses("10.8.0.16/28 10.10.0.0/24 127.0.0.1 0.0.0.0")

@@ -1,18 +1,14 @@
 import dagster as dg
 
-from fitsense_assets.partitions import run_partitions
-
 synthetic_data_job = dg.define_asset_job(
     "synthetic_data",
     selection=dg.AssetSelection.groups("synthetic"),
-    partitions_def=run_partitions,
     description="Generate a run's synthetic users and history, check them, load PostgreSQL.",
 )
 
 dataset_job = dg.define_asset_job(
     "dataset",
     selection=dg.AssetSelection.groups("synthetic", "teacher", "qa", "distill"),
-    partitions_def=run_partitions,
     description="Synthetic data through the distillation dataset (no training).",
 )
 
@@ -21,7 +17,6 @@ pipeline_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(
         "synthetic", "teacher", "qa", "distill", "training", "evaluation", "registry"
     ),
-    partitions_def=run_partitions,
     description="A whole run: synthetic data, prompts, teacher answers, QA reports, the "
     "distillation dataset, the student's training, export and evaluation, registration and "
     "promotion behind the gate.",

@@ -9,6 +9,7 @@ in ``model_promotions``. A version whose gate failed is never promoted.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +61,12 @@ INSERTED = COLUMNS[:-3]
 
 
 def git_commit() -> str:
-    """HEAD of the checkout the code runs from, marked -dirty with local changes."""
+    """The commit the code comes from: ``FITSENSE_GIT_COMMIT`` when set (the container
+    images set it at build time, as they hold no ``.git``), else HEAD of the checkout the
+    code runs from, marked -dirty with local changes; ``unknown`` when neither says."""
+    built_from = os.environ.get("FITSENSE_GIT_COMMIT", "").strip()
+    if built_from:
+        return built_from
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"],

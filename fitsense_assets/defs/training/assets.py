@@ -3,7 +3,10 @@ adapter on its own)."""
 
 import base64
 import json
+import os
 import shutil
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -31,18 +34,41 @@ GGUF_NAME = "student-q8_0.gguf"
 
 # The training step's pod under dagster-k8s's k8s job executor (deploy/dagster/gke/): one
 # GPU on the GKE GPU node pool. Inert everywhere else: only that executor reads the tag.
-GPU_STEP_K8S_CONFIG = {
-    "container_config": {
+# Its image: FITSENSE_GPU_STEP_IMAGE (deploy/dagster/gke/values.yaml), the training-gpu
+# image of the same build (docker/training-gpu.Dockerfile, CUDA torch); unset, the run's
+# own image, whose torch is the CPU build (training then runs on the GPU node's CPUs).
+# Its Kubernetes service account: FITSENSE_GPU_STEP_SERVICE_ACCOUNT (values.yaml:
+# fitsense-training, deploy/dagster/gke/training-serviceaccount.yaml), which Workload
+# Identity lets act as the training account (infra/iam.tf, fitsense-training-<env>: reads
+# datasets/distillation/ and models/, writes models/student/ and its step logs only);
+# unset, the run's own (fitsense-dagster, the pipeline account).
+GPU_STEP_IMAGE_ENV = "FITSENSE_GPU_STEP_IMAGE"
+GPU_STEP_SERVICE_ACCOUNT_ENV = "FITSENSE_GPU_STEP_SERVICE_ACCOUNT"
+
+
+def gpu_step_k8s_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The training step's ``dagster-k8s/config`` tag."""
+    env = os.environ if environ is None else environ
+    container: dict[str, Any] = {
         "resources": {
             "requests": {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"},
             "limits": {"memory": "24Gi", "nvidia.com/gpu": "1"},
         }
-    },
-    "pod_spec_config": {
+    }
+    image = (env.get(GPU_STEP_IMAGE_ENV) or "").strip()
+    if image:
+        container["image"] = image
+    pod: dict[str, Any] = {
         "node_selector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-    },
-}
+    }
+    account = (env.get(GPU_STEP_SERVICE_ACCOUNT_ENV) or "").strip()
+    if account:
+        pod["service_account_name"] = account
+    return {"container_config": container, "pod_spec_config": pod}
+
+
+GPU_STEP_K8S_CONFIG = gpu_step_k8s_config()
 
 
 class BaseModelConfig(dg.Config):
