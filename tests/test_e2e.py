@@ -26,6 +26,7 @@ import pytest
 
 from fitsense_core.migrations import migrate
 from fitsense_core.plan_contract import validate_plan
+from fitsense_core.up import port_in_use
 from fitsense_serving.llama_server import free_port
 from tests.api_helpers import ONBOARDING, sse_events
 from tests.model_fixtures import register_test_version
@@ -49,13 +50,6 @@ run_coordinator:
 telemetry:
   enabled: false
 """
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
@@ -266,5 +260,5 @@ def test_the_running_system_end_to_end(system, monkeypatch) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=90) == 0
     for name, port in system["ports"].items():
-        assert not _port_open(port), f"{name} still listens on {port}"
+        assert not port_in_use("127.0.0.1", port), f"{name} still listens on {port}"
     assert "every FitSense process has stopped" in system["log"].read_text()

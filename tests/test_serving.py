@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +45,7 @@ from fitsense_serving.supervisor import (
 )
 from fitsense_serving.vllm import printable_command, vllm_command
 from tests.model_fixtures import register_test_version
+from tests.test_artifacts import gcs_emulator  # noqa: F401  (fixture, used by name)
 
 API_KEY = "test-serving-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -452,41 +452,10 @@ def test_without_a_serving_version_it_waits_and_says_what_to_do(
 # --- GGUF files in a GCS artifact store ---------------------------------------------------
 
 
-@pytest.fixture
-def gcs_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """gcp-storage-emulator on a free port with the bucket fitsense-test."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1"),
-            *("--port", str(port), "--in-memory", "--default-bucket", "fitsense-test"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # the emulator sometimes ignores SIGTERM
-            process.kill()
-            process.wait()
-
-
-def test_gcs_gguf_is_downloaded_once_and_checked(gcs_emulator: str, tmp_path: Path) -> None:
+def test_gcs_gguf_is_downloaded_once_and_checked(
+    gcs_emulator: str,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+) -> None:
     data = os.urandom(200_000)
     uri = ArtifactStore("gs://fitsense-test/art").write_bytes(data, "models", "v9", "s.gguf")
     target = ServingTarget("v9", uri, hashlib.sha256(data).hexdigest())
