@@ -10,6 +10,7 @@ run (no chart here): the chart's templates are translated by hand in ``_render_i
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -739,6 +740,7 @@ SECRET_PATTERNS = {
     "URL with a password": re.compile(r"://[^\s/:@]+:(?!<)[^\s@/]+@"),
 }
 IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+PRIVATE_RANGE = re.compile(r"(?<![\d.])((?:\d{1,3}\.){3}\d{1,3}/\d{1,2})(?![\d.])")
 PROJECT_REFERENCES = (
     re.compile(r"docker\.pkg\.dev/([^/\s]+)/"),
     re.compile(r"@([a-z0-9-]+)\.iam\.gserviceaccount\.com"),
@@ -758,8 +760,14 @@ def test_deploy_files_hold_no_credential_project_id_or_address() -> None:
         text = path.read_text()
         for what, pattern in SECRET_PATTERNS.items():
             assert not pattern.search(text), f"{path}: {what}"
-        # Only bind addresses: 127.0.0.1 (loopback) and 0.0.0.0 (all interfaces in a pod).
-        assert set(IPV4.findall(text)) <= {"127.0.0.1", "0.0.0.0"}, path
+        # No host address but the bind addresses, 127.0.0.1 (loopback) and 0.0.0.0 (all
+        # interfaces in a pod); private network ranges (infra's tfvars' CIDRs, which
+        # tests/test_infra.py matches) are not hosts.
+        ranges = PRIVATE_RANGE.findall(text)
+        for cidr in ranges:
+            assert ipaddress.ip_network(cidr).is_private, f"{path}: {cidr}"
+        hosts = set(IPV4.findall(PRIVATE_RANGE.sub("", text)))
+        assert hosts <= {"127.0.0.1", "0.0.0.0"}, path
         for pattern in PROJECT_REFERENCES:
             assert set(pattern.findall(text)) <= {PLACEHOLDER_PROJECT}, path
 

@@ -1335,6 +1335,13 @@ def test_deploy_configs_name_infras_accounts_images_and_kubernetes_accounts(conf
     assert _user_deployment_env()["FITSENSE_GPU_STEP_SERVICE_ACCOUNT"] == training["name"]
     pod = vllm["Deployment"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == account["name"]
+    # The replicas' internal load balancer admits exactly whom the GPU VM's firewall
+    # admits in that environment: the connector, then the pipeline's ranges.
+    tfvars = _load(INFRA / "envs" / f"{DEPLOY_ENV}.tfvars")
+    assert vllm["Service"]["spec"]["loadBalancerSourceRanges"] == [
+        tfvars["connector_cidr"],
+        *tfvars["pipeline_source_ranges"],
+    ]
     # Every image a deploy config runs is one cloudbuild.yaml builds into infra's
     # repository, in infra's region.
     built = {p.name.removesuffix(".Dockerfile") for p in DOCKER.glob("*.Dockerfile")}
