@@ -56,11 +56,12 @@ def freeze_startup_heap() -> None:
 
 
 def default_settings() -> ApiSettings:
-    """Settings from the environment; the database as every FitSense command resolves it."""
-    from fitsense_core.database import resolve_database
+    """Settings from the environment; the application database as every FitSense command
+    resolves it (the API never opens Dagster's storage)."""
+    from fitsense_core.database import resolve_app_database
     from fitsense_core.settings import Settings
 
-    return ApiSettings.from_env(resolve_database(Settings.from_env()).url)
+    return ApiSettings.from_env(resolve_app_database(Settings.from_env()).url)
 
 
 def create_app(settings: ApiSettings | None = None) -> Litestar:

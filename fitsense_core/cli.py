@@ -23,6 +23,7 @@ from fitsense_core.database import (
     describe_url,
     export_environment,
     redact_url,
+    resolve_app_database,
     resolve_database,
 )
 from fitsense_core.errors import ConfigurationError, FitSenseError
@@ -332,7 +333,11 @@ def api(
     from fitsense_core.migrations import migrate
 
     try:
-        target = _prepare()
+        # The application database only: the API (Cloud Run's backend account included)
+        # has no business with Dagster's storage. Exported for the workers and the model
+        # server, which resolve the same one.
+        target = resolve_app_database(Settings.from_env())
+        os.environ["FITSENSE_DATABASE_URL"] = target.url
         migrate(target.url)
         from fitsense_api.app import default_settings
 

@@ -31,6 +31,17 @@ Origin = Literal["configured", "local", "embedded"]
 
 
 @dataclass(frozen=True)
+class AppDatabase:
+    """Where the application data lives."""
+
+    url: str
+    origin: Origin
+
+    def describe(self) -> str:
+        return f"{describe_url(self.url)} ({self.origin})"
+
+
+@dataclass(frozen=True)
 class DatabaseTarget:
     """Where the application data and the Dagster storage live."""
 
@@ -190,18 +201,23 @@ def stop_embedded_server(settings: Settings, timeout_s: float = 30) -> bool:
 
 
 _resolved: dict[Settings, DatabaseTarget] = {}
+_resolved_app: dict[Settings, AppDatabase] = {}
 
 
-def resolve_database(settings: Settings | None = None) -> DatabaseTarget:
-    """Decide where the data lives, creating the default databases when needed."""
+def resolve_app_database(settings: Settings | None = None) -> AppDatabase:
+    """Where the application data lives, creating the default database when needed, and
+    nothing about Dagster's storage: what the API needs (on Cloud Run its database user
+    never opens Dagster's database)."""
     settings = settings or Settings.from_env()
     if settings in _resolved:
-        return _resolved[settings]
+        target = _resolved[settings]
+        return AppDatabase(target.url, target.origin)
+    if settings in _resolved_app:
+        return _resolved_app[settings]
 
     if settings.database_url:
         url = validate_url(settings.database_url)
         origin: Origin = "configured"
-        server_url = url
         connect(url, purpose="FITSENSE_DATABASE_URL").close()
     else:
         local = validate_url(settings.local_server_url, "FITSENSE_LOCAL_SERVER_URL")
@@ -211,15 +227,27 @@ def resolve_database(settings: Settings | None = None) -> DatabaseTarget:
             server_url, origin = embedded_server_url(settings), "embedded"
         ensure_database(server_url, settings.app_database)
         url = with_database(server_url, settings.app_database)
+    found = AppDatabase(url, origin)
+    _resolved_app[settings] = found
+    return found
 
+
+def resolve_database(settings: Settings | None = None) -> DatabaseTarget:
+    """Decide where the data and Dagster's storage live, creating the default databases
+    when needed (Dagster's beside the application's, on the same server)."""
+    settings = settings or Settings.from_env()
+    if settings in _resolved:
+        return _resolved[settings]
+
+    app = resolve_app_database(settings)
     if settings.dagster_storage_url:
         dagster_url = validate_url(settings.dagster_storage_url, "FITSENSE_DAGSTER_STORAGE_URL")
     else:
-        dagster_db = f"{database_name(url)}_dagster"
-        ensure_database(server_url, dagster_db)
-        dagster_url = with_database(server_url, dagster_db)
+        dagster_db = f"{database_name(app.url)}_dagster"
+        ensure_database(app.url, dagster_db)
+        dagster_url = with_database(app.url, dagster_db)
 
-    target = DatabaseTarget(url=url, dagster_url=dagster_url, origin=origin)
+    target = DatabaseTarget(url=app.url, dagster_url=dagster_url, origin=app.origin)
     _resolved[settings] = target
     return target
 

@@ -11,6 +11,7 @@ import pytest
 from fitsense_core.database import (
     connect,
     redact_url,
+    resolve_app_database,
     resolve_database,
     stop_embedded_server,
     validate_url,
@@ -89,6 +90,48 @@ def test_configured_url_is_used_and_dagster_database_created(
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{dagster_db}" WITH (FORCE)')
+
+
+def test_the_api_resolves_its_database_without_touching_dagsters(
+    database_factory, admin_url: str, tmp_path: Path
+) -> None:
+    """resolve_app_database (the API's) neither creates nor opens <db>_dagster; the
+    pipeline's resolve_database then adds it beside the same application database."""
+    url = database_factory("apponly")
+    settings = Settings.from_env({"FITSENSE_DATABASE_URL": url, "FITSENSE_HOME": str(tmp_path)})
+    dagster_db = url.rsplit("/", 1)[1] + "_dagster"
+
+    def dagster_db_exists() -> bool:
+        with psycopg.connect(admin_url) as conn:
+            return bool(
+                conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (dagster_db,)
+                ).fetchone()
+            )
+
+    try:
+        app = resolve_app_database(settings)
+        assert (app.url, app.origin) == (url, "configured")
+        assert not dagster_db_exists()
+        target = resolve_database(settings)
+        assert target.url == app.url and dagster_db_exists()
+        assert resolve_app_database(settings) == app
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dagster_db}" WITH (FORCE)')
+
+
+def test_api_settings_resolve_only_the_application_database(
+    database_factory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from fitsense_api.app import default_settings
+
+    url = database_factory("apisettings")
+    monkeypatch.setenv("FITSENSE_DATABASE_URL", url)
+    monkeypatch.setenv("FITSENSE_HOME", str(tmp_path))
+    # A Dagster storage URL that cannot be reached: the API must not need it.
+    monkeypatch.setenv("FITSENSE_DAGSTER_STORAGE_URL", "not a url")
+    assert default_settings().database_url == url
 
 
 def test_embedded_server_when_no_local_server_answers(tmp_path: Path) -> None:
