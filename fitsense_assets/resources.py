@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from fitsense_core.artifacts import ArtifactStore
-from fitsense_core.database import resolve_database
+from fitsense_core.database import resolve_app_database
 from fitsense_core.errors import ConfigurationError
 from fitsense_core.settings import Settings
 from fitsense_core.teacher.base import Teacher
@@ -40,7 +40,7 @@ class AppDatabaseResource(dg.ConfigurableResource):
     def resolved_url(self) -> str:
         if self.url:
             return self.url
-        return resolve_database(Settings.from_env()).url
+        return resolve_app_database(Settings.from_env()).url
 
 
 class TeacherResource(dg.ConfigurableResource):

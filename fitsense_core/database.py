@@ -209,9 +209,6 @@ def resolve_app_database(settings: Settings | None = None) -> AppDatabase:
     nothing about Dagster's storage: what the API needs (on Cloud Run its database user
     never opens Dagster's database)."""
     settings = settings or Settings.from_env()
-    if settings in _resolved:
-        target = _resolved[settings]
-        return AppDatabase(target.url, target.origin)
     if settings in _resolved_app:
         return _resolved_app[settings]
 

@@ -361,9 +361,9 @@ def merge_teacher_shards(
         seconds.append(float(written.meta["seconds"]))
     # The shards run side by side: the stage took as long as its longest shard.
     report = TeacherRunReport(merge_shards(batch, parts), max(seconds, default=0.0))
-    frame = pd.DataFrame([a.record() for a in report.answers])
+    frame = answers_frame(report.answers)
     store.write_tables(TableSet({"answers": frame}, {"run_id": run_id}), *answers_prefix(run_id))
-    failed = frame[frame["status"] == "failed"] if len(frame) else frame
+    failed = frame[frame["status"] == "failed"]
     context.add_output_metadata(
         {
             "dagster/row_count": len(frame),
