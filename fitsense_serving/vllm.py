@@ -33,7 +33,7 @@ from typing import Any, Literal, NoReturn
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.errors import ConfigurationError
 from fitsense_core.student.registry import ModelVersion
-from fitsense_serving.config import served_model_name
+from fitsense_core.inference.endpoint import served_model_name
 from fitsense_serving.supervisor import ServingError
 
 VllmMode = Literal["merged", "lora"]

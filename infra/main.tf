@@ -37,7 +37,7 @@ locals {
 
   # Where the API (and live monitoring) reaches the student: vLLM's OpenAI-compatible
   # endpoint on the VM's reserved internal address, through the connector. The port is
-  # FITSENSE_MODEL_URL's default (8090, fitsense_serving/config.py), which every model
+  # FITSENSE_MODEL_URL's default (8090, fitsense_core/inference/endpoint.py), which every model
   # server image exposes and deploy/k8s/vllm.yaml listens on too.
   model_url = "http://${google_compute_address.vllm.address}:${var.vllm_port}/v1"
 

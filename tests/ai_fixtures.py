@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from fitsense_serving.config import served_model_name
+from fitsense_core.inference.endpoint import served_model_name
 from fitsense_serving.llama_server import (
     LlamaServer,
     base_model_gguf,

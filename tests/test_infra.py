@@ -1223,14 +1223,14 @@ def test_every_secret_a_workload_names_exists_and_only_its_workloads_read_it(con
 
 def test_the_model_port_is_one_port_everywhere(config):
     """vLLM listens where the API's FITSENSE_MODEL_URL points, on the GPU VM and on GKE:
-    the code's default port (fitsense_serving.config.DEFAULT_MODEL_URL, fitsense serve's
+    the code's default port (fitsense_core.inference.endpoint.DEFAULT_MODEL_URL, fitsense serve's
     --port default), the images' EXPOSE and health checks, Terraform's vllm_port (model
     URL, firewall rules, the startup script), deploy/k8s/vllm.yaml, and the Dagster
     workloads' FITSENSE_MODEL_URL (live monitoring)."""
     import inspect
     from urllib.parse import urlsplit
 
-    from fitsense_serving.config import DEFAULT_MODEL_URL
+    from fitsense_core.inference.endpoint import DEFAULT_MODEL_URL
     from fitsense_serving.vllm import vllm_command
 
     port = urlsplit(DEFAULT_MODEL_URL).port

@@ -32,7 +32,8 @@ from fitsense_core.errors import ConfigurationError
 from fitsense_core.migrations import migrate
 from fitsense_core.student import registry
 from fitsense_core.student.registry import ModelVersion
-from fitsense_serving.llama_server import base_model_gguf, free_port
+from fitsense_core.student.base_model import base_model_gguf
+from fitsense_serving.llama_server import free_port
 from fitsense_serving.supervisor import (
     NO_VERSION_MESSAGE,
     BackgroundProxy,

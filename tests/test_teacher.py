@@ -19,7 +19,8 @@ from fitsense_core.teacher import run_teacher
 from fitsense_core.teacher.offline import OfflineTeacher
 from fitsense_core.teacher.openai_compatible import OpenAICompatibleTeacher, retry_after_seconds
 from fitsense_core.teacher.runner import AnswerCache, TokenBucket, answers_digest, backoff_delay
-from fitsense_serving.llama_server import base_model_gguf, llama_server
+from fitsense_core.student.base_model import base_model_gguf
+from fitsense_serving.llama_server import llama_server
 from tests.flaky_proxy import Script, start_proxy
 
 API_KEY = "test-key"

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from fitsense_api.observability import log_inference
-from fitsense_serving.client import Completion, StreamResult
+from fitsense_core.inference.client import Completion, StreamResult
 
 INSERT = """
 INSERT INTO ai_interactions (

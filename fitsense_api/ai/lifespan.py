@@ -12,7 +12,7 @@ from fitsense_api.ai.jobs import JobRunner
 from fitsense_api.ai.limits import InferenceGate
 from fitsense_api.ai.service import AiService
 from fitsense_api.settings import ApiSettings
-from fitsense_serving.client import ClientSettings, ModelClient
+from fitsense_core.inference.client import ClientSettings, ModelClient
 
 
 def ai_lifespan(settings: ApiSettings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:

@@ -41,8 +41,8 @@ from fitsense_core.student.compact import (
 )
 from fitsense_core.student.data import StudentTask, live_task, render_task
 from fitsense_core.student.evaluation import json_schema_constraint, llama_cpp_constraint
-from fitsense_serving.client import ModelClient, ModelUnavailable, StreamResult
-from fitsense_serving.config import version_of
+from fitsense_core.inference.client import ModelClient, ModelUnavailable, StreamResult
+from fitsense_core.inference.endpoint import version_of
 
 log = logging.getLogger("fitsense.api.ai")
 

@@ -129,7 +129,7 @@ def prepare_base_model(
 
     source = source or SHIPPED_BASE_MODEL
     if source == SHIPPED_BASE_MODEL:
-        from fitsense_serving.llama_server import base_model_gguf
+        from fitsense_core.student.base_model import base_model_gguf
 
         gguf = base_model_gguf()
         target = cache_dir / "shipped-smollm2-135m-instruct"
