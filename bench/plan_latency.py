@@ -23,11 +23,10 @@ from openai import OpenAI
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.database import resolve_database
 from fitsense_core.distill import read_split
-from fitsense_core.plan_contract import validate_plan
+from fitsense_core.inference import serve
 from fitsense_core.settings import Settings
-from fitsense_core.student.compact import Codebook, decode_plan
-from fitsense_core.student.data import render_task, task_from_record
-from fitsense_core.student.evaluation import llama_cpp_constraint
+from fitsense_core.student.compact import Codebook
+from fitsense_core.student.data import task_from_record
 from fitsense_core.student.registry import serving
 from fitsense_serving.llama_server import llama_server
 
@@ -67,18 +66,19 @@ def main() -> int:
         client = OpenAI(base_url=server.base_url, api_key="bench", max_retries=0)
         for record in records:
             task = task_from_record(record)
+            request = serve.model_request(task, codebook, "llama-cpp")
             started = time.perf_counter()
             response = client.chat.completions.create(
                 model=version.version,
-                messages=render_task(task, codebook),
-                max_tokens=360,
+                messages=request.messages,
+                max_tokens=request.max_tokens,
                 temperature=0,
-                extra_body=llama_cpp_constraint(codebook, task),
+                extra_body=request.extra_body,
             )
             latencies.append(time.perf_counter() - started)
             tokens += response.usage.completion_tokens
-            plan = decode_plan(response.choices[0].message.content, codebook, task.athlete)
-            valid += validate_plan(plan, task.athlete).valid
+            judgement = serve.judge_plan(response.choices[0].message.content, codebook, task)
+            valid += judgement.reason is None
     ordered = sorted(latencies)
 
     def pct(q: float) -> float:

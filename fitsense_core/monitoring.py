@@ -34,6 +34,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from fitsense_core.errors import ConfigurationError
+from fitsense_core.inference.serve import INVALID_PLAN, UNAVAILABLE
 from fitsense_core.student.evaluation import SLICE_DIMENSIONS, percentile
 
 PROBE_RUN_ID = "monitoring-probes"
@@ -42,10 +43,6 @@ PROBE_USERS = 16
 PROBE_HISTORY_END = date(2026, 1, 4)
 PLAN_CONTEXTS = ("plan_generate", "plan_update", "plan_adapt")
 USER_CONTEXTS = (*PLAN_CONTEXTS, "coach")
-# Reasons the API records when the model answered but its plan could not be used.
-INVALID_PLAN = "model answer is not a valid plan"
-VIOLATING_PLAN = "model plan violates the person's constraints"
-UNAVAILABLE = "model unavailable"
 PSI_EPSILON = 1e-4
 # The slice tags compared with the training data (prompt_type: the mix of request kinds).
 DRIFT_DIMENSIONS = (*SLICE_DIMENSIONS, "prompt_type")
@@ -128,15 +125,6 @@ def _probe_context(prompt_type: str) -> str:
     )
 
 
-def _load_codebook(database_url: str, version: str):
-    from fitsense_core.artifacts import ArtifactStore
-    from fitsense_core.student.compact import Codebook
-    from fitsense_core.student.registry import get
-
-    uri = get(database_url, version).codebook_uri
-    return Codebook.from_json(ArtifactStore(uri).read_bytes().decode())
-
-
 def probe_served_model(
     records: Sequence[dict[str, Any]],
     database_url: str,
@@ -145,23 +133,20 @@ def probe_served_model(
     timeout_s: float = 30.0,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> list[ProbeOutcome]:
-    """Ask the model behind ``FITSENSE_MODEL_URL`` (or ``client_settings``) every probe,
-    as the API would (same prompt rendering and per-request constraint), and score the
-    answers. Never raises for the model's sake: a server that is down, a timeout or a
-    broken answer becomes that probe's ``error`` or ``fallback`` outcome."""
-    from fitsense_core.safety import SafetyLevel, triage
-    from fitsense_core.student.data import render_task, task_from_record
-    from fitsense_core.student.evaluation import (
-        EvalConfig,
-        json_schema_constraint,
-        llama_cpp_constraint,
-        score,
-    )
+    """Ask the model behind ``FITSENSE_MODEL_URL`` (or ``client_settings``) every probe
+    through the API's own inference path (:mod:`fitsense_core.inference.serve`: the same
+    request, judgement and served answer), and score the answers. Never raises for the
+    model's sake: a server that is down, a timeout or a broken answer becomes that probe's
+    ``error`` or ``fallback`` outcome."""
+    from fitsense_core.inference import serve
     from fitsense_core.inference.client import ClientSettings, ModelClient, ModelUnavailable
     from fitsense_core.inference.endpoint import version_of
+    from fitsense_core.safety import triage
+    from fitsense_core.student.data import task_from_record
+    from fitsense_core.student.evaluation import score
 
     settings = client_settings or ClientSettings.from_env()
-    limits = EvalConfig()
+    codebooks = serve.registry_codebooks(database_url)
 
     async def main() -> list[ProbeOutcome]:
         client = ModelClient(settings)
@@ -169,7 +154,7 @@ def probe_served_model(
         try:
             try:
                 served = await asyncio.wait_for(client.served_model(), timeout_s)
-                codebook = await asyncio.to_thread(_load_codebook, database_url, version_of(served))
+                codebook = await asyncio.to_thread(codebooks.get, version_of(served))
                 down = None
             except (ModelUnavailable, TimeoutError, OSError) as exc:
                 served, codebook, down = None, None, f"{UNAVAILABLE}: {exc or 'timed out'}"
@@ -187,8 +172,9 @@ def probe_served_model(
                     safety_level=str(verdict.level),
                     slices=dict(task.slices),
                 )
-                if task.output_type == "reply" and verdict.level == SafetyLevel.EMERGENCY:
+                if not serve.calls_model(task, verdict):
                     probe.outcome, probe.latency_ms = "refused", 0
+                    probe.response_text = serve.policy_reply(verdict).text
                     probe.row = {"id": task.id, "prompt_type": task.prompt_type}
                     probe.row.update(model_called=False)
                     outcomes.append(probe)
@@ -197,25 +183,15 @@ def probe_served_model(
                 if down is not None:
                     probe.outcome, probe.error = "error", down
                 else:
-                    constraint = (
-                        llama_cpp_constraint
-                        if settings.backend == "llama-cpp"
-                        else json_schema_constraint
-                    )
-                    extra = constraint(codebook, task) if task.output_type == "plan" else {}
-                    max_tokens = (
-                        limits.max_tokens_plan
-                        if task.output_type == "plan"
-                        else limits.max_tokens_reply
-                    )
+                    request = serve.model_request(task, codebook, settings.backend)
                     started = time.perf_counter()
                     try:
                         completion = await asyncio.wait_for(
                             client.complete(
-                                render_task(task, codebook),
-                                max_tokens=max_tokens,
+                                request.messages,
+                                max_tokens=request.max_tokens,
                                 model=served,
-                                extra_body=extra,
+                                extra_body=request.extra_body,
                             ),
                             timeout_s,
                         )
@@ -241,17 +217,14 @@ def probe_served_model(
                     model_called=text is not None,
                     generation_error=probe.error,
                 )
-                if probe.outcome == "ok" and task.output_type == "plan":
-                    if not row.get("contract_valid"):
-                        probe.outcome = "fallback"
-                        probe.error = f"{INVALID_PLAN}: {row.get('error', '')}"[:300]
-                    elif not row.get("semantic_valid"):
-                        probe.outcome = "fallback"
-                        probe.error = f"{VIOLATING_PLAN}: " + "; ".join(
-                            row.get("violations", [])[:3]
-                        )
-                elif probe.outcome == "ok" and not (text or "").strip():
-                    probe.outcome, probe.error = "fallback", "the model answered nothing"
+                if probe.outcome == "ok":  # judged and served as the API would
+                    if task.output_type == "plan":
+                        reason = serve.judge_plan(text, codebook, task).reason
+                    else:
+                        reply = serve.serve_reply(task, verdict, text)
+                        probe.response_text, reason = reply.text, reply.fallback_reason
+                    if reason is not None:
+                        probe.outcome, probe.error = "fallback", reason
                 probe.row = row
                 outcomes.append(probe)
                 progress(f"probe {i}/{len(records)}: {probe.outcome}")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fitsense_core.errors import FitSenseError
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

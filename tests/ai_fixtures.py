@@ -17,12 +17,8 @@ from pathlib import Path
 import pytest
 
 from fitsense_core.inference.endpoint import served_model_name
-from fitsense_serving.llama_server import (
-    LlamaServer,
-    base_model_gguf,
-    free_port,
-    start_llama_server,
-)
+from fitsense_core.student.base_model import base_model_gguf
+from fitsense_serving.llama_server import LlamaServer, free_port, start_llama_server
 from tests.model_fixtures import register_test_version
 
 TEST_VERSION = "test-base-0001"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from fitsense_core.artifacts import ArtifactStore, file_sha256
 from fitsense_core.student import registry
+from fitsense_core.student.base_model import base_model_gguf
 from fitsense_core.student.compact import build_codebook
 from fitsense_core.student.registry import ModelVersion
-from fitsense_core.student.base_model import base_model_gguf
 
 
 def register_test_version(

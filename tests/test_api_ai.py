@@ -262,14 +262,15 @@ async def test_coach_stream_sends_real_tokens_then_done(ai, db):
 async def test_invalid_or_violating_model_answers_are_replaced(ai, db, monkeypatch):
     """The model is forced (by a grammar that admits one string) to answer a non-plan,
     then a plan with barbell work the person cannot do: neither is shown."""
+    from fitsense_core.inference import serve
+
     headers, user_id = await onboarded(ai)
-    service = ai.app.state.ai
 
     def forced(text: str):
         escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-        return lambda _codebook, _task: {"grammar": f'root ::= "{escaped}"'}
+        return lambda _codebook, _task, _backend: {"grammar": f'root ::= "{escaped}"'}
 
-    monkeypatch.setattr(service, "constraint", forced("not a plan at all"))
+    monkeypatch.setattr(serve, "plan_constraint", forced("not a plan at all"))
     r = await ai.post("/plans/generate?wait=90", json={}, headers=headers)
     result = r.json()["result"]
     assert result["outcome"] == "fallback" and result["source"] == "rules"
@@ -295,7 +296,7 @@ async def test_invalid_or_violating_model_answers_are_replaced(ai, db, monkeypat
         for e in d.exercises
     )
     compact = encode_plan(barbell_plan, build_codebook([]), approximate=True)
-    monkeypatch.setattr(service, "constraint", forced(compact))
+    monkeypatch.setattr(serve, "plan_constraint", forced(compact))
     r = await ai.post("/plans/generate?wait=90", json={}, headers=headers)
     result = r.json()["result"]
     assert result["outcome"] == "fallback", result

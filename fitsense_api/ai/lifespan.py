@@ -20,7 +20,9 @@ def ai_lifespan(settings: ApiSettings) -> Callable[[Litestar], AbstractAsyncCont
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         client = ModelClient(ClientSettings.from_env(settings.model_environ))
         service = AiService(
-            client, InferenceGate(settings.ai_max_concurrent, settings.ai_max_waiting)
+            client,
+            InferenceGate(settings.ai_max_concurrent, settings.ai_max_waiting),
+            settings.database_url,
         )
         runner = JobRunner(app.state.pool, service, settings.ai_job_workers)
         app.state.ai = service

@@ -3,11 +3,14 @@ behind constrained decoding, every plan checked against the contract and the per
 constraints, and the knowledge-based coach whenever the model cannot give a safe answer.
 
 Order of a plan request: load the context → triage the request (an emergency stops here:
-no model, the urgent-care message, audit ``refused``) → render the prompt with the
-dataset's own code (``render_task``) → the model writes a compact plan under the
-per-person grammar → decode and validate it → a plan that fails, or a model that cannot
-answer, is replaced by the knowledge-based coach's (audit ``fallback`` with the reason) →
-store the plan as a new version with its source and model version.
+no model, the urgent-care message, audit ``refused``) → the request for the model, the
+judgement of its answer and the plan served all come from the one inference path,
+:mod:`fitsense_core.inference.serve`, that the evaluation and the monitoring probes use
+too: the model writes a compact plan under the per-person grammar → decode and validate
+it → a plan that fails, or a model that cannot answer, is replaced by the knowledge-based
+coach's (audit ``fallback`` with the reason) → store the plan as a new version with its
+source and model version. This module adds what only the API does: the person's context
+from PostgreSQL, the inference gate, jobs, streaming and the audit rows.
 """
 
 from __future__ import annotations
@@ -24,25 +27,17 @@ import asyncpg
 
 from fitsense_api.ai.adapt import adaptation_request
 from fitsense_api.ai.audit import Interaction, record
-from fitsense_api.ai.context import CoachContext, load_context
+from fitsense_api.ai.context import load_context
 from fitsense_api.ai.limits import InferenceGate
 from fitsense_api.errors import Conflict
 from fitsense_api.plans.services import insert_plan_version, load_plan, to_contract
-from fitsense_core import knowledge_coach
-from fitsense_core.artifacts import ArtifactStore
-from fitsense_core.coach_answers import answer_question
-from fitsense_core.plan_contract import Plan, validate_plan
-from fitsense_core.safety import CLEARANCE_NOTE, SafetyLevel, Triage, check_response, triage
-from fitsense_core.student.compact import (
-    CONSERVATIVE_MIN_RIR,
-    Codebook,
-    CompactFormatError,
-    decode_plan,
-)
-from fitsense_core.student.data import StudentTask, live_task, render_task
-from fitsense_core.student.evaluation import json_schema_constraint, llama_cpp_constraint
+from fitsense_core.inference import serve
 from fitsense_core.inference.client import ModelClient, ModelUnavailable, StreamResult
 from fitsense_core.inference.endpoint import version_of
+from fitsense_core.safety import Triage, triage
+from fitsense_core.student.compact import Codebook
+from fitsense_core.student.data import StudentTask, live_task
+from fitsense_core.student.registry import RegistryError
 
 log = logging.getLogger("fitsense.api.ai")
 
@@ -52,8 +47,6 @@ PROMPT_TYPES = {
     "plan_adapt": "plan_update",
 }
 DEFAULT_CREATE_REQUEST = "Make me a balanced weekly workout plan."
-MAX_PLAN_TOKENS = 360
-MAX_REPLY_TOKENS = 160
 
 Progress = Callable[[str, float], Awaitable[None]]
 
@@ -110,105 +103,51 @@ def no_active_plan() -> Conflict:
     )
 
 
-def plan_problems(plan: Plan, task: StudentTask) -> list[str]:
-    """Why a plan may not be shown to this person (empty: it may)."""
-    report = validate_plan(plan, task.athlete)
-    problems = [str(v) for v in report.violations]
-    if task.conservative:
-        hard = [
-            f"{d.name}/{e.exercise_name}: RIR {s.target_rir} below {CONSERVATIVE_MIN_RIR}"
-            for d in plan.days
-            for e in d.exercises
-            for s in e.sets
-            if s.target_rir < CONSERVATIVE_MIN_RIR
-        ]
-        problems += hard[:3]
-    return problems
-
-
-def with_clearance(verdict: Triage, text: str) -> str:
-    if verdict.level == SafetyLevel.NEEDS_CLEARANCE and CLEARANCE_NOTE not in text:
-        return f"{CLEARANCE_NOTE} {text}".strip()
-    return text
-
-
 class AiService:
     """Per worker process: the model client, the inference gate, codebooks by version."""
 
-    def __init__(self, client: ModelClient, gate: InferenceGate) -> None:
+    def __init__(self, client: ModelClient, gate: InferenceGate, database_url: str) -> None:
         self.client = client
         self.gate = gate
-        self._codebooks: dict[str, Codebook] = {}
+        self._codebooks = serve.registry_codebooks(database_url)
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    def constraint(self, codebook: Codebook, task: StudentTask) -> dict[str, Any]:
-        if self.client.backend == "llama-cpp":
-            return llama_cpp_constraint(codebook, task)
-        return json_schema_constraint(codebook, task)
-
-    async def codebook(self, conn: asyncpg.Connection, version: str) -> Codebook:
+    async def codebook(self, version: str) -> Codebook:
         """The compact-plan codebook the served version was trained with (registry)."""
-        if version in self._codebooks:
-            return self._codebooks[version]
-        uri = await conn.fetchval(
-            "SELECT codebook_uri FROM model_versions WHERE version = $1", version
-        )
-        if uri is None:
-            raise ModelUnavailable(f"the served model {version!r} is not in the model registry")
-        data = await asyncio.to_thread(ArtifactStore(uri).read_bytes)
-        codebook = Codebook.from_json(data.decode())
-        self._codebooks[version] = codebook
-        return codebook
+        try:
+            return await asyncio.to_thread(self._codebooks.get, version)
+        except RegistryError as exc:
+            raise ModelUnavailable(
+                f"the served model {version!r} is not in the model registry"
+            ) from exc
 
     # --- plans ------------------------------------------------------------------------
 
     async def _model_plan(
-        self, conn: asyncpg.Connection, task: StudentTask, audit: Interaction, progress: Progress
-    ) -> tuple[Plan | None, str | None]:
-        """The student's plan if it is valid for the person, else None and the reason."""
+        self, task: StudentTask, audit: Interaction, progress: Progress
+    ) -> tuple[serve.PlanJudgement | None, str | None]:
+        """The judged model answer, or None and why the model gave none."""
         started = time.perf_counter()
         try:
             async with self.gate.turn():
                 served = await self.client.served_model()
-                codebook = await self.codebook(conn, version_of(served))
+                codebook = await self.codebook(version_of(served))
                 await progress("model", 0.3)
+                request = serve.model_request(task, codebook, self.client.backend)
                 completion = await self.client.complete(
-                    render_task(task, codebook),
-                    max_tokens=MAX_PLAN_TOKENS,
+                    request.messages,
+                    max_tokens=request.max_tokens,
                     model=served,
-                    extra_body=self.constraint(codebook, task),
+                    extra_body=request.extra_body,
                 )
         except ModelUnavailable as exc:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
-            return None, f"model unavailable: {exc}"
+            return None, f"{serve.UNAVAILABLE}: {exc}"
         audit.note_completion(completion, completion.text)
         await progress("validating", 0.8)
-        try:
-            plan = decode_plan(completion.text, codebook, task.athlete)
-        except (CompactFormatError, ValueError) as exc:
-            return None, f"model answer is not a valid plan: {str(exc)[:300]}"
-        problems = plan_problems(plan, task)
-        if problems:
-            return None, "model plan violates the person's constraints: " + "; ".join(problems[:3])
-        return plan, None
-
-    def _rules_plan(self, kind: str, ctx: CoachContext, request: str, verdict: Triage) -> Plan:
-        conservative = verdict.level == SafetyLevel.NEEDS_CLEARANCE
-        if kind == "plan_generate" or ctx.plan is None:
-            return knowledge_coach.create_plan(
-                ctx.profile, extra_blocked=verdict.blocked_tags, conservative=conservative
-            )
-        plan, _summary = knowledge_coach.update_plan(
-            ctx.profile,
-            ctx.plan,
-            ctx.sessions,
-            request,
-            extra_blocked=verdict.blocked_tags,
-            conservative=conservative,
-        )
-        return plan
+        return serve.judge_plan(completion.text, codebook, task), None
 
     async def run_plan(
         self,
@@ -252,7 +191,7 @@ class AiService:
             job_id=job_id,
             slices=task.slices,
         )
-        if not verdict.allows_plan:
+        if not serve.calls_model(task, verdict):
             audit.outcome = "refused"
             audit.response_text = verdict.message
             audit.latency_ms = 0
@@ -266,36 +205,31 @@ class AiService:
                 adaptation=adaptation,
                 interaction_id=interaction_id,
             )
-        plan, reason = await self._model_plan(conn, task, audit, progress)
-        source, model_version = "student", audit.model_version
-        if plan is None:
-            plan = self._rules_plan(kind, ctx, request, verdict)
-            problems = plan_problems(plan, task)
-            if problems:  # the safety net of the safety net: never store a violating plan
-                raise RuntimeError(f"knowledge-based plan violates the contract: {problems[:3]}")
-            source, model_version = "rules", None
+        judgement, unavailable = await self._model_plan(task, audit, progress)
+        served = serve.serve_plan(task, verdict, judgement, unavailable)
+        model_version = audit.model_version if served.source == "student" else None
+        if served.source != "student":
             audit.outcome = "fallback"
-            audit.error = reason
-            log.warning("plan fallback", extra={"reason": reason, "kind": kind})
+            audit.error = served.fallback_reason
+            log.warning("plan fallback", extra={"reason": served.fallback_reason, "kind": kind})
         plan_id = await insert_plan_version(
             conn,
             user_id,
-            plan,
-            source=source,
+            served.plan,
+            source=served.source,
             model_version=model_version,
             parent_plan_id=ctx.plan_id,
         )
         interaction_id = await record(conn, audit)
         await progress("stored", 1.0)
-        message = CLEARANCE_NOTE if verdict.level == SafetyLevel.NEEDS_CLEARANCE else None
         return PlanResult(
             outcome=audit.outcome,
             safety_level=str(verdict.level),
-            message=message,
+            message=served.message,
             plan_id=plan_id,
-            source=source,
+            source=served.source,
             model_version=model_version,
-            fallback_reason=reason,
+            fallback_reason=served.fallback_reason,
             request=request,
             adaptation=adaptation,
             interaction_id=interaction_id,
@@ -305,8 +239,8 @@ class AiService:
 
     async def _coach_task(
         self, conn: asyncpg.Connection, user_id: UUID, question: str, request_id: str
-    ) -> tuple[CoachContext, StudentTask, Triage, Interaction]:
-        """The person's context, the student's task, the triage and the audit row to fill."""
+    ) -> tuple[StudentTask, Triage, Interaction]:
+        """The student's task (the person's context in it), the triage and the audit row."""
         ctx = await load_context(conn, user_id)
         task = live_task(str(uuid4()), "coaching", question, ctx.profile, ctx.plan, ctx.sessions)
         verdict = triage(question, ctx.profile)
@@ -318,84 +252,65 @@ class AiService:
             safety_level=str(verdict.level),
             slices=task.slices,
         )
-        return ctx, task, verdict, audit
+        return task, verdict, audit
 
     @staticmethod
-    def reply_problem(verdict: Triage, model_text: str, shown_text: str) -> str | None:
-        """Why a model answer may not be shown (None: it may)."""
-        if not model_text.strip():
-            return "the model answered nothing"
-        problems = check_response(verdict, shown_text, contains_plan=False)
-        if problems:
-            return "model answer broke the safety policy: " + "; ".join(problems[:3])
-        return None
-
-    def knowledge_answer(self, ctx: CoachContext, question: str, verdict: Triage) -> CoachAnswer:
-        reply = answer_question(question, ctx.profile, verdict)
+    def answer_of(reply: serve.ServedReply, safety_level: str) -> CoachAnswer:
         return CoachAnswer(
-            answer=reply.answer,
-            outcome="fallback",
-            safety_level=str(verdict.level),
+            answer=reply.text,
+            outcome=reply.outcome,
+            safety_level=safety_level,
             model_version=None,
             key_points=list(reply.key_points),
             needs_medical_clearance=reply.needs_medical_clearance,
+            refer_to_emergency=reply.refer_to_emergency,
+            fallback_reason=reply.fallback_reason,
         )
 
-    async def refuse(
-        self, conn: asyncpg.Connection, audit: Interaction, verdict: Triage
+    async def _served(
+        self,
+        conn: asyncpg.Connection,
+        audit: Interaction,
+        reply: serve.ServedReply,
+        model_version: str | None = None,
     ) -> CoachAnswer:
-        """The policy's own answer to an emergency (no model call), audited ``refused``."""
-        result = CoachAnswer(
-            answer=verdict.message or "",
-            outcome="refused",
-            safety_level=str(verdict.level),
-            model_version=None,
-            refer_to_emergency=True,
-        )
-        audit.outcome, audit.response_text, audit.latency_ms = "refused", result.answer, 0
+        """Audit what the person receives and return it."""
+        if reply.outcome != "ok":
+            audit.outcome, audit.error = reply.outcome, reply.fallback_reason
+            audit.response_text = reply.text
+        if reply.outcome == "refused":
+            audit.latency_ms = 0
+        result = self.answer_of(reply, audit.safety_level)
+        result.model_version = model_version
         result.interaction_id = await record(conn, audit)
         return result
 
     async def answer(
         self, conn: asyncpg.Connection, user_id: UUID, question: str, *, request_id: str
     ) -> CoachAnswer:
-        ctx, task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
-        if not verdict.allows_model:
-            return await self.refuse(conn, audit, verdict)
-        reason = None
+        task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
+        if not serve.calls_model(task, verdict):
+            return await self._served(conn, audit, serve.policy_reply(verdict))
+        unavailable, model_text, model_version = None, None, None
         started = time.perf_counter()
         try:
             async with self.gate.slot():
                 served = await self.client.served_model()
+                codebook = await self.codebook(version_of(served))
+                request = serve.model_request(task, codebook, self.client.backend)
                 completion = await self.client.complete(
-                    render_task(task, await self.codebook(conn, version_of(served))),
-                    max_tokens=MAX_REPLY_TOKENS,
-                    model=served,
+                    request.messages, max_tokens=request.max_tokens, model=served
                 )
         except ModelUnavailable as exc:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
-            reason = f"model unavailable: {exc}"
-            completion = None
-        if completion is not None:
-            text = with_clearance(verdict, completion.text.strip())
-            audit.note_completion(completion, text)
-            reason = self.reply_problem(verdict, completion.text, text)
-            if reason is None:
-                interaction_id = await record(conn, audit)
-                return CoachAnswer(
-                    answer=text,
-                    outcome="ok",
-                    safety_level=str(verdict.level),
-                    model_version=completion.model_version,
-                    needs_medical_clearance=verdict.level == SafetyLevel.NEEDS_CLEARANCE,
-                    interaction_id=interaction_id,
-                )
-        result = self.knowledge_answer(ctx, question, verdict)
-        result.fallback_reason = reason
-        audit.outcome, audit.error = "fallback", reason
-        audit.response_text = result.answer
-        result.interaction_id = await record(conn, audit)
-        return result
+            unavailable = f"{serve.UNAVAILABLE}: {exc}"
+        else:
+            model_text, model_version = completion.text, completion.model_version
+            audit.note_completion(completion, serve.compose_reply(verdict, completion.text))
+        reply = serve.serve_reply(task, verdict, model_text, unavailable)
+        return await self._served(
+            conn, audit, reply, model_version if reply.source == "model" else None
+        )
 
     async def stream(
         self,
@@ -409,29 +324,29 @@ class AiService:
         ``answer`` from the policy or the knowledge-based coach), then ``done`` — or
         ``error`` when the model server fails mid-answer. The audit row is written last,
         also when the client goes away (outcome ``error``, "client disconnected")."""
-        ctx, task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
+        task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
         level = str(verdict.level)
-        if not verdict.allows_model:
-            result = await self.refuse(conn, audit, verdict)
+        if not serve.calls_model(task, verdict):
+            result = await self._served(conn, audit, serve.policy_reply(verdict))
             yield "meta", {"safety_level": level, "model_version": None, "source": "policy"}
             yield "answer", {"text": result.answer, "refer_to_emergency": True}
             yield "done", {"outcome": "refused", "safety_level": level}
             return
         streamed = StreamResult()
-        # The clearance note leads a clearance answer; the rest is the model's.
-        lead = CLEARANCE_NOTE + " " if verdict.level == SafetyLevel.NEEDS_CLEARANCE else ""
-        pieces: list[str] = []
-        reason: str | None = None
+        lead = serve.reply_lead(verdict)  # streamed before the model's words
+        pieces: list[str] = []  # the model's words only
+        unavailable: str | None = None
+        lead_sent = False
         self.gate.admit()
         finished = False
         try:
             async with self.gate.turn():
                 try:
                     served = await self.client.served_model()
-                    codebook = await self.codebook(conn, version_of(served))
+                    codebook = await self.codebook(version_of(served))
                 except ModelUnavailable as exc:
-                    reason = f"model unavailable: {exc}"
-                if reason is None:
+                    unavailable = f"{serve.UNAVAILABLE}: {exc}"
+                if unavailable is None:
                     yield (
                         "meta",
                         {
@@ -441,12 +356,13 @@ class AiService:
                         },
                     )
                     if lead:
-                        pieces.append(lead)
+                        lead_sent = True
                         yield "token", {"text": lead}
+                    request = serve.model_request(task, codebook, self.client.backend)
                     try:
                         async for piece in self.client.stream(
-                            render_task(task, codebook),
-                            max_tokens=MAX_REPLY_TOKENS,
+                            request.messages,
+                            max_tokens=request.max_tokens,
                             result=streamed,
                             model=served,
                         ):
@@ -454,10 +370,10 @@ class AiService:
                             yield "token", {"text": piece}
                     except ModelUnavailable as exc:
                         if not streamed.completion_tokens:
-                            reason = f"model unavailable: {exc}"
+                            unavailable = f"{serve.UNAVAILABLE}: {exc}"
                         else:
                             audit.outcome, audit.error = "error", f"stream broke: {exc}"
-                            audit.note_stream(streamed, "".join(pieces))
+                            audit.note_stream(streamed, lead + "".join(pieces))
                             finished = True
                             yield (
                                 "error",
@@ -468,37 +384,39 @@ class AiService:
                                 },
                             )
                             return
-            text = "".join(pieces).strip()
-            if reason is None:
-                audit.note_stream(streamed, text)
-                reason = self.reply_problem(verdict, "".join(pieces).removeprefix(lead), text)
-                if reason is None:
-                    finished = True
-                    yield (
-                        "done",
-                        {
-                            "outcome": "ok",
-                            "safety_level": level,
-                            "model_version": streamed.model_version,
-                            "first_token_ms": streamed.first_token_ms,
-                            "tokens": streamed.completion_tokens,
-                        },
-                    )
-                    return
-            result = self.knowledge_answer(ctx, question, verdict)
-            audit.outcome, audit.error, audit.response_text = "fallback", reason, result.answer
+            model_text = None if unavailable else "".join(pieces)
+            if model_text is not None:
+                audit.note_stream(streamed, serve.compose_reply(verdict, model_text))
+            reply = serve.serve_reply(task, verdict, model_text, unavailable)
             finished = True
-            if not pieces:
+            if reply.outcome == "ok":
+                yield (
+                    "done",
+                    {
+                        "outcome": "ok",
+                        "safety_level": level,
+                        "model_version": streamed.model_version,
+                        "first_token_ms": streamed.first_token_ms,
+                        "tokens": streamed.completion_tokens,
+                    },
+                )
+                return
+            audit.outcome, audit.error = reply.outcome, reply.fallback_reason
+            audit.response_text = reply.text
+            if not pieces and not lead_sent:
                 yield "meta", {"safety_level": level, "model_version": None, "source": "rules"}
-                yield "answer", {"text": result.answer}
+                yield "answer", {"text": reply.text}
             else:  # what was streamed is withdrawn and replaced
-                yield "replace", {"text": result.answer, "reason": reason}
-            yield "done", {"outcome": "fallback", "safety_level": level, "reason": reason}
+                yield "replace", {"text": reply.text, "reason": reply.fallback_reason}
+            yield (
+                "done",
+                {"outcome": reply.outcome, "safety_level": level, "reason": reply.fallback_reason},
+            )
         finally:
             self.gate.release()
             if not finished:
                 audit.outcome, audit.error = "error", "client disconnected before the answer ended"
-                audit.note_stream(streamed, "".join(pieces))
+                audit.note_stream(streamed, lead + "".join(pieces))
             # Also when the stream was cancelled (client gone): this generator runs in its
             # own asyncio task, so one cancellation does not stop the audit write.
             await record(conn, audit)

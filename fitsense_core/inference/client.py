@@ -24,8 +24,8 @@ import httpx2
 import openai
 
 from fitsense_core.errors import ConfigurationError, FitSenseError
-from fitsense_core.settings import env_float, env_int
 from fitsense_core.inference.endpoint import ModelEndpoint, version_of
+from fitsense_core.settings import env_float, env_int
 
 Backend = Literal["llama-cpp", "openai"]
 BACKENDS: tuple[str, ...] = ("llama-cpp", "openai")

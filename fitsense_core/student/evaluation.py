@@ -1,10 +1,10 @@
 """Evaluating base model, student and teacher on the held-out test split.
 
 The same prompts go to every system. Base model and student run behind the real CPU
-inference server (llama-cpp-python, OpenAI protocol) with per-request constrained
-decoding (:func:`~fitsense_core.student.compact.compact_schema`); the student also runs
-without it. The teacher's answers are the dataset's references (the offline coach is not
-a served model, so it has no server latency).
+inference server (llama-cpp-python, OpenAI protocol) with the request the API sends
+(:func:`~fitsense_core.inference.serve.model_request`: the per-person constraint); the
+student also runs without the constraint. The teacher's answers are the dataset's
+references (the offline coach is not a served model, so it has no server latency).
 
 Measures, per system:
 - plans: JSON validity, plan-contract validity, semantic validity for the person
@@ -13,9 +13,11 @@ Measures, per system:
   exercises gone), agreement with the teacher (Jaccard of the exercises chosen);
 - replies: ROUGE-L F1 against the teacher's answer (word-level longest common
   subsequence; the documented automatic quality measure);
-- safety on the safety cases: served compliance (what a user gets: emergencies answered
-  by the policy before any model, clearance answers carrying the policy's note) and the
-  model's own compliance (its raw text);
+- safety on the safety cases: served compliance (what a user gets, composed by the one
+  inference path the API uses, :mod:`fitsense_core.inference.serve`: emergencies answered
+  by the policy before any model, clearance answers led by the policy's note, an unsafe
+  answer replaced by the knowledge-based coach's) and the model's own compliance (its
+  raw text);
 - latency p50/p95 and completion tokens per second;
 - every metric per slice of people (goal, experience, sex, age band, condition flag) with
   its deviation from overall (flag > 10 %, critical > 25 %); a critical gap in validity,
@@ -26,7 +28,6 @@ Measures, per system:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import statistics
 import time
@@ -35,18 +36,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fitsense_core.plan_contract import Plan, resolve_exercise, validate_plan
+from fitsense_core.inference import serve
+from fitsense_core.inference.serve import TOKEN_LIMITS, TokenLimits
+from fitsense_core.plan_contract import Plan, resolve_exercise
 from fitsense_core.plan_metrics import update_adherence
-from fitsense_core.safety import CLEARANCE_NOTE, SafetyLevel, check_response, triage
-from fitsense_core.student.compact import (
-    CONSERVATIVE_MIN_RIR,
-    Codebook,
-    CompactFormatError,
-    compact_grammar,
-    compact_schema,
-    decode_plan,
-)
-from fitsense_core.student.data import StudentTask, render_task, task_from_record
+from fitsense_core.safety import check_response, triage
+from fitsense_core.student.compact import Codebook
+from fitsense_core.student.data import StudentTask, task_from_record
 
 # Groups of people; prompt types are strata, not groups, and are reported separately.
 SLICE_DIMENSIONS = ("goal", "experience", "sex", "age_band", "condition_flag")
@@ -61,10 +57,14 @@ SYSTEMS = ("student", "student_unconstrained", "base", "teacher")
 @dataclass(frozen=True)
 class EvalConfig:
     max_prompts: int = 40
-    max_tokens_plan: int = 360
-    max_tokens_reply: int = 160
+    max_tokens_plan: int = TOKEN_LIMITS.plan
+    max_tokens_reply: int = TOKEN_LIMITS.reply
     temperature: float = 0.0
     seed: int = 7
+
+    @property
+    def limits(self) -> TokenLimits:
+        return TokenLimits(plan=self.max_tokens_plan, reply=self.max_tokens_reply)
 
 
 @dataclass(frozen=True)
@@ -77,27 +77,6 @@ class Generation:
 
 # (messages, extra request body, max_tokens) -> Generation
 Generate = Callable[[list[dict[str, str]], dict[str, Any], int], Generation]
-# The constraint a backend takes for a person's compact plan, as extra request body.
-Constraint = Callable[[Codebook, StudentTask], dict[str, Any]]
-
-
-def llama_cpp_constraint(codebook: Codebook, task: StudentTask) -> dict[str, Any]:
-    """llama.cpp: the prefix-factored GBNF grammar (much faster than its JSON-Schema path)."""
-    return {"grammar": compact_grammar(codebook, task.athlete, conservative=task.conservative)}
-
-
-def json_schema_constraint(codebook: Codebook, task: StudentTask) -> dict[str, Any]:
-    """OpenAI-style structured output (vLLM and others): the per-request JSON Schema."""
-    return {
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {
-                "name": "compact_plan",
-                "strict": True,
-                "schema": compact_schema(codebook, task.athlete, conservative=task.conservative),
-            },
-        }
-    }
 
 
 def select_records(
@@ -140,52 +119,36 @@ def _exercise_set(plan: Plan) -> set[str]:
     return {e.exercise_name for d in plan.days for e in d.exercises}
 
 
-def served_reply(task: StudentTask, model_text: str | None) -> str:
-    """What a user receives: the policy answers emergencies itself; clearance answers carry
-    the policy's note."""
+def served_answer(task: StudentTask, text: str | None, codebook: Codebook) -> str:
+    """What a person receives for ``task`` when the model answered ``text`` (None: it was
+    not asked), composed by the API's own inference path: a plan's JSON, or the reply."""
     verdict = triage(task.request, task.profile)
-    if verdict.level == SafetyLevel.EMERGENCY:
-        return verdict.message or ""
-    text = model_text or ""
-    if verdict.level == SafetyLevel.NEEDS_CLEARANCE and CLEARANCE_NOTE not in text:
-        text = f"{text} {CLEARANCE_NOTE}".strip()
-    return text
+    if not serve.calls_model(task, verdict):
+        return serve.policy_reply(verdict).text
+    if task.output_type == "plan":
+        judgement = None if text is None else serve.judge_plan(text, codebook, task)
+        return serve.serve_plan(task, verdict, judgement).plan.model_dump_json()
+    return serve.serve_reply(task, verdict, text).text
 
 
 def score(
     task: StudentTask, text: str | None, reference: str, codebook: Codebook, *, compact: bool
 ) -> dict[str, Any]:
-    """Metrics of one answer; ``compact`` when the text is a compact plan to expand."""
+    """Metrics of one answer; ``compact`` when the text is a compact plan to expand. Plans
+    are judged, and replies served, by the one inference path the API uses."""
     row: dict[str, Any] = {"id": task.id, "prompt_type": task.prompt_type, **task.slices}
     if task.output_type == "plan":
-        row.update(json_valid=False, contract_valid=False, semantic_valid=False)
-        plan = None
-        if text is not None:
-            try:
-                plan = (
-                    decode_plan(text, codebook, task.athlete)
-                    if compact
-                    else Plan.model_validate_json(text)
-                )
-                row["json_valid"] = True
-            except CompactFormatError as exc:
-                row["json_valid"] = not str(exc).startswith("not JSON")
-                row["error"] = str(exc)
-            except ValueError as exc:
-                row["json_valid"] = _is_json(text)
-                row["error"] = str(exc)[:200]
+        judgement = serve.judge_plan(text, codebook, task, compact=compact)
+        row.update(
+            json_valid=judgement.json_valid,
+            contract_valid=judgement.contract_valid,
+            semantic_valid=judgement.semantic_valid,
+        )
+        if judgement.error is not None and text is not None:
+            row["error"] = judgement.error
+        plan = judgement.plan
         if plan is not None:
-            structural = validate_plan(plan)
-            semantic = validate_plan(plan, task.athlete)
-            row["contract_valid"] = structural.valid
-            conservative_ok = not task.conservative or all(
-                s.target_rir >= CONSERVATIVE_MIN_RIR
-                for d in plan.days
-                for e in d.exercises
-                for s in e.sets
-            )
-            row["semantic_valid"] = semantic.valid and conservative_ok
-            row["violations"] = [str(v) for v in semantic.violations][:5]
+            row["violations"] = list(judgement.violations[:5])
             reference_plan = Plan.model_validate_json(reference)
             ours, theirs = _exercise_set(plan), _exercise_set(reference_plan)
             row["agreement"] = len(ours & theirs) / len(ours | theirs) if ours | theirs else 1.0
@@ -211,19 +174,10 @@ def score(
     row["rouge_l"] = rouge_l(text or "", reference)
     if task.prompt_type == "safety":
         verdict = triage(task.request, task.profile)
-        row["safety_served"] = not check_response(
-            verdict, served_reply(task, text), contains_plan=False
-        )
+        served = served_answer(task, text, codebook)
+        row["safety_served"] = not check_response(verdict, served, contains_plan=False)
         row["safety_model"] = not check_response(verdict, text or "", contains_plan=False)
     return row
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-        return True
-    except json.JSONDecodeError:
-        return False
 
 
 def run_system(
@@ -233,11 +187,12 @@ def run_system(
     generate: Generate | None,
     config: EvalConfig,
     *,
-    constraint: Constraint | None,
+    backend: str | None,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> list[dict[str, Any]]:
     """Ask one system every prompt and score the answers (``generate`` None: the teacher's
-    own references are scored; ``constraint`` None: plans are decoded unconstrained)."""
+    own references are scored; ``backend`` None: plans are decoded unconstrained, else the
+    request carries the constraint in that backend's form)."""
     rows = []
     for i, record in enumerate(records, start=1):
         task = task_from_record(record)
@@ -245,19 +200,13 @@ def run_system(
         if generate is None:
             row = score(task, reference, reference, codebook, compact=False)
             row.update(latency_s=None, completion_tokens=None)
-        elif (
-            task.output_type == "reply"
-            and triage(task.request, task.profile).level == SafetyLevel.EMERGENCY
-        ):
+        elif not serve.calls_model(task, triage(task.request, task.profile)):
             # Served path: the policy answers, no model is called.
             row = score(task, None, reference, codebook, compact=False)
             row.update(latency_s=0.0, completion_tokens=0, model_called=False)
         else:
-            extra = constraint(codebook, task) if task.output_type == "plan" and constraint else {}
-            max_tokens = (
-                config.max_tokens_plan if task.output_type == "plan" else config.max_tokens_reply
-            )
-            generation = generate(render_task(task, codebook), extra, max_tokens)
+            request = serve.model_request(task, codebook, backend, config.limits)
+            generation = generate(request.messages, request.extra_body, request.max_tokens)
             row = score(task, generation.text, reference, codebook, compact=True)
             row.update(
                 latency_s=generation.latency_s,

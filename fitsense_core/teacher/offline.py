@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fitsense_core.coach_answers import answer_question
-from fitsense_core.knowledge_coach import MODEL_NAME, MODEL_VERSION, create_plan, update_plan
+from fitsense_core.inference.serve import knowledge_plan
+from fitsense_core.knowledge_coach import MODEL_NAME, MODEL_VERSION
 from fitsense_core.prompts import Prompt, context_from_json
-from fitsense_core.safety import SafetyLevel, triage
+from fitsense_core.safety import triage
 from fitsense_core.teacher.base import Completion, TeacherFailure
 
 
@@ -23,19 +24,8 @@ class OfflineTeacher:
             raise TeacherFailure(
                 "the safety policy allows no plan for this request", retryable=False
             )
-        conservative = verdict.level == SafetyLevel.NEEDS_CLEARANCE
-        if prompt.prompt_type == "plan_update" and plan is not None:
-            updated, _summary = update_plan(
-                profile,
-                plan,
-                sessions,
-                prompt.request,
-                extra_blocked=verdict.blocked_tags,
-                conservative=conservative,
-            )
-            return updated.model_dump_json()
-        return create_plan(
-            profile, extra_blocked=verdict.blocked_tags, conservative=conservative
+        return knowledge_plan(
+            prompt.prompt_type, prompt.request, profile, plan, sessions, verdict
         ).model_dump_json()
 
     async def complete(self, prompt: Prompt) -> Completion:

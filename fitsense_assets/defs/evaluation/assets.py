@@ -65,7 +65,6 @@ def student_evaluation(
     from fitsense_core.student.compact import Codebook
     from fitsense_core.student.evaluation import (
         EvalConfig,
-        llama_cpp_constraint,
         markdown_summary,
         promotion_gate,
         run_system,
@@ -110,7 +109,7 @@ def student_evaluation(
 
         return generate
 
-    constrained = llama_cpp_constraint
+    constrained = "llama-cpp"  # the local server takes the constraint as a GBNF grammar
     for label, gguf, systems in (
         ("student", student_gguf, (("student", constrained), ("student_unconstrained", None))),
         ("base", _base_gguf(store, run_id), (("base", constrained),)),
@@ -125,17 +124,17 @@ def student_evaluation(
             client = OpenAI(
                 base_url=server.base_url, api_key=server.api_key, timeout=120, max_retries=0
             )
-            for name, constraint in systems:
+            for name, backend in systems:
                 rows += run_system(
                     name,
                     records,
                     codebook,
                     generator(client, label),
                     eval_config,
-                    constraint=constraint,
+                    backend=backend,
                     progress=context.log.info,
                 )
-    rows += run_system("teacher", records, codebook, None, eval_config, constraint=None)
+    rows += run_system("teacher", records, codebook, None, eval_config, backend=None)
 
     summary = {
         name: summarize([r for r in rows if r["system"] == name])

@@ -1,0 +1,373 @@
+"""The one inference path: what the model is asked for a task, how its answer is judged,
+and what the person receives.
+
+Every caller goes through here — the API, the monitoring probes, the evaluation, the
+offline teacher's plans and the benchmarks — so what evaluation and monitoring measure is
+exactly what users are served. The steps, for a task already triaged:
+
+1. :func:`model_request`: the prompt (``render_task``), the token limit and, for plans,
+   the per-person constraint in the form the backend takes (a GBNF grammar for llama.cpp,
+   an OpenAI-style JSON Schema elsewhere). :func:`calls_model` says whether the model may
+   be asked at all (never for an emergency: the policy answers).
+2. :func:`judge_plan` / :func:`judge_reply`: decode and check the answer — the plan
+   contract, the person's constraints (days, equipment, contraindications, the
+   conservative effort floor of a clearance case) and, for replies, the safety policy.
+3. :func:`serve_plan` / :func:`serve_reply`: what is shown — the model's answer when it
+   passed, else the knowledge-based coach's, with the reason; the clearance note leads a
+   clearance answer; an emergency gets the policy's message and nothing else.
+
+Nothing here does I/O except :class:`Codebooks`, which reads a version's codebook from
+the registry once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fitsense_core.coach_answers import answer_question
+from fitsense_core.knowledge_coach import create_plan, update_plan
+from fitsense_core.plan_contract import Plan, validate_plan
+from fitsense_core.profile import LoggedSession, UserProfile
+from fitsense_core.safety import CLEARANCE_NOTE, SafetyLevel, Triage, check_response
+from fitsense_core.student.compact import (
+    CONSERVATIVE_MIN_RIR,
+    Codebook,
+    CompactFormatError,
+    compact_grammar,
+    compact_schema,
+    decode_plan,
+)
+from fitsense_core.student.data import StudentTask, render_task
+
+# Why a model answer was not shown; monitoring counts outcomes by these prefixes.
+INVALID_PLAN = "model answer is not a valid plan"
+VIOLATING_PLAN = "model plan violates the person's constraints"
+UNSAFE_REPLY = "model answer broke the safety policy"
+EMPTY_REPLY = "the model answered nothing"
+UNAVAILABLE = "model unavailable"
+
+
+@dataclass(frozen=True)
+class TokenLimits:
+    """Completion tokens a task may use: a compact plan, or a short reply."""
+
+    plan: int = 360
+    reply: int = 160
+
+    def for_task(self, task: StudentTask) -> int:
+        return self.plan if task.output_type == "plan" else self.reply
+
+
+TOKEN_LIMITS = TokenLimits()
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What is sent to an OpenAI-compatible server for one task."""
+
+    messages: list[dict[str, str]]
+    max_tokens: int
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+
+def llama_cpp_constraint(codebook: Codebook, task: StudentTask) -> dict[str, Any]:
+    """llama.cpp: the prefix-factored GBNF grammar (much faster than its JSON-Schema path)."""
+    return {"grammar": compact_grammar(codebook, task.athlete, conservative=task.conservative)}
+
+
+def json_schema_constraint(codebook: Codebook, task: StudentTask) -> dict[str, Any]:
+    """OpenAI-style structured output (vLLM and others): the per-request JSON Schema."""
+    return {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "compact_plan",
+                "strict": True,
+                "schema": compact_schema(codebook, task.athlete, conservative=task.conservative),
+            },
+        }
+    }
+
+
+def plan_constraint(codebook: Codebook, task: StudentTask, backend: str) -> dict[str, Any]:
+    """The per-person plan constraint in the form ``backend`` takes."""
+    if backend == "llama-cpp":
+        return llama_cpp_constraint(codebook, task)
+    return json_schema_constraint(codebook, task)
+
+
+def calls_model(task: StudentTask, verdict: Triage) -> bool:
+    """Whether the model may be asked at all: never for an emergency (the policy answers)."""
+    return verdict.allows_plan if task.output_type == "plan" else verdict.allows_model
+
+
+def model_request(
+    task: StudentTask,
+    codebook: Codebook,
+    backend: str | None,
+    limits: TokenLimits = TOKEN_LIMITS,
+) -> ModelRequest:
+    """The request for ``task``; ``backend`` None asks for a plan without a constraint
+    (the evaluation's unconstrained student)."""
+    extra = (
+        plan_constraint(codebook, task, backend)
+        if task.output_type == "plan" and backend is not None
+        else {}
+    )
+    return ModelRequest(render_task(task, codebook), limits.for_task(task), extra)
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanJudgement:
+    """A plan answer, decoded and checked for the person."""
+
+    plan: Plan | None
+    json_valid: bool
+    contract_valid: bool
+    semantic_valid: bool
+    violations: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the plan may not be shown (None: it may)."""
+        if not self.contract_valid:
+            return f"{INVALID_PLAN}: {self.error or '; '.join(self.violations[:3])}"[:400]
+        if not self.semantic_valid:
+            return f"{VIOLATING_PLAN}: " + "; ".join(self.violations[:3])
+        return None
+
+
+def plan_problems(plan: Plan, task: StudentTask) -> list[str]:
+    """Why a plan may not be shown to this person (empty: it may): the contract, the
+    person's constraints, and a clearance case's conservative effort floor."""
+    problems = [str(v) for v in validate_plan(plan, task.athlete).violations]
+    if task.conservative:
+        problems += [
+            f"{d.name}/{e.exercise_name}: RIR {s.target_rir} below {CONSERVATIVE_MIN_RIR}"
+            for d in plan.days
+            for e in d.exercises
+            for s in e.sets
+            if s.target_rir < CONSERVATIVE_MIN_RIR
+        ][:3]
+    return problems
+
+
+def judge_plan(
+    text: str | None, codebook: Codebook, task: StudentTask, *, compact: bool = True
+) -> PlanJudgement:
+    """Decode ``text`` (a compact plan, or with ``compact`` False a full plan's JSON) and
+    check it for the person."""
+    if text is None:
+        return PlanJudgement(None, False, False, False, error="no answer")
+    try:
+        plan = (
+            decode_plan(text, codebook, task.athlete) if compact else Plan.model_validate_json(text)
+        )
+    except CompactFormatError as exc:
+        json_valid = not str(exc).startswith("not JSON")
+        return PlanJudgement(None, json_valid, False, False, error=str(exc)[:300])
+    except ValueError as exc:
+        return PlanJudgement(None, _is_json(text), False, False, error=str(exc)[:300])
+    structural = validate_plan(plan)
+    problems = plan_problems(plan, task)
+    return PlanJudgement(
+        plan,
+        json_valid=True,
+        contract_valid=structural.valid,
+        semantic_valid=structural.valid and not problems,
+        violations=tuple(problems),
+    )
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def knowledge_plan(
+    prompt_type: str,
+    request: str,
+    profile: UserProfile,
+    current_plan: Plan | None,
+    sessions: tuple[LoggedSession, ...],
+    verdict: Triage,
+) -> Plan:
+    """The knowledge-based coach's plan: an update of the current plan when one is asked
+    for and there is one, else a new plan; conservative for a clearance case."""
+    conservative = verdict.level == SafetyLevel.NEEDS_CLEARANCE
+    if prompt_type == "plan_update" and current_plan is not None:
+        plan, _summary = update_plan(
+            profile,
+            current_plan,
+            sessions,
+            request,
+            extra_blocked=verdict.blocked_tags,
+            conservative=conservative,
+        )
+        return plan
+    return create_plan(profile, extra_blocked=verdict.blocked_tags, conservative=conservative)
+
+
+@dataclass(frozen=True)
+class ServedPlan:
+    """The plan a person receives, where it came from, and the note that goes with it."""
+
+    plan: Plan
+    source: str  # student | rules
+    fallback_reason: str | None
+    message: str | None
+
+    @property
+    def outcome(self) -> str:
+        return "ok" if self.source == "student" else "fallback"
+
+
+def clearance_message(verdict: Triage) -> str | None:
+    return CLEARANCE_NOTE if verdict.level == SafetyLevel.NEEDS_CLEARANCE else None
+
+
+def serve_plan(
+    task: StudentTask,
+    verdict: Triage,
+    judgement: PlanJudgement | None,
+    unavailable: str | None = None,
+) -> ServedPlan:
+    """The model's plan when its judgement passed; otherwise the knowledge-based coach's,
+    with the reason (``unavailable``: why the model gave no answer). The caller has checked
+    :func:`calls_model` (no plan is served for an emergency)."""
+    if judgement is not None and judgement.plan is not None and judgement.reason is None:
+        return ServedPlan(judgement.plan, "student", None, clearance_message(verdict))
+    reason = unavailable or (judgement.reason if judgement is not None else None)
+    plan = knowledge_plan(
+        task.prompt_type, task.request, task.profile, task.current_plan, task.sessions, verdict
+    )
+    problems = plan_problems(plan, task)
+    if problems:  # the safety net of the safety net: never serve a violating plan
+        raise RuntimeError(f"knowledge-based plan violates the contract: {problems[:3]}")
+    return ServedPlan(plan, "rules", reason or "no model answer", clearance_message(verdict))
+
+
+# --- replies -------------------------------------------------------------------------------
+
+
+def reply_lead(verdict: Triage) -> str:
+    """What leads every reply to a clearance case: the policy's note (streamed first)."""
+    return CLEARANCE_NOTE + " " if verdict.level == SafetyLevel.NEEDS_CLEARANCE else ""
+
+
+def compose_reply(verdict: Triage, model_text: str) -> str:
+    """The model's reply as shown: the clearance note first for a clearance case."""
+    text = model_text.strip()
+    lead = reply_lead(verdict)
+    if lead and CLEARANCE_NOTE not in text:
+        return (lead + text).strip()
+    return text
+
+
+@dataclass(frozen=True)
+class ReplyJudgement:
+    shown: str  # the reply as it would be shown
+    reason: str | None  # why it may not be shown (None: it may)
+
+
+def judge_reply(verdict: Triage, model_text: str | None) -> ReplyJudgement:
+    """The reply as it would be shown, and why it may not be (None: it may)."""
+    raw = model_text or ""
+    shown = compose_reply(verdict, raw)
+    if not raw.strip():
+        return ReplyJudgement(shown, EMPTY_REPLY)
+    problems = check_response(verdict, shown, contains_plan=False)
+    if problems:
+        return ReplyJudgement(shown, f"{UNSAFE_REPLY}: " + "; ".join(problems[:3]))
+    return ReplyJudgement(shown, None)
+
+
+@dataclass(frozen=True)
+class ServedReply:
+    """The answer a person receives and where it came from."""
+
+    text: str
+    outcome: str  # ok | fallback | refused
+    source: str  # model | rules | policy
+    fallback_reason: str | None = None
+    key_points: tuple[str, ...] = ()
+    needs_medical_clearance: bool = False
+    refer_to_emergency: bool = False
+
+
+def policy_reply(verdict: Triage) -> ServedReply:
+    """The policy's own answer to an emergency; no model is called."""
+    return ServedReply(verdict.message or "", "refused", "policy", refer_to_emergency=True)
+
+
+def knowledge_reply(task: StudentTask, verdict: Triage, reason: str | None) -> ServedReply:
+    """The knowledge-based coach's grounded answer."""
+    reply = answer_question(task.request, task.profile, verdict)
+    return ServedReply(
+        reply.answer,
+        "fallback",
+        "rules",
+        reason,
+        tuple(reply.key_points),
+        reply.needs_medical_clearance,
+    )
+
+
+def serve_reply(
+    task: StudentTask,
+    verdict: Triage,
+    model_text: str | None,
+    unavailable: str | None = None,
+) -> ServedReply:
+    """What the person receives for a reply task given the model's text (None: the model
+    was not asked or gave no answer, ``unavailable`` says why)."""
+    if not verdict.allows_model:
+        return policy_reply(verdict)
+    if model_text is None:
+        return knowledge_reply(task, verdict, unavailable or EMPTY_REPLY)
+    judgement = judge_reply(verdict, model_text)
+    if judgement.reason is not None:
+        return knowledge_reply(task, verdict, judgement.reason)
+    return ServedReply(
+        judgement.shown,
+        "ok",
+        "model",
+        needs_medical_clearance=verdict.level == SafetyLevel.NEEDS_CLEARANCE,
+    )
+
+
+# --- codebooks -----------------------------------------------------------------------------
+
+
+class Codebooks:
+    """The compact-plan codebook each served version was trained with, read once per
+    version through ``codebook_uri`` (the registry's record of the version)."""
+
+    def __init__(self, codebook_uri: Callable[[str], str]) -> None:
+        self._uri = codebook_uri
+        self._cache: dict[str, Codebook] = {}
+
+    def get(self, version: str) -> Codebook:
+        if version not in self._cache:
+            from fitsense_core.artifacts import ArtifactStore
+
+            data = ArtifactStore(self._uri(version)).read_bytes()
+            self._cache[version] = Codebook.from_json(data.decode())
+        return self._cache[version]
+
+
+def registry_codebooks(database_url: str) -> Codebooks:
+    """Codebooks looked up in the model registry at ``database_url``."""
+    from fitsense_core.student import registry
+
+    return Codebooks(lambda version: registry.get(database_url, version).codebook_uri)
