@@ -494,12 +494,12 @@ def _a_profile():
 
 
 def test_corrupt_base_model_file_is_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import fitsense_serving.llama_server as llama_server_module
+    import fitsense_core.student.base_model as base_model_module
     from fitsense_core.student.training import prepare_base_model
 
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\x00" * 64)
-    monkeypatch.setattr(llama_server_module, "base_model_gguf", lambda: broken)
+    monkeypatch.setattr(base_model_module, "base_model_gguf", lambda: broken)
     with pytest.raises(TrainingError, match=r"the base model .*broken\.gguf cannot be read"):
         prepare_base_model("", tmp_path / "cache")
     assert not (tmp_path / "cache" / "shipped-smollm2-135m-instruct").exists()

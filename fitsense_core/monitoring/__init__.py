@@ -1,0 +1,66 @@
+"""Live monitoring of the served student: probes, the recent ``ai_interactions`` and drift.
+
+A monitoring run (1) asks the served model a fixed probe set and scores every answer with
+the evaluation's own checks (plan contract, the person's constraints, safety); (2)
+aggregates the window's ``ai_interactions`` — user requests and the probes just made —
+into outcome, validity, fallback, error and latency figures; (3) compares the window's
+requests with the serving version's training data (population stability index of the
+slice distributions and of the request length, plus a two-sample Kolmogorov–Smirnov
+statistic of the length); and (4) says whether quality has decayed past the thresholds.
+
+A probe that times out, or a model server that is down, is a monitored failure: the probe
+is recorded in ``ai_interactions`` with outcome ``error`` and counts toward the error and
+fallback rates. Nothing here knows about Dagster.
+"""
+
+from fitsense_core.monitoring.drift import (
+    DRIFT_DIMENSIONS,
+    Reference,
+    drift_report,
+    ks_two_sample,
+    psi,
+    training_reference,
+)
+from fitsense_core.monitoring.probes import (
+    ProbeOutcome,
+    probe_metrics,
+    probe_records,
+    probe_served_model,
+    record_probes,
+)
+from fitsense_core.monitoring.report import (
+    MonitoringReport,
+    Thresholds,
+    decay_reasons,
+    latest_report,
+    live_metrics,
+    plot_png,
+    png_markdown,
+    store_report,
+    window,
+    window_rows,
+)
+
+__all__ = [
+    "DRIFT_DIMENSIONS",
+    "MonitoringReport",
+    "ProbeOutcome",
+    "Reference",
+    "Thresholds",
+    "decay_reasons",
+    "drift_report",
+    "ks_two_sample",
+    "latest_report",
+    "live_metrics",
+    "plot_png",
+    "png_markdown",
+    "probe_metrics",
+    "probe_records",
+    "probe_served_model",
+    "psi",
+    "record_probes",
+    "store_report",
+    "training_reference",
+    "window",
+    "window_rows",
+]

@@ -1,0 +1,286 @@
+"""The window's interactions, the verdict on them, and the stored report with its plot.
+
+The window's ``ai_interactions`` — user requests and the probes just made — become
+outcome, validity, fallback, error and latency figures; together with the probes and the
+drift they say whether quality has decayed past the thresholds.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from fitsense_core.errors import ConfigurationError
+from fitsense_core.inference.serve import INVALID_PLAN, UNAVAILABLE
+from fitsense_core.student.evaluation import percentile
+
+PLAN_CONTEXTS = ("plan_generate", "plan_update", "plan_adapt")
+USER_CONTEXTS = (*PLAN_CONTEXTS, "coach")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When quality counts as decayed (any one is enough)."""
+
+    contract_validity_min: float = 1.0
+    semantic_validity_min: float = 0.9
+    latency_p95_max_s: float = 8.0
+    fallback_rate_max: float = 0.05
+    # Drift is reported and checked (a warning), not a retraining cause on its own.
+    drift_psi_warn: float = 0.25
+    # Fewer requests than this in the window: the live rates are shown, not judged.
+    min_requests: int = 5
+    # Fewer live user requests than this: no drift statistic (it would be noise).
+    min_drift_requests: int = 20
+
+
+def window_rows(
+    conn: psycopg.Connection, start: datetime, end: datetime, limit: int = 200_000
+) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            """
+            SELECT context_type, outcome, safety_level, model_version, latency_ms, error,
+                   char_length(query_text) AS query_chars, slices, user_id IS NULL AS probe
+            FROM ai_interactions
+            WHERE created_at >= %s AND created_at <= %s
+            ORDER BY created_at DESC
+            LIMIT %s
+            """,
+            (start, end, limit),
+        ).fetchall()
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Outcome, validity, fallback, error and latency figures of the window's rows (user
+    requests and probes together; ``users`` counts only people's requests)."""
+    users = [r for r in rows if not r["probe"]]
+    answered = [r for r in rows if r["outcome"] != "refused"]
+    plan_rows = [
+        r
+        for r in rows
+        if (
+            r["context_type"] in PLAN_CONTEXTS
+            or (r["slices"] or {}).get("probe_context") in PLAN_CONTEXTS
+        )
+        and r["outcome"] in ("ok", "fallback")
+        and not (r["error"] or "").startswith(UNAVAILABLE)
+    ]
+    invalid = sum(1 for r in plan_rows if (r["error"] or "").startswith(INVALID_PLAN))
+    semantic_ok = sum(1 for r in plan_rows if r["outcome"] == "ok")
+    latencies = [
+        r["latency_ms"] / 1000
+        for r in rows
+        if r["latency_ms"] is not None and r["model_version"] and r["outcome"] != "refused"
+    ]
+    outcomes = Counter(r["outcome"] for r in rows)
+    return {
+        "requests": len(rows),
+        "user_requests": len(users),
+        "probe_requests": len(rows) - len(users),
+        "by_context": dict(sorted(Counter(r["context_type"] for r in rows).items())),
+        "outcomes": dict(sorted(outcomes.items())),
+        "safety_levels": dict(sorted(Counter(r["safety_level"] for r in rows).items())),
+        "model_versions": dict(
+            sorted(Counter(r["model_version"] or "(none)" for r in rows).items())
+        ),
+        "model_plans": len(plan_rows),
+        "contract_validity": _ratio(len(plan_rows) - invalid, len(plan_rows)),
+        "semantic_validity": _ratio(semantic_ok, len(plan_rows)),
+        "fallback_rate": _ratio(
+            sum(1 for r in answered if r["outcome"] in ("fallback", "error")), len(answered)
+        ),
+        "error_rate": _ratio(sum(1 for r in answered if r["outcome"] == "error"), len(answered)),
+        "refusal_rate": _ratio(outcomes.get("refused", 0), len(rows)),
+        "latency_p50_s": percentile(latencies, 0.5),
+        "latency_p95_s": percentile(latencies, 0.95),
+    }
+
+
+def decay_reasons(
+    probes: dict[str, Any], live: dict[str, Any], thresholds: Thresholds
+) -> list[str]:
+    """Why quality counts as decayed (empty: it does not). The probes are always judged;
+    the window's rates only with at least ``min_requests`` requests."""
+    reasons = []
+    enough = live.get("requests", 0) >= thresholds.min_requests
+
+    def worst(key: str, lowest: bool = True) -> tuple[float | None, str]:
+        values = [(probes.get(key), "probes")]
+        if enough:
+            values.append((live.get(key), "live"))
+        present = [(v, s) for v, s in values if v is not None]
+        if not present:
+            return None, ""
+        return (min if lowest else max)(present, key=lambda p: p[0])
+
+    contract, where = worst("contract_validity")
+    if contract is not None and contract < thresholds.contract_validity_min:
+        reasons.append(
+            f"contract validity {contract:.0%} < {thresholds.contract_validity_min:.0%} ({where})"
+        )
+    semantic, where = worst("semantic_validity")
+    if semantic is not None and semantic < thresholds.semantic_validity_min:
+        reasons.append(
+            f"semantic validity {semantic:.0%} < {thresholds.semantic_validity_min:.0%} ({where})"
+        )
+    latency, where = worst("latency_p95_s", lowest=False)
+    if latency is not None and latency > thresholds.latency_p95_max_s:
+        reasons.append(
+            f"p95 latency {latency:.1f} s > {thresholds.latency_p95_max_s:g} s ({where})"
+        )
+    fallback = live.get("fallback_rate") if enough else None
+    if fallback is not None and fallback > thresholds.fallback_rate_max:
+        reasons.append(
+            f"fallback rate {fallback:.0%} > "
+            f"{thresholds.fallback_rate_max:.0%} (live, {live['requests']} requests)"
+        )
+    outcomes = probes.get("outcomes", {})
+    asked = probes.get("probes", 0) - outcomes.get("refused", 0)  # the policy answers those
+    if asked > 0 and outcomes.get("error", 0) == asked:
+        reasons.append(f"every probe failed: {(probes.get('errors') or ['?'])[0]}")
+    return reasons
+
+
+@dataclass
+class MonitoringReport:
+    window_start: datetime
+    window_end: datetime
+    model_version: str | None
+    probes: dict[str, Any]
+    live: dict[str, Any]
+    drift: dict[str, Any]
+    thresholds: Thresholds
+    decay_reasons: list[str] = field(default_factory=list)
+    report_uri: str | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+
+    @property
+    def decayed(self) -> bool:
+        return bool(self.decay_reasons)
+
+    def to_json(self) -> dict[str, Any]:
+        value = asdict(self)
+        value["thresholds"] = asdict(self.thresholds)
+        for key in ("window_start", "window_end", "created_at"):
+            value[key] = value[key].isoformat() if value[key] else None
+        value["decayed"] = self.decayed
+        return value
+
+
+def window(hours: float, now: datetime | None = None) -> tuple[datetime, datetime]:
+    if not 0 < hours <= 24 * 90:
+        raise ConfigurationError(f"the window must be 0-2160 hours, got {hours}")
+    end = now or datetime.now(UTC)
+    return end - timedelta(hours=hours), end
+
+
+def store_report(conn: psycopg.Connection, report: MonitoringReport) -> MonitoringReport:
+    row = conn.execute(
+        """
+        INSERT INTO monitoring_reports (
+          window_start, window_end, model_version, probes, live, drift, thresholds,
+          decay_reasons, report_uri)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+        RETURNING id, created_at
+        """,
+        (
+            report.window_start,
+            report.window_end,
+            report.model_version,
+            Jsonb(report.probes),
+            Jsonb(report.live),
+            Jsonb(report.drift),
+            Jsonb(asdict(report.thresholds)),
+            report.decay_reasons,
+            report.report_uri,
+        ),
+    ).fetchone()
+    report.id, report.created_at = row[0], row[1]
+    return report
+
+
+def latest_report(database_url: str) -> MonitoringReport | None:
+    with (
+        psycopg.connect(database_url) as conn,
+        conn.cursor(row_factory=dict_row) as cur,
+    ):
+        row = cur.execute("SELECT * FROM monitoring_reports ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return MonitoringReport(
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        model_version=row["model_version"],
+        probes=row["probes"],
+        live=row["live"],
+        drift=row["drift"],
+        thresholds=Thresholds(**row["thresholds"]),
+        decay_reasons=list(row["decay_reasons"]),
+        report_uri=row["report_uri"],
+        id=row["id"],
+        created_at=row["created_at"],
+    )
+
+
+# --- the picture -------------------------------------------------------------------------
+
+
+def plot_png(report: MonitoringReport) -> bytes:
+    """Three panels: outcomes of the window, latency percentiles against the threshold,
+    and the drift PSI per dimension."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    outcomes = report.live.get("outcomes") or {}
+    axes[0].bar(list(outcomes) or ["none"], list(outcomes.values()) or [0], color="#4c72b0")
+    axes[0].set_title(f"outcomes ({report.live.get('requests', 0)} requests)")
+    latency = {
+        "probe p50": report.probes.get("latency_p50_s"),
+        "probe p95": report.probes.get("latency_p95_s"),
+        "live p50": report.live.get("latency_p50_s"),
+        "live p95": report.live.get("latency_p95_s"),
+    }
+    axes[1].bar(list(latency), [v or 0 for v in latency.values()], color="#55a868")
+    axes[1].axhline(report.thresholds.latency_p95_max_s, color="#c44e52", linestyle="--")
+    axes[1].set_title("latency (s); dashed: p95 limit")
+    axes[1].tick_params(axis="x", labelsize=7)
+    drift = report.drift.get("slices") or {}
+    names = [*drift, "request length"] if drift else ["(no drift statistic)"]
+    values = [d["psi"] for d in drift.values()]
+    if drift:
+        values.append(report.drift["request_length"]["psi"])
+    axes[2].bar(names, values or [0], color="#8172b2")
+    axes[2].axhline(report.thresholds.drift_psi_warn, color="#c44e52", linestyle="--")
+    axes[2].set_title(f"drift PSI ({report.drift.get('status')})")
+    axes[2].tick_params(axis="x", labelsize=7, rotation=30)
+    fig.suptitle(
+        "decayed: " + "; ".join(report.decay_reasons) if report.decayed else "healthy",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def png_markdown(png: bytes) -> str:
+    return f"![monitoring](data:image/png;base64,{base64.b64encode(png).decode()})"
