@@ -17,8 +17,8 @@ the printed command says ``"$FITSENSE_MODEL_API_KEY"``, never the key itself.
 
 Structured output differs between the servers: vLLM takes the OpenAI-style
 ``response_format={"type": "json_schema", ...}``
-(:func:`fitsense_core.student.evaluation.json_schema_constraint`), while llama.cpp takes a
-GBNF grammar (:func:`~fitsense_core.student.evaluation.llama_cpp_constraint`) and answers
+(:func:`fitsense_core.inference.serve.json_schema_constraint`), while llama.cpp takes a
+GBNF grammar (:func:`~fitsense_core.inference.serve.llama_cpp_constraint`) and answers
 HTTP 500 to ``json_schema``. The API's client chooses the form for the server it talks to.
 """
 
