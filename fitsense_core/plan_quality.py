@@ -27,7 +27,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from fitsense_core.plan_contract import Plan, PlanDay, PlanExercise, resolve_exercise
-from fitsense_core.programming import REGION, Athlete, family
+from fitsense_core.programming import REGION, Athlete, eligible_exercises, family
 from fitsense_core.reference import Exercise
 
 # --- the numbers and their sources -------------------------------------------------------
@@ -57,6 +57,7 @@ MAX_WEEKLY_SETS = {"beginner": 16, "intermediate": 24, "advanced": 30}
 # The lower bound applies only to groups the person's week has room and kit for: with
 # this many training days and minutes, most major groups are expected to get work.
 MIN_WEEKLY_SETS = {"muscle_gain": 4, "strength": 3}
+MIN_CHOICE_FOR_FLOOR = 4  # eligible exercises for that muscle
 MIN_GROUPS_TRAINED = 3  # of the six major muscles, in any plan with 2+ strength days
 
 # Pushing against pulling (sets): a balanced ratio protects the shoulders (NSCA,
@@ -304,8 +305,12 @@ def _volume(plan: Plan, athlete: Athlete) -> list[QualityProblem]:
         )
     floor = MIN_WEEKLY_SETS.get(athlete.goal)
     if floor and strength_days >= 3 and athlete.session_length_min >= 45:
+        pool = [e for e in eligible_exercises(athlete) if family(e) == "strength"]
         for group in ("chest", "back", "quads"):
-            if 0 < groups[group] < floor:
+            # Only where the person has real choice: injuries and kit can leave one or two
+            # exercises for a muscle, and then little volume is the right call.
+            choice = sum(1 for e in pool if e.primary_muscle == group and not e.is_timed)
+            if 0 < groups[group] < floor and choice >= MIN_CHOICE_FOR_FLOOR:
                 problems.append(
                     QualityProblem(
                         "volume_low",
@@ -316,7 +321,8 @@ def _volume(plan: Plan, athlete: Athlete) -> list[QualityProblem]:
                 )
     sides = side_sets(plan)
     push, pull = sides.get("push", 0), sides.get("pull", 0)
-    if push + pull >= MIN_SETS_FOR_BALANCE:
+    can_pull = any(movement_side(e) == "pull" for e in eligible_exercises(athlete))
+    if push + pull >= MIN_SETS_FOR_BALANCE and (pull or can_pull):
         ratio = (push + 1) / (pull + 1)
         if ratio > MAX_PUSH_PULL_RATIO or ratio < 1 / MAX_PUSH_PULL_RATIO:
             problems.append(

@@ -163,6 +163,17 @@ def rep_range_for(goal: str, exercise: Exercise) -> tuple[int, int]:
     return GOAL_REP_RANGES[goal]
 
 
+def min_rir(exercise: Exercise, main: bool = False) -> int:
+    """The fewest reps in reserve ever prescribed: failure only on isolation-style work,
+    never on main lifts or on squats, hinges and lunges (fatigue and risk for little gain)."""
+    lower_compound = exercise.category == "compound" and exercise.movement_pattern in (
+        "squat",
+        "hinge",
+        "lunge",
+    )
+    return 1 if main or lower_compound else 0
+
+
 def exercises_per_session(session_length_min: int) -> int:
     for limit, count in ((30, 4), (45, 5), (60, 6), (75, 7)):
         if session_length_min <= limit:
@@ -191,7 +202,7 @@ def set_scheme(
         reps = max(reps, 6)
     elif experience == "advanced":
         sets = min(5, sets + 1) if main else sets
-        rir = max(1 if main else 0, rir - 1)
+        rir = max(min_rir(exercise, main), rir - 1)
     if exercise.category == "isolation" and reps < 8:
         reps = 8
     if "valsalva" in blocked:

@@ -11,7 +11,8 @@ exactly what users are served. The steps, for a task already triaged:
    be asked at all (never for an emergency: the policy answers).
 2. :func:`judge_plan` / :func:`judge_reply`: decode and check the answer — the plan
    contract, the person's constraints (days, equipment, contraindications, the
-   conservative effort floor of a clearance case) and, for replies, the safety policy.
+   conservative effort floor of a clearance case), the programming quality
+   (:mod:`fitsense_core.plan_quality`) and, for replies, the safety policy.
 3. :func:`serve_plan` / :func:`serve_reply`: what is shown — the model's answer when it
    passed, else the knowledge-based coach's, with the reason; the clearance note leads a
    clearance answer; an emergency gets the policy's message and nothing else.
@@ -30,6 +31,7 @@ from typing import Any
 from fitsense_core.coach_answers import answer_question
 from fitsense_core.knowledge_coach import create_plan, update_plan
 from fitsense_core.plan_contract import Plan, validate_plan
+from fitsense_core.plan_quality import quality_problems
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.safety import CLEARANCE_NOTE, SafetyLevel, Triage, check_response
 from fitsense_core.student.compact import (
@@ -45,6 +47,7 @@ from fitsense_core.student.data import StudentTask, render_task
 # Why a model answer was not shown; monitoring counts outcomes by these prefixes.
 INVALID_PLAN = "model answer is not a valid plan"
 VIOLATING_PLAN = "model plan violates the person's constraints"
+POOR_PLAN = "model plan fails the programming-quality checks"
 UNSAFE_REPLY = "model answer broke the safety policy"
 EMPTY_REPLY = "the model answered nothing"
 UNAVAILABLE = "model unavailable"
@@ -133,6 +136,11 @@ class PlanJudgement:
     semantic_valid: bool
     violations: tuple[str, ...] = ()
     error: str | None = None
+    quality: tuple[str, ...] = ()  # what a coach would refuse (plan_quality)
+
+    @property
+    def quality_valid(self) -> bool:
+        return self.semantic_valid and not self.quality
 
     @property
     def reason(self) -> str | None:
@@ -141,6 +149,8 @@ class PlanJudgement:
             return f"{INVALID_PLAN}: {self.error or '; '.join(self.violations[:3])}"[:400]
         if not self.semantic_valid:
             return f"{VIOLATING_PLAN}: " + "; ".join(self.violations[:3])
+        if self.quality:
+            return f"{POOR_PLAN}: " + "; ".join(self.quality[:3])
         return None
 
 
@@ -183,6 +193,9 @@ def judge_plan(
         contract_valid=structural.valid,
         semantic_valid=structural.valid and not problems,
         violations=tuple(problems),
+        quality=tuple(
+            str(q) for q in quality_problems(plan, task.athlete, conservative=task.conservative)
+        ),
     )
 
 

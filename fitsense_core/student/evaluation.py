@@ -143,12 +143,14 @@ def score(
             json_valid=judgement.json_valid,
             contract_valid=judgement.contract_valid,
             semantic_valid=judgement.semantic_valid,
+            quality_valid=judgement.quality_valid,
         )
         if judgement.error is not None and text is not None:
             row["error"] = judgement.error
         plan = judgement.plan
         if plan is not None:
             row["violations"] = list(judgement.violations[:5])
+            row["quality_problems"] = list(judgement.quality[:5])
             reference_plan = Plan.model_validate_json(reference)
             ours, theirs = _exercise_set(plan), _exercise_set(reference_plan)
             row["agreement"] = len(ours & theirs) / len(ours | theirs) if ours | theirs else 1.0
@@ -252,6 +254,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "json_validity": _rate(plans, "json_valid"),
         "contract_validity": _rate(plans, "contract_valid"),
         "semantic_validity": _rate(plans, "semantic_valid"),
+        "programming_quality": _rate(plans, "quality_valid"),
         "update_adherence": _rate(plans, "adherent"),
         "teacher_agreement": _rate(plans, "agreement"),
         "reply_rouge_l": _rate(replies, "rouge_l"),
@@ -265,7 +268,13 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
     parts = [
         metrics[k]
-        for k in ("semantic_validity", "update_adherence", "teacher_agreement", "reply_rouge_l")
+        for k in (
+            "semantic_validity",
+            "programming_quality",
+            "update_adherence",
+            "teacher_agreement",
+            "reply_rouge_l",
+        )
         if metrics[k] is not None
     ]
     metrics["quality_score"] = round(statistics.mean(parts), 4) if parts else 0.0
@@ -376,6 +385,7 @@ def markdown_summary(summary: dict[str, dict[str, Any]], gate: Gate) -> str:
         "json_validity",
         "contract_validity",
         "semantic_validity",
+        "programming_quality",
         "update_adherence",
         "teacher_agreement",
         "reply_rouge_l",
