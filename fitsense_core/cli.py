@@ -564,21 +564,28 @@ def serve(
                 version, host, port, vllm_mode.value, base_model, dry_run, endpoint.api_key, gguf
             )
             return
-        from fitsense_serving import supervisor as serving
+        from fitsense_serving.server import serve_forever
+        from fitsense_serving.supervisor import Supervisor
+        from fitsense_serving.targets import (
+            NO_VERSION_MESSAGE,
+            gguf_target,
+            pinned_target,
+            registry_target,
+        )
 
         settings = Settings.from_env()
         if gguf is not None:
-            source = serving.gguf_target(gguf, name)
+            source = gguf_target(gguf, name)
             mode = "--gguf, no registry"
         elif version:
-            source = serving.pinned_target(_registry_url(), version)
+            source = pinned_target(_registry_url(), version)
             mode = "pinned with --version"
         else:
-            source = serving.registry_target(_registry_url())
+            source = registry_target(_registry_url())
             mode = "following the registry's serving version"
         target = source()
         if target is None:
-            what = f"nothing yet ({serving.NO_VERSION_MESSAGE}); {mode}"
+            what = f"nothing yet ({NO_VERSION_MESSAGE}); {mode}"
         else:
             what = f"{target.version} as {served_model_name(target.version)} ({mode})"
         if dry_run:
@@ -590,7 +597,7 @@ def serve(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        supervisor = serving.Supervisor(
+        supervisor = Supervisor(
             source,
             home=settings.home,
             poll_interval_s=poll_interval,
@@ -598,7 +605,7 @@ def serve(
         )
         _echo(f"model endpoint: http://{host}:{port}/v1 (Ctrl-C stops it)")
         _echo(f"serving {what}")
-        serving.serve_forever(supervisor, host=host, port=port, api_key=endpoint.api_key)
+        serve_forever(supervisor, host=host, port=port, api_key=endpoint.api_key)
     except FitSenseError as exc:
         raise _fail(exc) from exc
 
@@ -616,7 +623,7 @@ def _serve_vllm(
     """`fitsense serve --backend vllm`: print or exec the GPU server's command."""
     from fitsense_core.artifacts import ArtifactStore
     from fitsense_core.student.registry import RegistryError, get, serving
-    from fitsense_serving.supervisor import NO_VERSION_MESSAGE
+    from fitsense_serving.targets import NO_VERSION_MESSAGE
     from fitsense_serving.vllm import (
         exec_vllm,
         fetch_model_dir,

@@ -1,3 +1,3 @@
-"""The inference layer: ``fitsense serve`` (the switching proxy in front of llama.cpp
-servers, ``supervisor``; the vLLM command for GPU hosts, ``vllm``), the model endpoint's
-configuration (``config``) and the OpenAI-protocol client the API uses (``client``)."""
+"""``fitsense serve``: the switching proxy in front of llama.cpp servers (``targets``: what
+should serve; ``supervisor``: the llama.cpp processes and the blue/green switch; ``proxy``:
+the ASGI app; ``server``: running it) and the vLLM command for GPU hosts (``vllm``)."""

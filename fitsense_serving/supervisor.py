@@ -1,7 +1,7 @@
-"""The serving front that ``fitsense serve`` runs: a proxy that switches model versions.
+"""The serving front that ``fitsense serve`` runs: a supervisor that switches model versions.
 
 The API knows one URL and one key (:class:`~fitsense_core.inference.endpoint.ModelEndpoint`).
-Behind that URL this module runs a llama.cpp server per model version, each on a free
+Behind that URL ``fitsense serve`` runs a llama.cpp server per model version, each on a free
 port with its own internal key, and forwards the OpenAI-protocol requests to one of them.
 A background poll reads the registry; when the serving version changes (a promotion or a
 ``fitsense model rollback``) it starts the new version's server beside the old one, checks
@@ -11,12 +11,15 @@ the working version down.
 
 Pieces, kept apart so that tests can drive each one:
 
-- :class:`Supervisor`: owns the llama.cpp processes; :meth:`Supervisor.reconcile` is one
-  poll step.
-- :func:`create_proxy_app`: the ASGI app (auth, routing, streaming pass-through).
-- :func:`serve_forever`: uvicorn with SIGINT/SIGTERM handled so that every llama.cpp
-  process is stopped before the command exits; :class:`BackgroundProxy` runs the same in
-  a thread for tests and synchronous programs.
+- :class:`Supervisor` (here): owns the llama.cpp processes; :meth:`Supervisor.reconcile`
+  is one poll step. What it should serve comes from a source in
+  :mod:`fitsense_serving.targets`.
+- :func:`~fitsense_serving.proxy.create_proxy_app`: the ASGI app (auth, routing,
+  streaming pass-through).
+- :func:`~fitsense_serving.server.serve_forever`: uvicorn with SIGINT/SIGTERM handled so
+  that every llama.cpp process is stopped before the command exits;
+  :class:`~fitsense_serving.server.BackgroundProxy` runs the same in a thread for tests
+  and synchronous programs.
 
 llama.cpp's Python server answers one request at a time, and by default a second request
 *interrupts* a running stream (its ``interrupt_requests`` setting). The proxy therefore
@@ -31,146 +34,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
-import os
-import re
 import secrets
-import signal
-import socket
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import httpx
 import psycopg
-import uvicorn
 
-from fitsense_core.artifacts import ArtifactStore, file_sha256
 from fitsense_core.errors import FitSenseError
-from fitsense_core.student import registry
-from fitsense_core.student.registry import ModelVersion
 from fitsense_core.inference.endpoint import served_model_name
 from fitsense_serving.llama_server import LlamaServer, start_llama_server
+from fitsense_serving.targets import (
+    NO_VERSION_MESSAGE,
+    ServingError,
+    ServingTarget,
+    TargetSource,
+    file_safe,
+    resolve_gguf,
+)
 
 log = logging.getLogger("fitsense.serving")
-
-NO_VERSION_MESSAGE = (
-    "no model version serves: run `fitsense pipeline run` or `fitsense model promote <version>`"
-)
-MAX_BODY_BYTES = 8 * 1024 * 1024
-# Headers that describe one hop of the connection, not the answer (RFC 9110 §7.6.1).
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"server",
-        b"date",
-    }
-)
-FORWARDED_REQUEST_HEADERS = frozenset({b"content-type", b"accept", b"x-request-id"})
-VERSION_HEADER = b"x-fitsense-model-version"
-
-T = TypeVar("T")
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-
-class ServingError(FitSenseError):
-    """A model version cannot be served, or the proxy cannot listen."""
-
-
-@dataclass(frozen=True)
-class ServingTarget:
-    """What should be served: a version name and where its GGUF file is."""
-
-    version: str
-    gguf_uri: str
-    gguf_sha256: str | None = None
-
-    @classmethod
-    def of(cls, version: ModelVersion) -> ServingTarget:
-        return cls(version.version, version.gguf_uri, version.gguf_sha256 or None)
-
-
-TargetSource = Callable[[], "ServingTarget | None"]
-"""Called (in a worker thread) on every poll: what should serve now, or None."""
-
-
-def registry_target(database_url: str) -> TargetSource:
-    """Follow the registry: whatever version has status ``serving``."""
-
-    def current() -> ServingTarget | None:
-        version = registry.serving(database_url)
-        return ServingTarget.of(version) if version else None
-
-    return current
-
-
-def pinned_target(database_url: str, version: str) -> TargetSource:
-    """Always one registry version, whatever the registry serves (``--version``)."""
-
-    def pinned() -> ServingTarget:
-        return ServingTarget.of(registry.get(database_url, version))
-
-    return pinned
-
-
-def gguf_target(path: Path, name: str) -> TargetSource:
-    """Any GGUF file under a version name of one's choosing, no registry (``--gguf``)."""
-    target = ServingTarget(name, str(path.absolute()))
-    return lambda: target
-
-
-def _file_safe(version: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", version)
-
-
-def resolve_gguf(target: ServingTarget, cache_dir: Path) -> Path:
-    """A local file for ``target``'s GGUF: a local path as it is; a ``gs://`` object
-    downloaded once to ``cache_dir/<version>.gguf`` and checked against the registry's
-    digest, so a changed or corrupted file is never served under the version's name."""
-    uri = target.gguf_uri
-    if uri.startswith("gs://"):
-        dest = cache_dir / f"{_file_safe(target.version)}.gguf"
-        if dest.is_file() and target.gguf_sha256 in (None, file_sha256(dest)):
-            return dest
-        parent, name = uri.rsplit("/", 1)
-        data = ArtifactStore(parent).read_bytes(name)
-        digest = hashlib.sha256(data).hexdigest()
-        if target.gguf_sha256 and digest != target.gguf_sha256:
-            raise ServingError(
-                f"{uri} has sha256 {digest}, but the registry records {target.gguf_sha256} "
-                f"for version {target.version}: the file changed or is corrupted; not serving it"
-            )
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(dest.name + ".partial")
-        partial.write_bytes(data)
-        os.replace(partial, dest)
-        log.info("downloaded %s to %s (%.1f MB)", uri, dest, len(data) / 1e6)
-        return dest
-    if "://" in uri and not uri.startswith("file://"):
-        raise ServingError(
-            f"the GGUF of version {target.version} is at {uri}: only local paths and gs:// "
-            "URIs can be served"
-        )
-    path = Path(uri.removeprefix("file://"))
-    if not path.is_file():
-        raise ServingError(f"the GGUF file of version {target.version} is missing: {path}")
-    return path
 
 
 @dataclass(eq=False)
@@ -218,10 +104,10 @@ class Backend:
 class Supervisor:
     """Keeps the right model version served and owns every llama.cpp process it starts.
 
-    ``source`` says what should serve (see :func:`registry_target`, :func:`pinned_target`,
-    :func:`gguf_target`). ``poll_interval_s=None`` disables the background poll; the
-    caller then drives :meth:`reconcile` itself (tests do). At most ``max_backends``
-    llama.cpp servers run at once (the old and the new one during a switch): on two cores
+    ``source`` says what should serve (see :mod:`fitsense_serving.targets`).
+    ``poll_interval_s=None`` disables the background poll; the caller then drives
+    :meth:`reconcile` itself (tests do). At most ``max_backends`` llama.cpp servers run at
+    once (the old and the new one during a switch): on two cores
     a third would only slow the other two down. ``concurrent_backends=True`` lets
     backends generate at the same time (each still one request at a time): only worth it
     with cores enough for every backend's ``n_threads``.
@@ -267,8 +153,6 @@ class Supervisor:
         self._http: httpx.AsyncClient | None = None
         self._closing = False
         self._closed = False
-
-    # --- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the background poll (its first step runs at once)."""
@@ -328,8 +212,6 @@ class Supervisor:
             backend.state = "stopped"
         self.backends.clear()
         self.active = None
-
-    # --- one poll step ----------------------------------------------------------------
 
     async def reconcile(self) -> None:
         """Make the served version match the source: start, switch, restart, or nothing."""
@@ -439,7 +321,7 @@ class Supervisor:
             self._retire(previous)
 
     async def _start_backend(self, target: ServingTarget) -> Backend:
-        log_path = self.home / "logs" / f"llama-{_file_safe(target.version)}.log"
+        log_path = self.home / "logs" / f"llama-{file_safe(target.version)}.log"
 
         def start() -> tuple[LlamaServer, Path]:
             gguf = resolve_gguf(target, self.home / "serving")
@@ -556,8 +438,6 @@ class Supervisor:
         if tasks:
             await asyncio.wait_for(asyncio.gather(*tasks), timeout_s)
 
-    # --- what the proxy asks ----------------------------------------------------------
-
     def route(self, model: str | None) -> Backend | None:
         """The backend for a request naming ``model``: that version while its server is
         still up (active or draining), else the active one."""
@@ -619,453 +499,3 @@ class Supervisor:
             reason = f"the llama.cpp server of {active.version} answered {response.status_code}"
             return 503, {**body, "ready": False, "state": "unavailable", "reason": reason}
         return 200, {**body, "state": "idle"}
-
-
-# --- the proxy --------------------------------------------------------------------------
-
-
-def _error(message: str, kind: str, status: int) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "code": status}}
-
-
-async def _send_json(
-    send: Send,
-    status: int,
-    body: dict[str, Any],
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": data, "more_body": False})
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None when the client went away before sending all of it."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-def create_proxy_app(
-    supervisor: Supervisor, *, api_key: str, max_body_bytes: int = MAX_BODY_BYTES
-) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """The ASGI app in front of the supervisor's backends.
-
-    ``/health`` and ``/ready`` need no key; everything under ``/v1`` needs
-    ``Authorization: Bearer <api_key>``. ``GET /v1/models`` is answered here; every other
-    ``POST /v1/...`` is forwarded to the backend chosen by the body's ``model`` field, the
-    ``model`` rewritten to that backend's served name so that the answer names the version
-    that really wrote it. The ASGI lifespan starts and closes the supervisor.
-    """
-    expected = f"Bearer {api_key}".encode()
-
-    def authorized(scope: Scope) -> bool:
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, token = value.partition(b" ")
-                return scheme.lower() == b"bearer" and secrets.compare_digest(
-                    b"Bearer " + token.strip(), expected
-                )
-        return False
-
-    async def lifespan(receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await supervisor.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await supervisor.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    async def models(send: Send) -> None:
-        active = supervisor.active
-        if active is None or not active.alive:
-            await _send_json(send, 503, {"object": "list", "data": []})
-            return
-        entry = {
-            "id": active.alias,
-            "object": "model",
-            "owned_by": "fitsense",
-            "version": active.version,
-        }
-        await _send_json(
-            send,
-            200,
-            {"object": "list", "data": [entry]},
-            [(VERSION_HEADER, active.version.encode())],
-        )
-
-    async def forward(scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            body = await _read_body(receive, max_body_bytes)
-        except _BodyTooLarge:
-            message = f"the request body is larger than {max_body_bytes} bytes"
-            await _send_json(send, 413, _error(message, "invalid_request_error", 413))
-            return
-        if body is None:
-            return
-        try:
-            document = json.loads(body) if body else None
-        except ValueError:
-            document = None
-        model = document.get("model") if isinstance(document, dict) else None
-        backend = supervisor.route(model if isinstance(model, str) else None)
-        if backend is None:
-            _, ready = await supervisor.readiness()
-            await _send_json(send, 503, _error(ready["reason"], "model_unavailable", 503))
-            return
-        if isinstance(document, dict):
-            document["model"] = backend.alias
-            body = json.dumps(document).encode()
-        backend.in_flight += 1
-        try:
-            await _relay_until_disconnect(supervisor, backend, scope, body, receive, send)
-        finally:
-            backend.in_flight -= 1
-            backend.served += 1
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        path: str = scope["path"]
-        method: str = scope["method"]
-        if path == "/health":
-            await _send_json(send, 200, {"status": "ok"})
-        elif path == "/ready":
-            status, body = await supervisor.readiness()
-            await _send_json(send, status, body)
-        elif path == "/v1" or path.startswith("/v1/"):
-            if not authorized(scope):
-                await _send_json(
-                    send,
-                    401,
-                    _error(
-                        "missing or wrong API key: send Authorization: Bearer <key> "
-                        "(FITSENSE_MODEL_API_KEY or $FITSENSE_HOME/model_api_key)",
-                        "authentication_error",
-                        401,
-                    ),
-                    [(b"www-authenticate", b"Bearer")],
-                )
-            elif path == "/v1/models" and method == "GET":
-                await models(send)
-            elif method == "POST":
-                await forward(scope, receive, send)
-            else:
-                message = f"{method} {path} is not supported: use POST (GET for /v1/models)"
-                await _send_json(send, 405, _error(message, "invalid_request_error", 405))
-        else:
-            message = f"no such endpoint {path}: the model API is under /v1"
-            await _send_json(send, 404, _error(message, "invalid_request_error", 404))
-
-    return app
-
-
-async def _relay_until_disconnect(
-    supervisor: Supervisor,
-    backend: Backend,
-    scope: Scope,
-    body: bytes,
-    receive: Receive,
-    send: Send,
-) -> None:
-    """Relay one request; if the client goes away first, close the upstream request so
-    that llama.cpp stops generating for nobody."""
-    answered = asyncio.Event()
-    relay = asyncio.create_task(_relay(supervisor, backend, scope, body, send, answered))
-    watcher = asyncio.create_task(_until_disconnect(receive))
-    try:
-        await asyncio.wait({relay, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if not relay.done() and answered.is_set():
-            # The whole answer is out (the server reports that as a disconnect too): let
-            # the relay finish closing the upstream response.
-            await asyncio.wait({relay})
-    finally:
-        # Also when this request's own task is cancelled (graceful-shutdown timeout).
-        relay.cancel()
-        watcher.cancel()
-        await asyncio.wait({relay, watcher})
-    if relay.cancelled():
-        log.info("client went away: closed its request to %s", backend.version)
-        return
-    relay.result()
-
-
-async def _relay(
-    supervisor: Supervisor,
-    backend: Backend,
-    scope: Scope,
-    body: bytes,
-    send: Send,
-    answered: asyncio.Event,
-) -> None:
-    version = backend.version.encode()
-    headers = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in scope["headers"]
-        if name in FORWARDED_REQUEST_HEADERS
-    }
-    headers["authorization"] = f"Bearer {backend.server.api_key}"
-    headers.setdefault("content-type", "application/json")
-    url = backend.server.base_url + scope["path"].removeprefix("/v1")
-    if scope.get("query_string"):
-        url += "?" + scope["query_string"].decode("latin-1")
-    async with backend.turn:
-        if not backend.alive:
-            message = (
-                f"the model server of {backend.version} is down (exit code "
-                f"{backend.exit_code}); it is restarted on the next poll"
-            )
-            await _send_json(
-                send, 502, _error(message, "backend_unavailable", 502), [(VERSION_HEADER, version)]
-            )
-            return
-        request = supervisor.http.build_request("POST", url, headers=headers, content=body)
-        try:
-            response = await supervisor.http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            log.error("the llama.cpp server of %s did not answer: %r", backend.version, exc)
-            message = f"the model server of {backend.version} did not answer: {exc!r}"
-            await _send_json(
-                send, 502, _error(message, "backend_unavailable", 502), [(VERSION_HEADER, version)]
-            )
-            return
-        try:
-            out_headers = [
-                (name.lower(), value)
-                for name, value in response.headers.raw
-                if name.lower() not in HOP_BY_HOP
-            ]
-            out_headers.append((VERSION_HEADER, version))
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status_code,
-                    "headers": out_headers,
-                }
-            )
-            try:
-                async for chunk in response.aiter_raw():
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except httpx.HTTPError as exc:
-                log.error(
-                    "the llama.cpp server of %s broke off an answer: %r", backend.version, exc
-                )
-                if "content-length" in response.headers:
-                    # A truncated body under a Content-Length would read as a complete,
-                    # broken answer: abort the connection instead.
-                    raise ServingError(
-                        f"the model server of {backend.version} broke off its answer"
-                    ) from exc
-                event = _error(
-                    f"the model server of {backend.version} broke off its answer: {exc!r}",
-                    "backend_unavailable",
-                    502,
-                )
-                data = f"data: {json.dumps(event)}\n\n".encode()
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            answered.set()
-        finally:
-            await response.aclose()
-
-
-# --- running it -------------------------------------------------------------------------
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind before anything starts, so that a taken port is one clear error and no
-    llama.cpp process is left behind by a server that could not listen."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ServingError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc} (another `fitsense serve`? "
-            "choose another port with --port or FITSENSE_MODEL_URL)"
-        ) from exc
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: it re-raises a caught SIGTERM after
-    shutting down, which would end the process before the backends are stopped."""
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-
-def _config(app: Any, supervisor: Supervisor) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        lifespan="on",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=int(supervisor.drain_timeout_s),
-    )
-
-
-def serve_forever(supervisor: Supervisor, *, host: str, port: int, api_key: str) -> None:
-    """Serve until SIGINT/SIGTERM: stop accepting, let requests finish (up to the drain
-    timeout), stop every llama.cpp process. A second Ctrl-C skips the wait."""
-    sock = bind_socket(host, port)
-    server = _Server(_config(create_proxy_app(supervisor, api_key=api_key), supervisor))
-
-    def on_signal(signum: int) -> None:
-        if server.should_exit and signum == signal.SIGINT:
-            log.warning("second interrupt: not waiting for requests to finish")
-            server.force_exit = True
-            return
-        log.info(
-            "received %s: finishing requests (up to %.0fs), then stopping the model servers",
-            signal.Signals(signum).name,
-            supervisor.drain_timeout_s,
-        )
-        server.should_exit = True
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, on_signal, signum)
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            await supervisor.close()
-
-    try:
-        asyncio.run(main())
-    finally:
-        supervisor.stop_all_now()
-        sock.close()
-
-
-class BackgroundProxy:
-    """The proxy and its supervisor on their own event loop in a thread, for tests and for
-    synchronous programs. ``with BackgroundProxy(supervisor, api_key=...) as proxy:``
-    then ``proxy.url`` is the OpenAI base URL and ``proxy.call(coroutine)`` runs a
-    coroutine (``supervisor.reconcile()``, say) on the proxy's loop."""
-
-    def __init__(
-        self, supervisor: Supervisor, *, api_key: str, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        self.supervisor = supervisor
-        self.api_key = api_key
-        self._sock = bind_socket(host, port)
-        self.host = host
-        self.port: int = self._sock.getsockname()[1]
-        self._server = _Server(_config(create_proxy_app(supervisor, api_key=api_key), supervisor))
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fitsense-proxy", daemon=True)
-        self._error: BaseException | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
-
-    @property
-    def root(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            serving = asyncio.create_task(self._server.serve(sockets=[self._sock]))
-            while not self._server.started and not serving.done():
-                await asyncio.sleep(0.01)
-            self._ready.set()
-            try:
-                await serving
-            finally:
-                await self.supervisor.close()
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:
-            self._error = exc
-            raise
-        finally:
-            self.supervisor.stop_all_now()
-            self._ready.set()
-
-    def start(self) -> BackgroundProxy:
-        self._thread.start()
-        self._ready.wait(timeout=30)
-        if self._error is not None or not self._server.started:
-            self.close()
-            raise ServingError(f"the proxy did not start: {self._error!r}")
-        return self
-
-    def call(self, coroutine: Awaitable[T], timeout_s: float = 180) -> T:
-        assert self._loop is not None, "start() first"
-        future: ThreadFuture[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
-        return future.result(timeout_s)
-
-    def reconcile(self, timeout_s: float = 180) -> None:
-        self.call(self.supervisor.reconcile(), timeout_s)
-
-    def close(self, timeout_s: float = 60) -> None:
-        if self._loop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(setattr, self._server, "should_exit", True)
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-        self.supervisor.stop_all_now()
-        self._sock.close()
-
-    def __enter__(self) -> BackgroundProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@contextlib.contextmanager
-def background_proxy(supervisor: Supervisor, *, api_key: str) -> Iterator[BackgroundProxy]:
-    """:class:`BackgroundProxy` as a context manager that always stops everything."""
-    proxy = BackgroundProxy(supervisor, api_key=api_key)
-    proxy.start()
-    try:
-        yield proxy
-    finally:
-        proxy.close()

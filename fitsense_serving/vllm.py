@@ -32,9 +32,9 @@ from typing import Any, Literal, NoReturn
 
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.errors import ConfigurationError
-from fitsense_core.student.registry import ModelVersion
 from fitsense_core.inference.endpoint import served_model_name
-from fitsense_serving.supervisor import ServingError
+from fitsense_core.student.registry import ModelVersion
+from fitsense_serving.targets import ServingError
 
 VllmMode = Literal["merged", "lora"]
 MAX_MODEL_LEN = 4096

@@ -54,7 +54,9 @@ def model_server(
 ) -> Iterator[ServingFront]:
     """The production path: the serving proxy following the registry, which starts a
     llama.cpp server on the promoted version's GGUF."""
-    from fitsense_serving.supervisor import BackgroundProxy, Supervisor, registry_target
+    from fitsense_serving.server import BackgroundProxy
+    from fitsense_serving.supervisor import Supervisor
+    from fitsense_serving.targets import registry_target
 
     key = secrets.token_urlsafe(16)
     supervisor = Supervisor(

@@ -648,7 +648,7 @@ IMPORTS = {
     # what `fitsense serve` loads, and the llama.cpp server it starts
     "inference-cpu": [
         "fitsense_core.cli",
-        "fitsense_serving.supervisor",
+        "fitsense_serving.server",
         "fitsense_serving.llama_server",
         "llama_cpp.server.app",
     ],

@@ -31,15 +31,15 @@ from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.errors import ConfigurationError
 from fitsense_core.migrations import migrate
 from fitsense_core.student import registry
-from fitsense_core.student.registry import ModelVersion
 from fitsense_core.student.base_model import base_model_gguf
+from fitsense_core.student.registry import ModelVersion
 from fitsense_serving.llama_server import free_port
-from fitsense_serving.supervisor import (
+from fitsense_serving.server import BackgroundProxy
+from fitsense_serving.supervisor import Supervisor
+from fitsense_serving.targets import (
     NO_VERSION_MESSAGE,
-    BackgroundProxy,
     ServingError,
     ServingTarget,
-    Supervisor,
     TargetSource,
     registry_target,
     resolve_gguf,
