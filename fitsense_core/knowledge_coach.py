@@ -240,7 +240,8 @@ def detect_intents(request: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _requested_minutes(request: str) -> int | None:
+def requested_minutes(request: str) -> int | None:
+    """The session length a request names (\"only 30 minutes\"), if any."""
     m = re.search(r"(\d+)\s*(?:-\s*)?min", request or "", re.I)
     return int(m.group(1)) if m else None
 
@@ -346,7 +347,7 @@ def update_plan(
         day.exercises = kept
 
     if "less_time" in intents:
-        minutes = _requested_minutes(request) or max(20, profile.session_length_min - 15)
+        minutes = requested_minutes(request) or max(20, profile.session_length_min - 15)
         limit = exercises_per_session(minutes)
         for day in week:
             if len(day.exercises) > limit:

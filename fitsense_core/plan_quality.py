@@ -385,3 +385,62 @@ def quality_problems(
     problems += _volume(plan, athlete)
     problems += _prescriptions(plan, athlete, conservative)
     return problems
+
+
+def _signature(plan: Plan) -> tuple:
+    return tuple(
+        (d.name, tuple((e.exercise_name, tuple(e.sets)) for e in d.exercises)) for d in plan.days
+    )
+
+
+def update_problems(
+    before: Plan,
+    after: Plan,
+    intents: tuple[str, ...],
+    requested_minutes: int | None = None,
+    *,
+    conservative: bool = False,
+) -> list[QualityProblem]:
+    """Whether an update went the way the person asked (``intents``: what the request asks
+    for — too_easy, poor_recovery, less_time): an update that changes nothing is not
+    adherence; harder, easier and shorter are measured on the plan's numbers. A clearance
+    case (``conservative``) is never made harder, whatever was asked."""
+    from fitsense_core.plan_metrics import update_adherence
+
+    if conservative:
+        intents = tuple(i for i in intents if i != "too_easy")
+    if not intents:
+        return []
+    if _signature(before) == _signature(after):
+        return [
+            QualityProblem(
+                "update_unchanged", "plan", f"asked for {', '.join(intents)} but nothing changed"
+            )
+        ]
+    problems = []
+    for intent in intents:
+        why = update_adherence(intent, before, after)
+        if why is not None:
+            problems.append(QualityProblem("update_direction", "plan", why))
+    if "less_time" in intents:
+        longest_before = max((session_minutes(d) for d in before.days), default=0.0)
+        longest_after = max((session_minutes(d) for d in after.days), default=0.0)
+        if longest_after >= longest_before:
+            problems.append(
+                QualityProblem(
+                    "update_direction",
+                    "plan",
+                    f"asked for shorter sessions but the longest is still about "
+                    f"{longest_after:.0f} min",
+                )
+            )
+        elif requested_minutes and longest_after > requested_minutes * TIME_TOLERANCE:
+            problems.append(
+                QualityProblem(
+                    "update_direction",
+                    "plan",
+                    f"asked for {requested_minutes}-minute sessions but the longest is about "
+                    f"{longest_after:.0f} min",
+                )
+            )
+    return problems

@@ -148,3 +148,24 @@ def test_prescriptions_must_fit_the_goal_and_the_lift() -> None:
     assert not any("Fire Hydrant" in p for p in problems)  # isolation may go to failure
     short_rest = plan(day("LEGS_1", 1, *LEGS[:2], "Fire Hydrant", reps=5, rest=45))
     assert "prescription" in codes(short_rest, replace(ATHLETE, goal="strength"))
+
+
+def test_an_update_must_go_the_way_the_person_asked() -> None:
+    from fitsense_core.plan_quality import update_problems
+
+    before = sound_week()
+    assert [q.code for q in update_problems(before, before, ("too_easy",))] == ["update_unchanged"]
+    assert update_problems(before, before, ()) == []  # no intent: nothing to hold it to
+    easier = plan(
+        day("PUSH_1", 1, *PUSH, sets=2, rir=3),
+        day("PULL_1", 3, *PULL[:3], sets=2, rir=3),
+        day("LEGS_1", 5, *LEGS[:3], sets=2, rir=3),
+    )
+    assert {q.code for q in update_problems(before, easier, ("too_easy",))} == {"update_direction"}
+    assert update_problems(before, easier, ("poor_recovery",)) == []
+    assert update_problems(before, easier, ("too_easy",), conservative=True) == []
+    longer = plan(*(day(d.name, d.day_order, *PUSH, sets=6) for d in before.training_days()))
+    codes_ = {q.code for q in update_problems(before, longer, ("less_time",))}
+    assert "update_direction" in codes_
+    assert update_problems(before, easier, ("less_time",), 45) == []
+    assert update_problems(before, easier, ("less_time",), 5)  # still longer than 5 min

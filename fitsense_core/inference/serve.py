@@ -29,9 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fitsense_core.coach_answers import answer_question
-from fitsense_core.knowledge_coach import create_plan, update_plan
+from fitsense_core.knowledge_coach import (
+    create_plan,
+    detect_intents,
+    requested_minutes,
+    update_plan,
+)
 from fitsense_core.plan_contract import Plan, validate_plan
-from fitsense_core.plan_quality import quality_problems
+from fitsense_core.plan_quality import QualityProblem, quality_problems, update_problems
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.safety import CLEARANCE_NOTE, SafetyLevel, Triage, check_response
 from fitsense_core.student.compact import (
@@ -193,10 +198,23 @@ def judge_plan(
         contract_valid=structural.valid,
         semantic_valid=structural.valid and not problems,
         violations=tuple(problems),
-        quality=tuple(
-            str(q) for q in quality_problems(plan, task.athlete, conservative=task.conservative)
-        ),
+        quality=tuple(str(q) for q in plan_quality(plan, task)),
     )
+
+
+def plan_quality(plan: Plan, task: StudentTask) -> list[QualityProblem]:
+    """What a coach would refuse in ``plan`` for this task: the programming, and for an
+    update whether it went the way the request asked."""
+    problems = quality_problems(plan, task.athlete, conservative=task.conservative)
+    if task.prompt_type == "plan_update" and task.current_plan is not None:
+        problems += update_problems(
+            task.current_plan,
+            plan,
+            detect_intents(task.request),
+            requested_minutes(task.request),
+            conservative=task.conservative,
+        )
+    return problems
 
 
 def _is_json(text: str) -> bool:
