@@ -25,19 +25,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from fitsense_core.plan_contract import Plan, resolve_exercise
+from fitsense_core.plan_metrics import update_adherence
+from fitsense_core.plan_quality import MAX_WEEKLY_SETS
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import (
     Athlete,
     PlannedDay,
     PlannedExercise,
     SetScheme,
+    balance_push_pull,
     build_week,
     eligible_exercises,
     exercises_per_session,
     family,
+    fit_session,
+    planned_minutes,
     rep_range_for,
     safe_alternative,
 )
+from fitsense_core.reference import Exercise
 
 MODEL_NAME = "fitsense-knowledge-coach"
 MODEL_VERSION = "kb-1"
@@ -95,6 +101,12 @@ def _athlete(profile: UserProfile, extra_blocked: frozenset[str] = frozenset()) 
     return replace(athlete, blocked_tags=athlete.blocked_tags | extra_blocked)
 
 
+def _rir_floor(exercise: Exercise, experience: str) -> int:
+    """How close to failure an update may take an exercise: failure only on isolation
+    work, and never for beginners."""
+    return 0 if exercise.category == "isolation" and experience != "beginner" else 1
+
+
 def _volume_day(day: PlannedDay, goal: str) -> None:
     for pe in day.exercises:
         if pe.notes is not None:
@@ -148,6 +160,72 @@ def _conservative(week: list[PlannedDay]) -> None:
             day.notes = CONSERVATIVE_NOTE
 
 
+def _spread_repeats(week: list[PlannedDay], pool: Sequence[Exercise]) -> None:
+    """No strength exercise on more than two days: a third day gets the closest safe
+    alternative not yet used that day (or loses it, when the day keeps two others)."""
+    days_of: dict[str, int] = defaultdict(int)
+    for day in week:
+        used = {pe.exercise.slug for pe in day.exercises}
+        kept = []
+        for pe in day.exercises:
+            if family(pe.exercise) == "strength" and days_of[pe.exercise.slug] >= 2:
+                alternative = safe_alternative(
+                    pe.exercise,
+                    [
+                        e
+                        for e in pool
+                        if e.slug not in used
+                        and days_of[e.slug] < 2
+                        and family(e) == "strength"
+                        and e.is_timed == pe.exercise.is_timed
+                    ],
+                )
+                if alternative is not None:
+                    used.add(alternative.slug)
+                    pe.exercise = alternative
+                elif len(day.exercises) > 2:
+                    continue
+            if family(pe.exercise) == "strength":
+                days_of[pe.exercise.slug] += 1
+            kept.append(pe)
+        day.exercises = kept
+
+
+def _cap_volume(week: list[PlannedDay], experience: str) -> None:
+    """Weekly hard sets per major muscle no higher than the programming-quality ceiling
+    (updates add sets; this keeps them within what the person can recover from)."""
+    ceiling = MAX_WEEKLY_SETS[experience]
+    by_muscle: dict[str, list[PlannedExercise]] = defaultdict(list)
+    for day in week:
+        for pe in day.exercises:
+            if pe.notes is None and family(pe.exercise) == "strength":
+                by_muscle[pe.exercise.primary_muscle].append(pe)
+    for items in by_muscle.values():
+        total = sum(pe.scheme.sets for pe in items)
+        for pe in sorted(items, key=lambda pe: -pe.position):
+            while total > ceiling and pe.scheme.sets > 2:
+                pe.scheme = replace(pe.scheme, sets=pe.scheme.sets - 1)
+                total -= 1
+
+
+def _ensure_harder(week: list[PlannedDay], current: Plan, athlete: Athlete) -> None:
+    """A request for harder training is answered even when the session had to shrink to
+    fit the time: fewer reps in reserve where the floor allows, else more reps."""
+    for bump in ("rir", "reps"):
+        if update_adherence("too_easy", current, _to_plan(week, current.plan_name)) is None:
+            return
+        for day in week:
+            for pe in day.exercises:
+                s = pe.scheme
+                if pe.notes is not None:
+                    continue
+                if bump == "rir" and s.rir > _rir_floor(pe.exercise, athlete.experience):
+                    pe.scheme = replace(s, rir=s.rir - 1)
+                elif bump == "reps":
+                    _lo, hi = rep_range_for(athlete.goal, pe.exercise)
+                    pe.scheme = replace(s, reps=min(hi, s.reps + 1))
+
+
 def create_plan(
     profile: UserProfile,
     *,
@@ -168,6 +246,9 @@ def create_plan(
                 _volume_day(day, athlete.goal)
             seen.add(kind)
     _balance_volume(week, profile.experience)
+    for day in week:
+        fit_session(day, athlete.session_length_min, profile.experience)
+    balance_push_pull(week, athlete.session_length_min)
     if conservative:
         _conservative(week)
     for day in week:
@@ -269,7 +350,7 @@ def update_plan(
                 continue
             rir_delta, reps_delta = deltas.get(pe.exercise.name.lower(), (0.0, 0.0))
             s = pe.scheme
-            floor = 0 if pe.exercise.category == "isolation" else 1
+            floor = _rir_floor(pe.exercise, athlete.experience)
             # The request wins over the logs where they disagree (the person knows how the
             # week felt); the logs still steer the exercises the request does not touch.
             if (rir_delta >= 1.5 or reps_delta >= 2) and "poor_recovery" not in intents:
@@ -294,7 +375,7 @@ def update_plan(
                     pe.scheme = replace(pe.scheme, sets=pe.scheme.sets + 1)
                     changed = True
             for pe in day.exercises[2:]:
-                floor = 0 if pe.exercise.category == "isolation" else 1
+                floor = _rir_floor(pe.exercise, athlete.experience)
                 if pe.notes is None and pe.scheme.rir > floor:
                     pe.scheme = replace(pe.scheme, rir=pe.scheme.rir - 1)
                     changed = True
@@ -346,15 +427,31 @@ def update_plan(
             kept.append(pe)
         day.exercises = kept
 
+    minutes = athlete.session_length_min
     if "less_time" in intents:
-        minutes = requested_minutes(request) or max(20, profile.session_length_min - 15)
+        longest = max((planned_minutes(d) for d in week), default=0.0)
+        # Shorter than now, and within what was asked for: a request for less time that
+        # changes nothing is not an answer.
+        minutes = min(
+            requested_minutes(request) or max(20, profile.session_length_min - 15),
+            max(10, int(longest * 0.85)),
+        )
         limit = exercises_per_session(minutes)
         for day in week:
             if len(day.exercises) > limit:
                 removed += [pe.exercise.name for pe in day.exercises[limit:]]
                 day.exercises = day.exercises[:limit]
+    for day in week:
+        before = [pe.exercise.name for pe in day.exercises]
+        fit_session(day, minutes, profile.experience, keep=2)
+        removed += before[len(day.exercises) :]
+    _spread_repeats(week, pool)
+    _cap_volume(week, athlete.experience)
+    balance_push_pull(week, minutes)
     if conservative:
         _conservative(week)
+    elif "too_easy" in intents:
+        _ensure_harder(week, current, athlete)
 
     rest = 0
     for day in week:

@@ -22,26 +22,27 @@ coach would call clearly wrong, not a house style: a plan that fails one is not 
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from fitsense_core.plan_contract import Plan, PlanDay, PlanExercise, resolve_exercise
-from fitsense_core.programming import REGION, Athlete, eligible_exercises, family
+from fitsense_core.programming import (
+    Athlete,
+    eligible_exercises,
+    exercise_seconds,
+    family,
+    movement_side,
+)
 from fitsense_core.reference import Exercise
 
 # --- the numbers and their sources -------------------------------------------------------
 
-# Time under tension per repetition at a controlled tempo (about 1-2 s lifting, 2-3 s
-# lowering: NSCA, Essentials of Strength Training and Conditioning, 4th ed., ch. 17).
-SECONDS_PER_REP = 4.0
-# Setting up and moving between exercises.
-CHANGEOVER_S = 60.0
+# Session time follows programming's model (seconds per rep, rest, changeovers).
 # A session may run this much over the time the person has (warm-up excluded) …
 TIME_TOLERANCE = 1.15
 # … and should fill at least this share of it: a 60-minute session of one exercise is
-# not a session. Fewer than MIN_EXERCISES strength exercises on a strength day neither.
-MIN_TIME_SHARE = 0.25
+# not a session. Fewer than MIN_EXERCISES exercises neither.
+MIN_TIME_SHARE = 0.2
 MIN_EXERCISES = 2
 
 # Weekly hard sets per major muscle group. Lower bounds: every major muscle group trained
@@ -64,6 +65,7 @@ MIN_GROUPS_TRAINED = 3  # of the six major muscles, in any plan with 2+ strength
 # Essentials, ch. 17 on agonist/antagonist balance); 2:1 either way is clearly off.
 MAX_PUSH_PULL_RATIO = 2.0
 MIN_SETS_FOR_BALANCE = 6
+MIN_CHOICE_FOR_BALANCE = 3  # eligible exercises on each side
 
 # Reps in reserve by goal for non-timed work (Helms et al. 2016, Strength Cond J 38:42,
 # on RIR-based effort): the upper bound is the least effort that still trains the goal.
@@ -87,16 +89,8 @@ HEAVY_REPS = 6
 
 # --- how days are read -------------------------------------------------------------------
 
-PUSH_PATTERNS = frozenset({"horizontal_push", "vertical_push"})
-PULL_PATTERNS = frozenset({"horizontal_pull", "vertical_pull"})
-PUSH_MUSCLES = frozenset({"chest", "shoulders", "triceps"})
-PULL_MUSCLES = frozenset({"back", "biceps", "forearms"})
 # Share of a day's counted strength exercises that must fit a split day's label.
 LABEL_SHARE = 0.6
-DURATION = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)\s*)?(s|sec|secs|seconds?|min|mins|minutes?)\b",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -115,49 +109,13 @@ def day_label(day: PlanDay) -> str:
     return head if head and tail.isdigit() else day.name
 
 
-def movement_side(exercise: Exercise) -> str:
-    """push, pull, lower or neutral (core, carries, conditioning, mobility)."""
-    if family(exercise) != "strength":
-        return "neutral"
-    if exercise.movement_pattern in PUSH_PATTERNS:
-        return "push"
-    if exercise.movement_pattern in PULL_PATTERNS:
-        return "pull"
-    if exercise.movement_pattern in ("squat", "lunge", "hinge"):
-        return "lower"
-    region = REGION.get(exercise.primary_muscle)
-    if region == "lower":
-        return "lower"
-    if exercise.primary_muscle in PUSH_MUSCLES:
-        return "push"
-    if exercise.primary_muscle in PULL_MUSCLES:
-        return "pull"
-    return "neutral"
-
-
-def _duration_s(notes: str | None) -> float | None:
-    match = DURATION.search(notes or "")
-    if match is None:
-        return None
-    low = float(match.group(1))
-    high = float(match.group(2) or low)
-    seconds = (low + high) / 2 * (60 if match.group(3).lower().startswith("m") else 1)
-    return seconds * (2 if "per side" in (notes or "").lower() else 1)
-
-
-def exercise_seconds(ex: PlanExercise) -> float:
+def exercise_time_s(ex: PlanExercise) -> float:
     """Time an exercise takes: every set's work and rest, and the changeover."""
-    timed = _duration_s(ex.notes)
-    total = CHANGEOVER_S  # also the rest after the last set
-    for i, s in enumerate(ex.sets):
-        timed_set = timed is not None and s.target_reps == 1
-        work = timed if timed_set else s.target_reps * SECONDS_PER_REP
-        total += work + (s.rest_seconds if i < len(ex.sets) - 1 else 0)
-    return total
+    return exercise_seconds([(st.target_reps, st.rest_seconds) for st in ex.sets], ex.notes)
 
 
 def session_minutes(day: PlanDay) -> float:
-    return sum(exercise_seconds(ex) for ex in day.exercises) / 60
+    return sum(exercise_time_s(ex) for ex in day.exercises) / 60
 
 
 def _resolved(day: PlanDay) -> list[tuple[PlanExercise, Exercise]]:
@@ -195,7 +153,9 @@ def _distinct(plan: Plan) -> list[QualityProblem]:
     return problems
 
 
-def _label_fit(day: PlanDay) -> QualityProblem | None:
+def _label_fit(day: PlanDay, can: Counter[str]) -> QualityProblem | None:
+    """Whether the day's content fits its label; ``can``: how many eligible exercises the
+    person has on each side (a side they cannot train is not owed)."""
     label = day_label(day)
     sides = [movement_side(e) for _ex, e in _resolved(day)]
     counted = [s for s in sides if s != "neutral"]
@@ -215,17 +175,20 @@ def _label_fit(day: PlanDay) -> QualityProblem | None:
     hinges = sum(
         1 for _ex, e in _resolved(day) if e.movement_pattern == "hinge" and family(e) == "strength"
     )
-    if label == "PUSH" and fits("push") < LABEL_SHARE:
+    if label == "PUSH" and can["push"] >= 2 and fits("push") < LABEL_SHARE:
         reason = f"only {fits('push'):.0%} of the strength work is pushing"
-    elif label == "PULL" and (share["pull"] + hinges) / n < LABEL_SHARE:
+    elif label == "PULL" and can["pull"] >= 2 and (share["pull"] + hinges) / n < LABEL_SHARE:
         reason = f"only {(share['pull'] + hinges) / n:.0%} of the strength work is pulling"
-    elif label in ("LEGS", "LOWER") and fits("lower") < LABEL_SHARE:
+    elif label in ("LEGS", "LOWER") and can["lower"] >= 2 and fits("lower") < LABEL_SHARE:
         reason = f"only {fits('lower'):.0%} of the strength work is lower-body"
-    elif label == "UPPER" and (not share["push"] or not share["pull"]):
+    elif label == "UPPER" and any(not share[k] and can[k] for k in ("push", "pull")):
         reason = "an upper-body day needs both pushing and pulling"
     elif label == "UPPER" and fits("push", "pull") < LABEL_SHARE:
         reason = f"only {fits('push', 'pull'):.0%} of the strength work is upper-body"
-    elif label == "FULL_BODY" and (not share["lower"] or not (share["push"] or share["pull"])):
+    elif label == "FULL_BODY" and (
+        (not share["lower"] and can["lower"])
+        or (not (share["push"] or share["pull"]) and (can["push"] or can["pull"]))
+    ):
         reason = "a full-body day needs lower-body and upper-body work"
     else:
         return None
@@ -242,12 +205,9 @@ def _session_fit(day: PlanDay, athlete: Athlete) -> list[QualityProblem]:
                 "too_long", day.name, f"about {minutes:.0f} min of work and rest for {limit} min"
             )
         )
-    strength = [e for _ex, e in _resolved(day) if family(e) == "strength"]
-    if day_label(day) != "MOBILITY" and strength and len(strength) < MIN_EXERCISES:
+    if day_label(day) != "MOBILITY" and len(day.exercises) < MIN_EXERCISES:
         problems.append(
-            QualityProblem(
-                "too_short", day.name, f"{len(strength)} strength exercise(s) in a session"
-            )
+            QualityProblem("too_short", day.name, f"{len(day.exercises)} exercise(s) in a session")
         )
     elif minutes < limit * MIN_TIME_SHARE and day_label(day) != "MOBILITY":
         problems.append(
@@ -304,7 +264,13 @@ def _volume(plan: Plan, athlete: Athlete) -> list[QualityProblem]:
             )
         )
     floor = MIN_WEEKLY_SETS.get(athlete.goal)
-    if floor and strength_days >= 3 and athlete.session_length_min >= 45:
+    # Novices grow on far less (ACSM 2009: 1-3 sets per exercise), so no floor for them.
+    if (
+        floor
+        and athlete.experience != "beginner"
+        and strength_days >= 3
+        and athlete.session_length_min >= 45
+    ):
         pool = [e for e in eligible_exercises(athlete) if family(e) == "strength"]
         for group in ("chest", "back", "quads"):
             # Only where the person has real choice: injuries and kit can leave one or two
@@ -321,8 +287,12 @@ def _volume(plan: Plan, athlete: Athlete) -> list[QualityProblem]:
                 )
     sides = side_sets(plan)
     push, pull = sides.get("push", 0), sides.get("pull", 0)
-    can_pull = any(movement_side(e) == "pull" for e in eligible_exercises(athlete))
-    if push + pull >= MIN_SETS_FOR_BALANCE and (pull or can_pull):
+    # Balance is owed only where the person has the exercises for both sides.
+    choice = Counter(movement_side(e) for e in eligible_exercises(athlete))
+    balanceable = choice["push"] >= MIN_CHOICE_FOR_BALANCE and (
+        choice["pull"] >= MIN_CHOICE_FOR_BALANCE
+    )
+    if push + pull >= MIN_SETS_FOR_BALANCE and balanceable:
         ratio = (push + 1) / (pull + 1)
         if ratio > MAX_PUSH_PULL_RATIO or ratio < 1 / MAX_PUSH_PULL_RATIO:
             problems.append(
@@ -377,8 +347,9 @@ def quality_problems(
 ) -> list[QualityProblem]:
     """Everything a coach would refuse in this plan for this person (empty: none)."""
     problems = _distinct(plan)
+    can = Counter(movement_side(e) for e in eligible_exercises(athlete))
     for d in plan.training_days():
-        mismatch = _label_fit(d)
+        mismatch = _label_fit(d, can)
         if mismatch is not None:
             problems.append(mismatch)
         problems += _session_fit(d, athlete)

@@ -11,7 +11,8 @@ shorter rests for fat loss and endurance; beginners keep more reps in reserve.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from fitsense_core.reference import EXPERIENCE_LEVELS, Exercise, exercise_catalog
@@ -26,6 +27,9 @@ TRAINING_WEEKDAYS: dict[int, tuple[int, ...]] = {
     6: (1, 2, 3, 4, 5, 6),
     7: (1, 2, 3, 4, 5, 6, 7),
 }
+
+
+MAX_DAYS_PER_EXERCISE = 2
 
 
 def split_for(days_per_week: int, experience: str) -> tuple[str, ...]:
@@ -339,6 +343,7 @@ def build_week(athlete: Athlete, rng: random.Random) -> list[PlannedDay]:
     counters: dict[str, int] = {}
     week: list[PlannedDay] = []
     used_by_type: dict[str, set[str]] = {}
+    weekly_uses: dict[str, int] = {}
     session_iter = iter(session_types)
     for day_order in range(1, 8):
         if day_order not in training_days:
@@ -350,12 +355,14 @@ def build_week(athlete: Athlete, rng: random.Random) -> list[PlannedDay]:
         day = PlannedDay(f"{kind}_{counters[kind]}", day_order)
         # Repeat sessions of a type vary their exercises where the pool allows.
         avoid = set(used_by_type.get(kind, set()))
+        # No strength exercise on more than two days of the week.
+        capped = {slug for slug, n in weekly_uses.items() if n >= MAX_DAYS_PER_EXERCISE}
         chosen: set[str] = set()
         for slot in SESSION_TEMPLATES[kind]:
             if len(day.exercises) >= per_session:
                 break
-            candidates = _slot_candidates(slot, pool, chosen | avoid) or _slot_candidates(
-                slot, pool, chosen
+            candidates = _slot_candidates(slot, pool, chosen | avoid | capped) or _slot_candidates(
+                slot, pool, chosen | capped
             )
             if not candidates:
                 continue
@@ -368,6 +375,9 @@ def build_week(athlete: Athlete, rng: random.Random) -> list[PlannedDay]:
         if athlete.goal in ("fat_loss", "endurance") and kind != "MOBILITY":
             _add_conditioning(day, pool, chosen, athlete, per_session, rng)
         used_by_type.setdefault(kind, set()).update(chosen)
+        for pe in day.exercises:
+            if family(pe.exercise) == "strength":
+                weekly_uses[pe.exercise.slug] = weekly_uses.get(pe.exercise.slug, 0) + 1
         week.append(day)
     return week
 
@@ -463,3 +473,152 @@ def safe_alternative(
                 )
             )
     return min(ranked)[-1] if ranked else None
+
+
+# --- how long a session takes, and fitting a week to the person -------------------------
+
+# Time under tension per repetition at a controlled tempo (about 1-2 s lifting, 2-3 s
+# lowering: NSCA, Essentials of Strength Training and Conditioning, 4th ed., ch. 17).
+SECONDS_PER_REP = 4.0
+# Setting up and moving between exercises (it also covers the rest after the last set).
+CHANGEOVER_S = 60.0
+_DURATION = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)\s*)?(s|sec|secs|seconds?|min|mins|minutes?)\b",
+    re.I,
+)
+PATTERN_SIDE = {
+    "horizontal_push": "push",
+    "vertical_push": "push",
+    "horizontal_pull": "pull",
+    "vertical_pull": "pull",
+    "squat": "lower",
+    "lunge": "lower",
+    "hinge": "lower",
+}
+MUSCLE_SIDE = {
+    "chest": "push",
+    "shoulders": "push",
+    "triceps": "push",
+    "back": "pull",
+    "biceps": "pull",
+    "forearms": "pull",
+}
+
+
+def duration_seconds(notes: str | None) -> float | None:
+    """The duration a timed exercise's note gives ("hold 30 s", "30-45 s per side")."""
+    match = _DURATION.search(notes or "")
+    if match is None:
+        return None
+    low = float(match.group(1))
+    high = float(match.group(2) or low)
+    seconds = (low + high) / 2 * (60 if match.group(3).lower().startswith("m") else 1)
+    return seconds * (2 if "per side" in (notes or "").lower() else 1)
+
+
+def exercise_seconds(reps_and_rest: list[tuple[int, int]], notes: str | None) -> float:
+    """Time one exercise takes: each set's work and the rest between sets, and the
+    changeover; a timed set (1 target rep) lasts the duration its note gives."""
+    timed = duration_seconds(notes)
+    total = CHANGEOVER_S
+    for i, (reps, rest) in enumerate(reps_and_rest):
+        work = timed if timed is not None and reps == 1 else reps * SECONDS_PER_REP
+        total += work + (rest if i < len(reps_and_rest) - 1 else 0)
+    return total
+
+
+def movement_side(exercise: Exercise) -> str:
+    """push, pull, lower or neutral (core, carries, conditioning, mobility)."""
+    if family(exercise) != "strength":
+        return "neutral"
+    side = PATTERN_SIDE.get(exercise.movement_pattern)
+    if side is None and REGION.get(exercise.primary_muscle) == "lower":
+        side = "lower"
+    return side or MUSCLE_SIDE.get(exercise.primary_muscle, "neutral")
+
+
+def planned_minutes(day: PlannedDay) -> float:
+    return (
+        sum(
+            exercise_seconds([(pe.scheme.reps, pe.scheme.rest_seconds)] * pe.scheme.sets, pe.notes)
+            for pe in day.exercises
+        )
+        / 60
+    )
+
+
+def fit_session(day: PlannedDay, minutes: int, experience: str, keep: int = 3) -> None:
+    """Trim a day until it fits ``minutes``: accessory sets first (to 2), then accessory
+    rest (to 60 s, not after heavy sets), then main-lift sets (to 3, beginners 2), then the
+    last exercises (keeping ``keep``)."""
+    main_floor = 2 if experience == "beginner" else 3
+
+    def over() -> bool:
+        return planned_minutes(day) > minutes
+
+    steps = (
+        [(pe, "sets", 2) for pe in reversed(day.exercises) if pe.position > 2],
+        [(pe, "rest", 60) for pe in reversed(day.exercises) if pe.position > 2],
+        [(pe, "sets", main_floor) for pe in day.exercises if pe.position <= 2],
+    )
+    for step in steps:
+        changed = True
+        while over() and changed:
+            changed = False
+            for pe, what, floor in step:
+                if not over():
+                    break
+                s = pe.scheme
+                if what == "sets" and s.sets > floor:
+                    pe.scheme = SetScheme(s.sets - 1, s.reps, s.rir, s.rest_seconds)
+                    changed = True
+                elif what == "rest" and s.rest_seconds > floor and s.reps > 6:
+                    pe.scheme = SetScheme(s.sets, s.reps, s.rir, max(floor, s.rest_seconds - 30))
+                    changed = True
+    while over() and len(day.exercises) > keep:
+        day.exercises.pop()
+
+
+def side_sets(week: list[PlannedDay]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for day in week:
+        for pe in day.exercises:
+            side = movement_side(pe.exercise)
+            totals[side] = totals.get(side, 0) + pe.scheme.sets
+    return totals
+
+
+def balance_push_pull(week: list[PlannedDay], minutes: int, max_ratio: float = 1.8) -> None:
+    """Bring weekly pushing and pulling sets within ``max_ratio`` of each other: trim the
+    heavier side's sets (down to 2), then add sets to the lighter side (up to 5) where the
+    session has time to spare (``minutes``)."""
+
+    def ratio_ok(heavy: str, light: str) -> bool:
+        sides = side_sets(week)
+        return not sides.get(light) or (sides.get(heavy, 0) + 1) / (sides[light] + 1) <= max_ratio
+
+    for heavy, light in (("push", "pull"), ("pull", "push")):
+        trimmable = sorted(
+            (pe for day in week for pe in day.exercises if movement_side(pe.exercise) == heavy),
+            key=lambda pe: -pe.position,
+        )
+        while not ratio_ok(heavy, light):
+            pe = next((pe for pe in trimmable if pe.scheme.sets > 2), None)
+            if pe is None:
+                break
+            pe.scheme = replace(pe.scheme, sets=pe.scheme.sets - 1)
+        growable = [
+            (day, pe)
+            for day in week
+            for pe in day.exercises
+            if movement_side(pe.exercise) == light and pe.notes is None
+        ]
+        while not ratio_ok(heavy, light):
+            for day, pe in growable:
+                if pe.scheme.sets < 5:
+                    pe.scheme = replace(pe.scheme, sets=pe.scheme.sets + 1)
+                    if planned_minutes(day) <= minutes:
+                        break
+                    pe.scheme = replace(pe.scheme, sets=pe.scheme.sets - 1)
+            else:
+                break

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fitsense_core.coach_answers import answer_question
@@ -205,16 +205,16 @@ def judge_plan(
 def plan_quality(plan: Plan, task: StudentTask) -> list[QualityProblem]:
     """What a coach would refuse in ``plan`` for this task: the programming, and for an
     update whether it went the way the request asked."""
-    problems = quality_problems(plan, task.athlete, conservative=task.conservative)
-    if task.prompt_type == "plan_update" and task.current_plan is not None:
-        problems += update_problems(
-            task.current_plan,
-            plan,
-            detect_intents(task.request),
-            requested_minutes(task.request),
-            conservative=task.conservative,
-        )
-    return problems
+    athlete = task.athlete
+    if task.prompt_type != "plan_update" or task.current_plan is None:
+        return quality_problems(plan, athlete, conservative=task.conservative)
+    intents = detect_intents(task.request)
+    minutes = requested_minutes(task.request) if "less_time" in intents else None
+    if minutes:  # sessions are judged against the time the person now has
+        athlete = replace(athlete, session_length_min=minutes)
+    return quality_problems(plan, athlete, conservative=task.conservative) + update_problems(
+        task.current_plan, plan, intents, minutes, conservative=task.conservative
+    )
 
 
 def _is_json(text: str) -> bool:
