@@ -99,7 +99,7 @@ def start_api(url: str, port: int, workers: int, home: Path) -> subprocess.Popen
         [
             sys.executable,
             "-m",
-            "fitsense_core.cli",
+            "fitsense_cli",
             "api",
             "--port",
             str(port),

@@ -38,8 +38,9 @@ COPY fitsense_core ./fitsense_core
 COPY fitsense_api ./fitsense_api
 COPY fitsense_serving ./fitsense_serving
 COPY fitsense_assets ./fitsense_assets
+COPY fitsense_cli ./fitsense_cli
 RUN pip install --no-deps -e . \
-    && python -m compileall -q fitsense_core fitsense_api fitsense_serving fitsense_assets
+    && python -m compileall -q fitsense_core fitsense_api fitsense_serving fitsense_assets fitsense_cli
 
 # ---- runtime ----
 FROM python:3.11.14-slim-bookworm

@@ -55,10 +55,11 @@ COPY fitsense_core ./fitsense_core
 COPY fitsense_api ./fitsense_api
 COPY fitsense_serving ./fitsense_serving
 COPY fitsense_assets ./fitsense_assets
+COPY fitsense_cli ./fitsense_cli
 COPY docker/dagster_healthcheck.py ./docker/dagster_healthcheck.py
 ENV FITSENSE_TOOLS_DIR=/opt/fitsense-tools
 RUN pip install --no-cache-dir --no-deps -e . \
-    && python -m compileall -q fitsense_core fitsense_api fitsense_serving fitsense_assets \
+    && python -m compileall -q fitsense_core fitsense_api fitsense_serving fitsense_assets fitsense_cli \
     && python -c 'from fitsense_core.settings import Settings; \
         from fitsense_core.student.export import ensure_converter; \
         ensure_converter(Settings.from_env().tools_dir, print)'

@@ -48,9 +48,10 @@ COPY fitsense_core ./fitsense_core
 COPY fitsense_api ./fitsense_api
 COPY fitsense_serving ./fitsense_serving
 COPY fitsense_assets ./fitsense_assets
+COPY fitsense_cli ./fitsense_cli
 RUN python3 -m pip --python /opt/fitsense/bin/python install --no-deps -e . \
     && /opt/fitsense/bin/python -m compileall -q \
-        fitsense_core fitsense_api fitsense_serving fitsense_assets
+        fitsense_core fitsense_api fitsense_serving fitsense_assets fitsense_cli
 
 # ---- runtime: the same vLLM image, FitSense's environment beside it ----
 FROM vllm/vllm-openai:v0.33.0

@@ -73,7 +73,7 @@ def api_server(database_factory, tmp_path_factory, repo_root: Path):
         "FITSENSE_API_LOGIN_MAX_FAILURES_PER_CLIENT": "10000",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "fitsense_core.cli", "api", "--port", str(port)],
+        [sys.executable, "-m", "fitsense_cli", "api", "--port", str(port)],
         cwd=repo_root,
         env=env,
         start_new_session=True,

@@ -13,7 +13,7 @@ import pytest
 
 from fitsense_core.synthetic.load import count_run_rows
 
-FITSENSE = [sys.executable, "-m", "fitsense_core.cli"]
+FITSENSE = [sys.executable, "-m", "fitsense_cli"]
 
 
 def _run(

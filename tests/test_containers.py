@@ -34,11 +34,11 @@ from click.testing import CliRunner
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
-from fitsense_core.cli import app as fitsense_app
+from fitsense_cli.main import app as fitsense_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
-PACKAGES = ("fitsense_core", "fitsense_api", "fitsense_serving", "fitsense_assets")
+PACKAGES = ("fitsense_core", "fitsense_api", "fitsense_serving", "fitsense_assets", "fitsense_cli")
 
 
 @dataclass(frozen=True)
@@ -499,7 +499,7 @@ def test_dockerignore_keeps_local_state_out() -> None:
         ".fitsense/tools/convert_hf_to_gguf.py",
         "test-artifacts/api-schema.png",
         ".git/HEAD",
-        "fitsense_core/__pycache__/cli.cpython-311.pyc",
+        "fitsense_cli/__pycache__/main.cpython-311.pyc",
         ".pytest_cache/v",
         ".ruff_cache/x",
         "fitsense.egg-info/PKG-INFO",
@@ -508,7 +508,7 @@ def test_dockerignore_keeps_local_state_out() -> None:
         ".env",
     ):
         assert ignored(path), f".dockerignore lets {path} into the build context"
-    for path in ("dagster_home/dagster.yaml", "fitsense_core/cli.py", "requirements.lock"):
+    for path in ("dagster_home/dagster.yaml", "fitsense_cli/main.py", "requirements.lock"):
         assert not ignored(path), f".dockerignore leaves out {path}"
 
 
@@ -644,10 +644,10 @@ def test_no_image_needs_a_dev_tool_at_run_time() -> None:
 
 IMPORTS = {
     # what `fitsense api` and `fitsense serve --backend vllm` load
-    "api": ["fitsense_core.cli", "fitsense_api.app", "fitsense_serving.vllm"],
+    "api": ["fitsense_cli.main", "fitsense_api.app", "fitsense_serving.vllm"],
     # what `fitsense serve` loads, and the llama.cpp server it starts
     "inference-cpu": [
-        "fitsense_core.cli",
+        "fitsense_cli.main",
         "fitsense_serving.server",
         "fitsense_serving.llama_server",
         "llama_cpp.server.app",

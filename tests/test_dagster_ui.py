@@ -22,7 +22,7 @@ def test_webserver_from_repository_root_shows_cli_materializations(
         [
             sys.executable,
             "-m",
-            "fitsense_core.cli",
+            "fitsense_cli",
             "pipeline",
             "run",
             "--run-id",
@@ -68,7 +68,7 @@ def test_fitsense_ui_runs_dagster_dev_and_stops_on_sigterm(
 ) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "fitsense_core.cli", "ui", "--port", str(port)],
+        [sys.executable, "-m", "fitsense_cli", "ui", "--port", str(port)],
         cwd=repo_root,
         env=isolated_env,
         start_new_session=True,

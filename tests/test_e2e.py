@@ -24,9 +24,9 @@ import dagster as dg
 import httpx
 import pytest
 
+from fitsense_cli.processes import port_in_use
 from fitsense_core.migrations import migrate
 from fitsense_core.plan_contract import validate_plan
-from fitsense_core.up import port_in_use
 from fitsense_serving.llama_server import free_port
 from tests.api_helpers import ONBOARDING, sse_events
 from tests.model_fixtures import register_test_version
@@ -84,7 +84,7 @@ def system(tmp_path: Path, database_factory, repo_root: Path):
         [
             sys.executable,
             "-m",
-            "fitsense_core.cli",
+            "fitsense_cli",
             "up",
             "--no-pipeline",
             "--api-port",

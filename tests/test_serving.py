@@ -50,7 +50,7 @@ from tests.test_artifacts import gcs_emulator  # noqa: F401  (fixture, used by n
 
 API_KEY = "test-serving-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-FITSENSE = [sys.executable, "-m", "fitsense_core.cli"]
+FITSENSE = [sys.executable, "-m", "fitsense_cli"]
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,3 @@
+from fitsense_cli.main import main
+
+main()

@@ -1,0 +1,78 @@
+"""``fitsense model``: student model versions: list, inspect, promote, roll back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fitsense_cli.common import fail, registry_url
+from fitsense_core.errors import FitSenseError
+
+model_app = typer.Typer(
+    help="Student model versions: list, inspect, promote, roll back.", no_args_is_help=True
+)
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """Every registered version, newest first, with status, key metrics and gate verdict."""
+    from fitsense_core.student.registry import list_versions, summary_line
+
+    try:
+        versions = list_versions(registry_url())
+    except FitSenseError as exc:
+        raise fail(exc) from exc
+    if not versions:
+        typer.echo("no model versions yet: run `fitsense pipeline run`")
+    for version in versions:
+        typer.echo(summary_line(version))
+
+
+@model_app.command("show")
+def model_show(
+    version: Annotated[str, typer.Argument(help="Version name; 'serving' for the current one.")],
+) -> None:
+    """A version's full record: lineage, training config, metrics, gate, file locations."""
+    from fitsense_core.student.registry import RegistryError, dumps, get, serving
+
+    try:
+        url = registry_url()
+        if version == "serving":
+            current = serving(url)
+            if current is None:
+                raise RegistryError("no version is serving")
+        else:
+            current = get(url, version)
+    except FitSenseError as exc:
+        raise fail(exc) from exc
+    typer.echo(dumps(current))
+
+
+@model_app.command("promote")
+def model_promote(
+    version: Annotated[str, typer.Argument(help="Version to serve.")],
+    reason: Annotated[str, typer.Option(help="Recorded with the promotion.")] = "manual promotion",
+) -> None:
+    """Serve VERSION (atomic; refused when its promotion gate failed)."""
+    from fitsense_core.student.registry import promote
+
+    try:
+        previous = promote(registry_url(), version, reason)
+    except FitSenseError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"{version} now serves" + (f" (was {previous})" if previous else ""))
+
+
+@model_app.command("rollback")
+def model_rollback(
+    reason: Annotated[str, typer.Option(help="Recorded with the rollback.")] = "manual rollback",
+) -> None:
+    """Serve again the version that served before the current one (atomic)."""
+    from fitsense_core.student.registry import rollback
+
+    try:
+        current, previous = rollback(registry_url(), reason)
+    except FitSenseError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"{previous} serves again (was {current})")
