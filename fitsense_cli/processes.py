@@ -140,9 +140,7 @@ class ProcessGroup:
             if child.process.poll() is None:
                 self.echo(f"stopping {child.name} (pid {child.process.pid})")
         self.signal(signal.SIGTERM)
-        self._wait_or_kill(time.monotonic() + self.grace_s)
-
-    def _wait_or_kill(self, deadline: float) -> None:
+        deadline = time.monotonic() + self.grace_s
         for child in reversed(self.children):
             remaining = max(0.1, deadline - time.monotonic())
             try:
