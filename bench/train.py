@@ -20,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from fitsense_core import layout
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.distill import read_split
 from fitsense_core.settings import Settings
@@ -40,7 +41,7 @@ def main() -> int:
     args = parser.parse_args()
     settings = Settings.from_env()
     store = ArtifactStore(settings.artifact_root)
-    if not store.exists("datasets", "distillation", args.run_id, "manifest.json"):
+    if not store.exists(*layout.distillation_manifest(args.run_id)):
         print(
             f"no dataset for run {args.run_id}: run `make run` (or fitsense pipeline run "
             f"--job dataset --run-id {args.run_id}) first",
@@ -56,7 +57,7 @@ def main() -> int:
         config = replace(config, max_steps=args.steps)
     set_threads()
     started = time.perf_counter()
-    base = prepare_base_model("", settings.home / "models" / "base-cache")
+    base = prepare_base_model("", layout.base_model_cache(settings.home))
     prepared = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as out:
         result = train_student(

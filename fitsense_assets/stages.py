@@ -1,8 +1,10 @@
-"""Reading and writing each pipeline stage's artifacts: one place for the layout."""
+"""Reading pipeline stages' artifacts back (where they live: :mod:`fitsense_core.layout`)."""
 
 import pandas as pd
 
+from fitsense_core import layout
 from fitsense_core.artifacts import ArtifactStore
+from fitsense_core.errors import DataValidationError
 from fitsense_core.prompts import Prompt
 from fitsense_core.synthetic import TableSet
 from fitsense_core.teacher.base import TeacherAnswer
@@ -15,33 +17,17 @@ SYNTHETIC_STAGES = (
 )
 
 
-def synthetic_prefix(run_id: str, asset: str) -> tuple[str, ...]:
-    return ("datasets", "synthetic", run_id, asset)
-
-
 def read_synthetic(store: ArtifactStore, run_id: str, asset: str) -> TableSet:
-    return store.read_tables(*synthetic_prefix(run_id, asset))
-
-
-def prompts_prefix(run_id: str) -> tuple[str, ...]:
-    return ("teacher_outputs", run_id, "prompts")
-
-
-def answers_prefix(run_id: str) -> tuple[str, ...]:
-    return ("teacher_outputs", run_id, "answers")
-
-
-def reports_prefix(run_id: str) -> tuple[str, ...]:
-    return ("reports", run_id)
+    return store.read_tables(*layout.synthetic_tables(run_id, asset))
 
 
 def read_prompts(store: ArtifactStore, run_id: str) -> list[Prompt]:
-    frame = store.read_tables(*prompts_prefix(run_id))["prompts"]
+    frame = store.read_tables(*layout.teacher_prompts(run_id))["prompts"]
     return [Prompt.from_record(row) for row in frame.astype(object).to_dict("records")]
 
 
 def read_answers(store: ArtifactStore, run_id: str) -> list[TeacherAnswer]:
-    frame = store.read_tables(*answers_prefix(run_id))["answers"]
+    frame = store.read_tables(*layout.teacher_answers(run_id))["answers"]
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     ints = ("attempts", "latency_ms", "prompt_tokens", "completion_tokens")
     return [
@@ -53,4 +39,11 @@ def read_answers(store: ArtifactStore, run_id: str) -> list[TeacherAnswer]:
 
 
 def read_validation(store: ArtifactStore, run_id: str) -> pd.DataFrame:
-    return store.read_tables(*reports_prefix(run_id), "validation")["validated"]
+    return store.read_tables(*layout.validation_tables(run_id))["validated"]
+
+
+def current_student(store: ArtifactStore, run_id: str) -> dict:
+    """The student version this run trained (written by ``student_model``)."""
+    if not store.exists(*layout.student_model_of_run(run_id)):
+        raise DataValidationError(f"run {run_id} has not trained a student yet")
+    return store.read_json(*layout.student_model_of_run(run_id))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fitsense_core import layout
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.prompts import PROMPT_TYPES, TEMPLATE_VERSION
 from fitsense_core.qa import ValidatedAnswer, assistant_content
@@ -103,12 +104,11 @@ def write_dataset(
     seed: int,
 ) -> dict[str, Any]:
     """JSONL per split and a manifest under datasets/distillation/<run_id>/."""
-    prefix = ("datasets", "distillation", run_id)
     files = {}
     for split in SPLITS:
         lines = [r.to_json() for r in records if r.split == split]
         data = ("\n".join(lines) + "\n").encode() if lines else b""
-        store.write_bytes(data, *prefix, f"{split}.jsonl")
+        store.write_bytes(data, *layout.distillation_split(run_id, split))
         files[split] = {
             "file": f"{split}.jsonl",
             "records": len(lines),
@@ -140,10 +140,10 @@ def write_dataset(
         "split_shares": SPLITS,
         "format": "chat messages (system, user, assistant) + metadata, one JSON object per line",
     }
-    store.write_json(manifest, *prefix, "manifest.json")
+    store.write_json(manifest, *layout.distillation_manifest(run_id))
     return manifest
 
 
 def read_split(store: ArtifactStore, run_id: str, split: str) -> list[dict[str, Any]]:
-    data = store.read_bytes("datasets", "distillation", run_id, f"{split}.jsonl")
+    data = store.read_bytes(*layout.distillation_split(run_id, split))
     return [json.loads(line) for line in data.decode().splitlines() if line.strip()]

@@ -1,13 +1,12 @@
 """The report of one finished pipeline run (seed §9.2): per-stage runtime, row counts,
 validation results, anomaly severity and bias alerts.
 
-The Dagster side (``fitsense_assets/defs/monitoring/run_report.py``) reads a finished
-run's event log into a :class:`RunFacts` of plain values; :func:`build_report` turns it
-into one JSON-ready report, which is recorded three ways: a row of
-``pipeline_run_reports`` (:func:`upsert_report`, keyed by the Dagster run id, so a second
-look at the same run replaces the row), a JSON file under
-``reports/<run_id>/pipeline_runs/`` in the artifact store (:func:`artifact_parts`), and one
-log line in Cloud Logging's structured JSON shape (:func:`log_entry`, event
+The orchestration side reads a finished run's Dagster event log into a :class:`RunFacts`
+of plain values; :func:`build_report` turns it into one JSON-ready report, which is
+recorded three ways: a row of ``pipeline_run_reports`` (:func:`upsert_report`, keyed by
+the Dagster run id, so a second look at the same run replaces the row), a JSON file under
+``reports/<run_id>/pipeline_runs/`` in the artifact store (:func:`artifact_parts`), and
+one log line in Cloud Logging's structured JSON shape (:func:`log_entry`, event
 ``pipeline_run_report``) that ``infra/monitoring.tf`` alerts on at severity ERROR.
 
 Severity of a report:
@@ -39,6 +38,8 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from fitsense_core import layout
 
 REPORT_SCHEMA = 1
 EVENT = "pipeline_run_report"
@@ -421,12 +422,7 @@ def build_report(facts: RunFacts) -> dict[str, Any]:
 def artifact_parts(report: Mapping[str, Any]) -> tuple[str, ...]:
     """Where the report's JSON lives in the artifact store:
     ``reports/<run_id>/pipeline_runs/<dagster run id>.json``."""
-    return (
-        "reports",
-        report["run_id"] or NO_PARTITION,
-        "pipeline_runs",
-        f"{report['dagster_run_id']}.json",
-    )
+    return layout.pipeline_run_report(report["run_id"] or NO_PARTITION, report["dagster_run_id"])
 
 
 def log_entry(

@@ -44,6 +44,7 @@ from typing import Any, Literal
 import httpx
 import psycopg
 
+from fitsense_core import layout
 from fitsense_core.errors import FitSenseError
 from fitsense_core.inference.endpoint import served_model_name
 from fitsense_serving.llama_server import LlamaServer, start_llama_server
@@ -324,7 +325,7 @@ class Supervisor:
         log_path = self.home / "logs" / f"llama-{file_safe(target.version)}.log"
 
         def start() -> tuple[LlamaServer, Path]:
-            gguf = resolve_gguf(target, self.home / "serving")
+            gguf = resolve_gguf(target, layout.serving_cache(self.home))
             server = start_llama_server(
                 gguf,
                 model_alias=served_model_name(target.version),

@@ -14,15 +14,17 @@ from fitsense_assets.defs.teacher.assets import (
     TEACHER_POOL,
     answer_teacher_shard,
     pool_limit_warning,
-    shard_answers_prefix,
     teacher_outputs,
 )
 from fitsense_assets.defs.teacher.checks import teacher_failure_rate
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource, TeacherResource
-from fitsense_assets.stages import answers_prefix, prompts_prefix, read_answers
+from fitsense_assets.stages import read_answers
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.errors import ConfigurationError, DataValidationError
+from fitsense_core.layout import teacher_answers as answers_prefix
+from fitsense_core.layout import teacher_prompts as prompts_prefix
+from fitsense_core.layout import teacher_shard_answers as shard_answers_prefix
 from fitsense_core.prompts import Prompt, build_prompts
 from fitsense_core.synthetic import TableSet
 from fitsense_core.synthetic.context import user_contexts

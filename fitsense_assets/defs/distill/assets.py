@@ -12,6 +12,7 @@ from fitsense_assets.metadata import markdown_table
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_assets.stages import read_answers, read_prompts, read_validation
+from fitsense_core import layout
 from fitsense_core.distill import build_records, write_dataset
 from fitsense_core.qa import ValidatedAnswer
 
@@ -73,6 +74,6 @@ def distillation_dataset(
                 if sample
                 else "(none)"
             ),
-            "uri": dg.MetadataValue.path(store.uri("datasets", "distillation", run_id)),
+            "uri": dg.MetadataValue.path(store.uri(*layout.distillation_dataset(run_id))),
         }
     )

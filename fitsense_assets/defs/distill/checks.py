@@ -7,6 +7,7 @@ import dagster as dg
 from fitsense_assets.defs.distill.assets import distillation_dataset
 from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_assets.stages import read_validation
+from fitsense_core import layout
 from fitsense_core.distill import SPLITS, read_split
 from fitsense_core.prompts import PROMPT_TYPES
 
@@ -24,14 +25,14 @@ def distillation_dataset_integrity(
 ) -> dg.AssetCheckResult:
     store = artifact_store.store()
     run_id = context.partition_key
-    manifest = store.read_json("datasets", "distillation", run_id, "manifest.json")
+    manifest = store.read_json(*layout.distillation_manifest(run_id))
     validation = read_validation(store, run_id)
     rejected = set(validation.loc[~validation["accepted"].astype(bool), "prompt_id"])
     problems = []
     users: dict[str, set[str]] = {}
     counts: dict[str, dict[str, int]] = {}
     for split in SPLITS:
-        data = store.read_bytes("datasets", "distillation", run_id, f"{split}.jsonl")
+        data = store.read_bytes(*layout.distillation_split(run_id, split))
         if hashlib.sha256(data).hexdigest() != manifest["files"][split]["sha256"]:
             problems.append(f"{split}.jsonl does not match the manifest")
         records = read_split(store, run_id, split)

@@ -8,19 +8,16 @@ from pydantic import Field
 
 from fitsense_assets.defs.distill.assets import distillation_dataset
 from fitsense_assets.defs.training.assets import (
-    GGUF_NAME,
     TRAINING_CODE_VERSION,
     base_model,
     student_export,
 )
-from fitsense_assets.models import current_student, fetched_dir, student_prefix
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
-from fitsense_assets.stages import reports_prefix
+from fitsense_assets.stages import current_student
+from fitsense_core import layout
 from fitsense_core.distill import read_split
 from fitsense_core.settings import Settings
-
-BASE_GGUF = "base-q8_0.gguf"
 
 
 class EvaluationConfig(dg.Config):
@@ -36,9 +33,9 @@ def _base_gguf(store, run_id: str) -> Path:
     """The base model in the same GGUF form (Q8_0) as the student, made once per digest."""
     from fitsense_core.student.export import convert_to_gguf, ensure_converter
 
-    info = store.read_json("models", "base", "runs", f"{run_id}.json")
-    base_dir = fetched_dir(store, "models", "base", info["digest"][:16])
-    target = Settings.from_env().home / "models" / "base-gguf" / info["digest"][:16] / BASE_GGUF
+    info = store.read_json(*layout.base_model_of_run(run_id))
+    base_dir = layout.fetched_dir(store, *layout.base_model(info["digest"]))
+    target = layout.converted_base_gguf(Settings.from_env().home, info["digest"])
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         convert_to_gguf(base_dir, target, ensure_converter(Settings.from_env().tools_dir))
@@ -78,8 +75,8 @@ def student_evaluation(
     store = artifact_store.store()
     run_id = context.partition_key
     version = current_student(store, run_id)["version"]
-    prefix = student_prefix(version)
-    codebook = Codebook.from_json(store.read_bytes(*prefix, "codebook.json").decode())
+    prefix = layout.student_model(version)
+    codebook = Codebook.from_json(store.read_bytes(*prefix, layout.CODEBOOK).decode())
     eval_config = EvalConfig(
         max_prompts=config.max_prompts,
         max_tokens_plan=config.max_tokens_plan,
@@ -91,7 +88,7 @@ def student_evaluation(
     )
     if not records:
         raise dg.Failure("the test split is empty: nothing to evaluate")
-    student_gguf = fetched_dir(store, *prefix) / GGUF_NAME
+    student_gguf = layout.fetched_dir(store, *prefix) / layout.STUDENT_GGUF
     logs = Settings.from_env().home / "logs"
     rows = []
 
@@ -159,8 +156,8 @@ def student_evaluation(
             "teacher": "the dataset's reference answers (offline coach, not served: no latency)",
         },
     }
-    uri = store.write_json(report, *reports_prefix(run_id), "evaluation.json")
-    store.write_json(report, *prefix, "eval_report.json")
+    uri = store.write_json(report, *layout.evaluation_report(run_id))
+    store.write_json(report, *prefix, layout.EVAL_REPORT)
     markdown = markdown_summary(summary, gate)
     context.log.info("\n" + markdown)
     return dg.MaterializeResult(
@@ -178,4 +175,4 @@ def student_evaluation(
 
 
 def read_report(store, run_id: str) -> dict:
-    return json.loads(store.read_bytes(*reports_prefix(run_id), "evaluation.json"))
+    return json.loads(store.read_bytes(*layout.evaluation_report(run_id)))

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from fitsense_assets.defs.registry.assets import serving_model
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+from fitsense_core import layout
 
 
 class MonitoringConfig(dg.Config):
@@ -41,7 +42,7 @@ def _reference(store, url: str, version: str | None):
     if version is None:
         return None
     run_id = get(url, version).dataset_run_id
-    if not store.exists("datasets", "distillation", run_id, "train.jsonl"):
+    if not store.exists(*layout.distillation_split(run_id, "train")):
         return None
     return training_reference(read_split(store, run_id, "train"), f"{run_id}/train")
 
@@ -110,12 +111,12 @@ def live_monitoring(
     )
     stamp = end.strftime("%Y%m%dT%H%M%S")
     png = m.plot_png(report)
-    plot_uri = store.write_bytes(png, "reports", "monitoring", f"{stamp}.png")
-    report.report_uri = store.uri("reports", "monitoring", f"{stamp}.json")
+    plot_uri = store.write_bytes(png, *layout.monitoring_report(stamp, ".png"))
+    report.report_uri = store.uri(*layout.monitoring_report(stamp))
     with psycopg.connect(url) as conn:
         m.store_report(conn, report)
         conn.commit()
-    store.write_json(report.to_json(), "reports", "monitoring", f"{stamp}.json")
+    store.write_json(report.to_json(), *layout.monitoring_report(stamp))
     verdict = "; ".join(report.decay_reasons) or "healthy"
     context.log.info(f"monitoring report {report.id}: {verdict}")
     figures = {

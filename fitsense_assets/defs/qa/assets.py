@@ -14,7 +14,8 @@ from fitsense_assets.defs.teacher.assets import prompts, teacher_outputs
 from fitsense_assets.metadata import markdown_table
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
-from fitsense_assets.stages import read_answers, read_prompts, reports_prefix
+from fitsense_assets.stages import read_answers, read_prompts
+from fitsense_core import layout
 from fitsense_core.qa import (
     anomaly_report,
     bias_report,
@@ -88,12 +89,10 @@ def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreR
             for v in validated
         ]
     )
-    prefix = reports_prefix(run_id)
     rejected = table[~table["accepted"]].reset_index(drop=True)
     store.write_tables(
         TableSet({"validated": table, "rejects": rejected}, {"run_id": run_id}),
-        *prefix,
-        "validation",
+        *layout.validation_tables(run_id),
     )
 
     validation = validation_report(validated)
@@ -106,7 +105,7 @@ def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreR
         ("anomalies", anomalies),
         ("bias", bias),
     ):
-        store.write_json(report, *prefix, f"{name}.json")
+        store.write_json(report, *layout.qa_report(run_id, name))
 
     rejects = table[~table["accepted"]][["prompt_type", "codes", "reasons"]]
     yield dg.MaterializeResult(
@@ -121,7 +120,7 @@ def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreR
             "rejected_examples": dg.MetadataValue.md(
                 markdown_table(rejects, 5) if len(rejects) else "(none)"
             ),
-            "uri": dg.MetadataValue.path(store.uri(*prefix, "validation.json")),
+            "uri": dg.MetadataValue.path(store.uri(*layout.qa_report(run_id, "validation"))),
         },
     )
     plan_stats = statistics["per_prompt_type"].get("plan_creation", {})
@@ -134,7 +133,7 @@ def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreR
             "plan_creation_fields": dg.MetadataValue.md(
                 markdown_table(pd.DataFrame(rows), 20) if rows else "(none)"
             ),
-            "uri": dg.MetadataValue.path(store.uri(*prefix, "statistics.json")),
+            "uri": dg.MetadataValue.path(store.uri(*layout.qa_report(run_id, "statistics"))),
         },
     )
     yield dg.MaterializeResult(
@@ -148,7 +147,7 @@ def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreR
                 if anomalies["outliers"]
                 else "(none)"
             ),
-            "uri": dg.MetadataValue.path(store.uri(*prefix, "anomalies.json")),
+            "uri": dg.MetadataValue.path(store.uri(*layout.qa_report(run_id, "anomalies"))),
         },
     )
     flags = pd.DataFrame(bias["flags"])
@@ -162,6 +161,6 @@ def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreR
             "flagged_slices": dg.MetadataValue.md(
                 markdown_table(flags, 20) if len(flags) else "(no slice deviates more than 10 %)"
             ),
-            "uri": dg.MetadataValue.path(store.uri(*prefix, "bias.json")),
+            "uri": dg.MetadataValue.path(store.uri(*layout.qa_report(run_id, "bias"))),
         },
     )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from fitsense_assets.resources import ArtifactStoreResource
-from fitsense_assets.stages import reports_prefix
+from fitsense_core import layout
 
 MIN_PASS_RATE = 0.8
 # Below this many people a missing slice is expected (e.g. nobody over 60 in a run of 10)
@@ -12,7 +12,7 @@ MIN_PEOPLE_FOR_SLICE_COVERAGE = 100
 
 
 def _report(store_resource: ArtifactStoreResource, run_id: str, name: str) -> dict:
-    return store_resource.store().read_json(*reports_prefix(run_id), f"{name}.json")
+    return store_resource.store().read_json(*layout.qa_report(run_id, name))
 
 
 @dg.asset_check(

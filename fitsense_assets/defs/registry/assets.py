@@ -5,11 +5,11 @@ import json
 import dagster as dg
 
 from fitsense_assets.defs.evaluation.assets import read_report, student_evaluation
-from fitsense_assets.defs.training.assets import GGUF_NAME, student_export
-from fitsense_assets.models import current_student, fetched_dir, student_prefix
+from fitsense_assets.defs.training.assets import student_export
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
-from fitsense_assets.stages import reports_prefix
+from fitsense_assets.stages import current_student
+from fitsense_core import layout
 from fitsense_core.artifacts import file_sha256
 from fitsense_core.migrations import migrate
 
@@ -34,41 +34,41 @@ def model_version(
     run_id = context.partition_key
     pointer = current_student(store, run_id)
     version = pointer["version"]
-    prefix = student_prefix(version)
-    export = store.read_json(*prefix, "export.json")
-    gguf = fetched_dir(store, *prefix) / GGUF_NAME
+    prefix = layout.student_model(version)
+    export = store.read_json(*prefix, layout.EXPORT)
+    gguf = layout.fetched_dir(store, *prefix) / layout.STUDENT_GGUF
     if file_sha256(gguf) != export["gguf_sha256"]:
         raise dg.Failure(f"{gguf} does not match the digest recorded at export")
-    for part in ("adapter", "merged", "codebook.json", "eval_report.json"):
+    for part in (layout.ADAPTER, layout.MERGED, layout.CODEBOOK, layout.EVAL_REPORT):
         if not store.exists(*prefix, part):
             raise dg.Failure(f"{store.uri(*prefix, part)} is missing: the version is incomplete")
     report = read_report(store, run_id)
     if report["version"] != version:
         raise dg.Failure(f"the evaluation report is for {report['version']}, not {version}")
-    base = store.read_json("models", "base", "runs", f"{run_id}.json")
+    base = store.read_json(*layout.base_model_of_run(run_id))
     manifest = {
         "version": version,
         "run_id": run_id,
         "dataset": {
             "run_id": run_id,
             "sha256": pointer["dataset_sha256"],
-            "uri": store.uri("datasets", "distillation", run_id),
+            "uri": store.uri(*layout.distillation_dataset(run_id)),
         },
         "base_model": {"source": base["source"], "digest": base["digest"], "uri": base["uri"]},
         "git_commit": git_commit(),
         "training_config": pointer["training_config"],
         "metrics": report["summary"],
         "gate": report["gate"],
-        "eval_report_uri": store.uri(*reports_prefix(run_id), "evaluation.json"),
+        "eval_report_uri": store.uri(*layout.evaluation_report(run_id)),
         "files": {
-            "gguf": store.uri(*prefix, GGUF_NAME),
+            "gguf": store.uri(*prefix, layout.STUDENT_GGUF),
             "gguf_sha256": export["gguf_sha256"],
-            "adapter": store.uri(*prefix, "adapter"),
-            "merged": store.uri(*prefix, "merged"),
-            "codebook": store.uri(*prefix, "codebook.json"),
+            "adapter": store.uri(*prefix, layout.ADAPTER),
+            "merged": store.uri(*prefix, layout.MERGED),
+            "codebook": store.uri(*prefix, layout.CODEBOOK),
         },
     }
-    manifest_uri = store.write_json(manifest, *prefix, "manifest.json")
+    manifest_uri = store.write_json(manifest, *prefix, layout.VERSION_MANIFEST)
     url = app_database.resolved_url()
     migrate(url)
     registered = register(

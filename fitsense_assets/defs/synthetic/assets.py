@@ -16,7 +16,8 @@ from pydantic import Field
 from fitsense_assets.metadata import markdown_table, tableset_metadata
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
-from fitsense_assets.stages import SYNTHETIC_STAGES, read_synthetic, synthetic_prefix
+from fitsense_assets.stages import SYNTHETIC_STAGES, read_synthetic
+from fitsense_core import layout
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.database import describe_url
 from fitsense_core.migrations import migrate
@@ -39,7 +40,7 @@ def _write(
     context: dg.AssetExecutionContext, store: ArtifactStore, tables: TableSet, main: str
 ) -> dg.MaterializeResult:
     asset = context.asset_key.to_user_string()
-    prefix = synthetic_prefix(context.partition_key, asset)
+    prefix = layout.synthetic_tables(context.partition_key, asset)
     store.write_tables(tables, *prefix)
     context.log.info(f"{asset}: {sum(tables.row_counts().values()):,} rows -> {store.uri(*prefix)}")
     return dg.MaterializeResult(metadata=tableset_metadata(tables, main, store.uri(*prefix)))

@@ -12,7 +12,8 @@ from fitsense_assets.defs.synthetic.assets import (
     synthetic_workouts,
 )
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
-from fitsense_assets.stages import SYNTHETIC_STAGES, read_synthetic, synthetic_prefix
+from fitsense_assets.stages import SYNTHETIC_STAGES, read_synthetic
+from fitsense_core import layout
 from fitsense_core.database import connect
 from fitsense_core.reference import BODY_REGION_TAGS, CONDITIONS, catalog_coverage_gaps
 from fitsense_core.synthetic.load import count_run_rows
@@ -134,7 +135,7 @@ def synthetic_app_tables_match_artifacts(
     run_id = context.partition_key
     expected: dict[str, int] = {}
     for stage in SYNTHETIC_STAGES:
-        manifest = store.read_json(*synthetic_prefix(run_id, stage), "manifest.json")
+        manifest = store.read_json(*layout.synthetic_tables(run_id, stage), "manifest.json")
         expected |= {name: entry["rows"] for name, entry in manifest["tables"].items()}
     with connect(app_database.resolved_url()) as conn:
         actual = count_run_rows(conn, run_id)

@@ -21,13 +21,8 @@ from fitsense_assets.resources import (
     ArtifactStoreResource,
     TeacherResource,
 )
-from fitsense_assets.stages import (
-    SYNTHETIC_STAGES,
-    answers_prefix,
-    prompts_prefix,
-    read_prompts,
-    read_synthetic,
-)
+from fitsense_assets.stages import SYNTHETIC_STAGES, read_prompts, read_synthetic
+from fitsense_core import layout
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.consented import (
     DEFAULT_LIMIT,
@@ -53,12 +48,8 @@ from fitsense_core.teacher.shards import (
 )
 
 
-def consented_prefix(run_id: str) -> tuple[str, ...]:
-    return ("teacher_outputs", run_id, "consented_interactions")
-
-
 def read_consented_prompts(store: ArtifactStore, run_id: str) -> list[Prompt]:
-    frame = store.read_tables(*consented_prefix(run_id))["prompts"]
+    frame = store.read_tables(*layout.consented_prompts(run_id))["prompts"]
     return [Prompt.from_record(row) for row in frame.astype(object).to_dict("records")]
 
 
@@ -105,7 +96,7 @@ def consented_interactions(
             {"interactions": rows, "prompts": built},
             {"run_id": run_id, "people": batch.people, "skipped": batch.skipped, **feedback},
         ),
-        *consented_prefix(run_id),
+        *layout.consented_prompts(run_id),
     )
     context.log.info(
         f"{len(rows):,} consented interactions of {batch.people:,} people "
@@ -122,7 +113,7 @@ def consented_interactions(
             "preview": dg.MetadataValue.md(
                 markdown_table(preview) if len(rows) else "(nobody has opted in yet)"
             ),
-            "uri": dg.MetadataValue.path(store.uri(*consented_prefix(run_id))),
+            "uri": dg.MetadataValue.path(store.uri(*layout.consented_prompts(run_id))),
         }
     )
 
@@ -183,7 +174,7 @@ def prompts(
                 "origins": origins,
             },
         ),
-        *prompts_prefix(run_id),
+        *layout.teacher_prompts(run_id),
     )
     context.log.info(
         f"{len(built):,} prompts for {len(contexts):,} synthetic people and "
@@ -202,20 +193,12 @@ def prompts(
             "preview": dg.MetadataValue.md(
                 markdown_table(preview.drop_duplicates("prompt_type"), 8)
             ),
-            "uri": dg.MetadataValue.path(store.uri(*prompts_prefix(run_id))),
+            "uri": dg.MetadataValue.path(store.uri(*layout.teacher_prompts(run_id))),
         }
     )
 
 
 TEACHER_POOL = "teacher_provider"
-
-
-def shards_prefix(run_id: str) -> tuple[str, ...]:
-    return ("teacher_outputs", run_id, "shards")
-
-
-def shard_answers_prefix(run_id: str, shard: int) -> tuple[str, ...]:
-    return (*shards_prefix(run_id), str(shard), "answers")
 
 
 def pool_limit_warning(instance: dg.DagsterInstance, shards: int) -> str | None:
@@ -263,8 +246,7 @@ def split_teacher_prompts(
             "provider": provider.provider,
             "model": provider.model,
         },
-        *shards_prefix(run_id),
-        "plan.json",
+        *layout.teacher_shard_plan(run_id),
     )
     context.log.info(
         f"teacher {provider.provider}/{provider.model}: {len(batch):,} prompts in "
@@ -291,7 +273,7 @@ def answer_teacher_shard(
     store = artifact_store.store()
     run_id = context.partition_key
     shard = shard_from_key(context.get_mapping_key() or "")
-    shards = int(store.read_json(*shards_prefix(run_id), "plan.json")["shards"])
+    shards = int(store.read_json(*layout.teacher_shard_plan(run_id))["shards"])
     batch = split_prompts(read_prompts(store, run_id), shards)[shard]
     budget = shard_budget(teacher.concurrency, teacher.tokens_per_minute, shards)
     provider = teacher.teacher()
@@ -336,7 +318,7 @@ def answer_teacher_shard(
             {"answers": answers_frame(report.answers)},
             {"run_id": run_id, "shard": shard, "shards": shards, "seconds": report.seconds},
         ),
-        *shard_answers_prefix(run_id, shard),
+        *layout.teacher_shard_answers(run_id, shard),
     )
 
 
@@ -350,11 +332,11 @@ def merge_teacher_shards(
 ) -> None:
     store = artifact_store.store()
     run_id = context.partition_key
-    plan = store.read_json(*shards_prefix(run_id), "plan.json")
+    plan = store.read_json(*layout.teacher_shard_plan(run_id))
     batch = read_prompts(store, run_id)
     parts, seconds = [], []
     for shard in range(int(plan["shards"])):
-        written = store.read_tables(*shard_answers_prefix(run_id, shard))
+        written = store.read_tables(*layout.teacher_shard_answers(run_id, shard))
         if written.meta.get("run_id") != run_id or written.meta.get("shards") != plan["shards"]:
             raise DataValidationError(f"teacher shard {shard} of {run_id} is not this plan's")
         parts.append(answers_from_frame(written["answers"]))
@@ -362,7 +344,9 @@ def merge_teacher_shards(
     # The shards run side by side: the stage took as long as its longest shard.
     report = TeacherRunReport(merge_shards(batch, parts), max(seconds, default=0.0))
     frame = answers_frame(report.answers)
-    store.write_tables(TableSet({"answers": frame}, {"run_id": run_id}), *answers_prefix(run_id))
+    store.write_tables(
+        TableSet({"answers": frame}, {"run_id": run_id}), *layout.teacher_answers(run_id)
+    )
     failed = frame[frame["status"] == "failed"]
     context.add_output_metadata(
         {
@@ -380,7 +364,7 @@ def merge_teacher_shards(
             "shards": int(plan["shards"]),
             "shard_rows": dg.MetadataValue.json([len(part) for part in parts]),
             "shard_seconds": dg.MetadataValue.json([round(s, 2) for s in seconds]),
-            "uri": dg.MetadataValue.path(store.uri(*answers_prefix(run_id))),
+            "uri": dg.MetadataValue.path(store.uri(*layout.teacher_answers(run_id))),
         }
     )
 

@@ -6,12 +6,12 @@ import dagster as dg
 
 from fitsense_assets.defs.teacher.assets import (
     consented_interactions,
-    consented_prefix,
     prompts,
     teacher_outputs,
 )
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
 from fitsense_assets.stages import read_answers, read_prompts
+from fitsense_core import layout
 from fitsense_core.consented import find_leaks, is_consented
 from fitsense_core.prompts import PROMPT_TYPES
 
@@ -73,7 +73,7 @@ def consented_interactions_anonymized(
     artifact_store: ArtifactStoreResource,
     app_database: AppDatabaseResource,
 ) -> dg.AssetCheckResult:
-    tables = artifact_store.store().read_tables(*consented_prefix(context.partition_key))
+    tables = artifact_store.store().read_tables(*layout.consented_prompts(context.partition_key))
     texts, free_texts = [], []
     for name, frame in tables.tables.items():
         for column in frame.columns:

@@ -13,24 +13,16 @@ from pydantic import Field
 
 from fitsense_assets.defs.distill.assets import distillation_dataset
 from fitsense_assets.metadata import markdown_table
-from fitsense_assets.models import (
-    current_student,
-    fetched_dir,
-    run_pointer,
-    student_prefix,
-    student_version,
-    training_key,
-    working_dir,
-)
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
+from fitsense_assets.stages import current_student
+from fitsense_core import layout
 from fitsense_core.artifacts import file_sha256
 from fitsense_core.distill import SPLITS, read_split
 from fitsense_core.settings import Settings
 
 # Bump when training or export code changes what a run produces.
 TRAINING_CODE_VERSION = "student-v2"
-GGUF_NAME = "student-q8_0.gguf"
 
 # The training step's pod under dagster-k8s's k8s job executor (deploy/dagster/gke/): one
 # GPU on the GKE GPU node pool. Inert everywhere else: only that executor reads the tag.
@@ -95,18 +87,15 @@ def base_model(
     from fitsense_core.student.training import prepare_base_model
 
     store = artifact_store.store()
-    cache = Settings.from_env().home / "models" / "base-cache"
+    cache = layout.base_model_cache(Settings.from_env().home)
     base = prepare_base_model(config.source, cache, progress=context.log.info)
-    parts = ("models", "base", base.digest[:16])
+    parts = layout.base_model(base.digest)
     uri = store.uri(*parts)
     if not store.exists(*parts, "config.json"):
         uri = store.upload_dir(base.path, *parts)
     store.write_json(
         {"source": base.source, "digest": base.digest, "uri": uri},
-        "models",
-        "base",
-        "runs",
-        f"{context.partition_key}.json",
+        *layout.base_model_of_run(context.partition_key),
     )
     size = sum(f.stat().st_size for f in base.path.iterdir() if f.is_file())
     return dg.MaterializeResult(
@@ -191,18 +180,18 @@ def student_model(
 
     store = artifact_store.store()
     run_id = context.partition_key
-    manifest = store.read_json("datasets", "distillation", run_id, "manifest.json")
-    base_info = store.read_json("models", "base", "runs", f"{run_id}.json")
+    manifest = store.read_json(*layout.distillation_manifest(run_id))
+    base_info = store.read_json(*layout.base_model_of_run(run_id))
     base = BaseModel(
-        fetched_dir(store, "models", "base", base_info["digest"][:16]),
+        layout.fetched_dir(store, *layout.base_model(base_info["digest"])),
         base_info["digest"],
         base_info["source"],
     )
     training = config.training_config()
-    key = training_key(
+    key = layout.training_key(
         manifest["content_sha256"], base.digest, training.as_dict(), TRAINING_CODE_VERSION
     )
-    work = working_dir(store, "models", "student", "training", key)
+    work = layout.working_dir(store, *layout.student_training(key))
     records = dataset_records(store, run_id)
     codebook = build_codebook(teacher_plans([r for rs in records.values() for r in rs]))
     train_rows = [sft_example(r, codebook) for r in records["train"]]
@@ -213,13 +202,13 @@ def student_model(
     )
     set_threads()
     result = train_student(training, base, train_rows, val_rows, work, progress=context.log.info)
-    version = student_version(
+    version = layout.student_version(
         run_id, key, file_sha256(result.adapter_dir / "adapter_model.safetensors")
     )
-    prefix = student_prefix(version)
-    out = working_dir(store, *prefix)
-    (out / "codebook.json").write_text(codebook.to_json())
-    adapter = out / "adapter"
+    prefix = layout.student_model(version)
+    out = layout.working_dir(store, *prefix)
+    (out / layout.CODEBOOK).write_text(codebook.to_json())
+    adapter = out / layout.ADAPTER
     shutil.rmtree(adapter, ignore_errors=True)
     shutil.copytree(result.adapter_dir, adapter)
     curves = plot_curves(result.log_history, out / "training_curves.png")
@@ -234,7 +223,7 @@ def student_model(
             "training_config": training.as_dict(),
             "code_version": TRAINING_CODE_VERSION,
         },
-        *run_pointer(run_id),
+        *layout.student_model_of_run(run_id),
     )
     image = base64.b64encode(curves.read_bytes()).decode()
     losses = [
@@ -289,23 +278,25 @@ def student_export(
     run_id = context.partition_key
     pointer = current_student(store, run_id)
     version = pointer["version"]
-    prefix = student_prefix(version)
-    out = working_dir(store, *prefix)
-    base_info = store.read_json("models", "base", "runs", f"{run_id}.json")
+    prefix = layout.student_model(version)
+    out = layout.working_dir(store, *prefix)
+    base_info = store.read_json(*layout.base_model_of_run(run_id))
     base = BaseModel(
-        fetched_dir(store, "models", "base", base_info["digest"][:16]),
+        layout.fetched_dir(store, *layout.base_model(base_info["digest"])),
         base_info["digest"],
         base_info["source"],
     )
-    adapter = fetched_dir(store, *prefix, "adapter")
+    adapter = layout.fetched_dir(store, *prefix, layout.ADAPTER)
     context.log.info(f"merging the adapter of {version}")
-    merged = merge_adapter(base, adapter, out / "merged")
+    merged = merge_adapter(base, adapter, out / layout.MERGED)
     converter = ensure_converter(Settings.from_env().tools_dir, progress=context.log.info)
     context.log.info("converting to GGUF (Q8_0)")
-    gguf = convert_to_gguf(merged, out / GGUF_NAME, converter)
+    gguf = convert_to_gguf(merged, out / layout.STUDENT_GGUF, converter)
     digest = file_sha256(gguf)
-    (out / "export.json").write_text(
-        json.dumps({"gguf": GGUF_NAME, "gguf_sha256": digest, "outtype": "q8_0"}, indent=2)
+    (out / layout.EXPORT).write_text(
+        json.dumps(
+            {"gguf": layout.STUDENT_GGUF, "gguf_sha256": digest, "outtype": "q8_0"}, indent=2
+        )
     )
     store.upload_dir(out, *prefix)
     return dg.MaterializeResult(
@@ -314,9 +305,9 @@ def student_export(
             "gguf_sha256": digest,
             "gguf_mb": round(gguf.stat().st_size / 1e6, 1),
             "merged_mb": round(sum(f.stat().st_size for f in merged.iterdir()) / 1e6, 1),
-            "gguf": dg.MetadataValue.path(store.uri(*prefix, GGUF_NAME)),
-            "merged": dg.MetadataValue.path(store.uri(*prefix, "merged")),
-            "adapter": dg.MetadataValue.path(store.uri(*prefix, "adapter")),
+            "gguf": dg.MetadataValue.path(store.uri(*prefix, layout.STUDENT_GGUF)),
+            "merged": dg.MetadataValue.path(store.uri(*prefix, layout.MERGED)),
+            "adapter": dg.MetadataValue.path(store.uri(*prefix, layout.ADAPTER)),
         },
         data_version=dg.DataVersion(digest[:16]),
     )
