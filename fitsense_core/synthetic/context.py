@@ -9,6 +9,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from fitsense_core.coaching_context import LAST_SESSIONS, RECENT_DAYS
 from fitsense_core.plan_contract import Plan, PlanDay, PlanExercise, PlanSet
 from fitsense_core.profile import (
     LoggedExercise,
@@ -21,9 +22,6 @@ from fitsense_core.profile import (
 from fitsense_core.reference import exercise_catalog
 from fitsense_core.synthetic.config import SyntheticConfig
 from fitsense_core.synthetic.tables import TableSet
-
-RECENT_DAYS = 28
-LAST_SESSIONS = 3
 
 
 @dataclass(frozen=True)
