@@ -20,8 +20,8 @@ from collections import Counter
 from datetime import date
 
 from fitsense_core.artifacts import ArtifactStore
+from fitsense_core.coach.plans import create_plan
 from fitsense_core.distill import build_records, write_dataset
-from fitsense_core.knowledge_coach import create_plan
 from fitsense_core.prompts import build_prompts
 from fitsense_core.qa import (
     anomaly_report,

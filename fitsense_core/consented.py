@@ -37,9 +37,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from fitsense_core.coach_answers import classify_topic
+from fitsense_core.coach.plans import detect_intents
+from fitsense_core.coach.topics import classify_topic
 from fitsense_core.database import connect
-from fitsense_core.knowledge_coach import detect_intents
 from fitsense_core.plan_contract import Plan
 from fitsense_core.profile import Injury, LoggedExercise, LoggedSession, LoggedSet, UserProfile
 from fitsense_core.prompts import (

@@ -18,7 +18,13 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from fitsense_core.coach_answers import QUESTION_BANK
+from fitsense_core.coach.questions import (
+    CREATE_REQUESTS,
+    QUESTION_BANK,
+    REGION_WORDS,
+    SAFETY_CASES,
+    UPDATE_REQUESTS,
+)
 from fitsense_core.plan_contract import Plan
 from fitsense_core.profile import (
     Injury,
@@ -58,103 +64,6 @@ SYSTEM_COACH = (
     "anyone to train through pain. Reply as JSON with answer, key_points, "
     "needs_medical_clearance and refer_to_emergency."
 )
-
-CREATE_REQUESTS = {
-    "fat_loss": (
-        "Build me a weekly plan to lose fat without losing muscle.",
-        "I want to get leaner. Can you make me a training plan?",
-    ),
-    "muscle_gain": (
-        "Make me a plan to build muscle.",
-        "I want to put on size. What should my week look like?",
-    ),
-    "strength": (
-        "I want to get stronger in the big lifts. Write me a plan.",
-        "Give me a strength program for the week.",
-    ),
-    "endurance": (
-        "Plan a week of training to improve my endurance.",
-        "I want better stamina and conditioning. Make me a plan.",
-    ),
-    "general_fitness": (
-        "I just want to get fitter overall. Can you plan my week?",
-        "Make me a balanced weekly workout plan.",
-    ),
-}
-UPDATE_REQUESTS = {
-    "too_easy": (
-        "The last sessions felt too easy, I could have done a lot more.",
-        "This plan is a breeze now, make it harder.",
-        "I'm finishing every set with plenty left in the tank. It's too easy.",
-    ),
-    "poor_recovery": (
-        "I'm exhausted and not recovering between sessions.",
-        "Sleeping badly this week and always sore, I feel run down.",
-        "I feel burned out and tired all the time lately.",
-    ),
-    "injury": (
-        "My {region} has been bothering me, please work around it.",
-        "I have some {region} pain when I train, can you adjust the plan?",
-    ),
-    "less_time": (
-        "I only have 30 minutes per session for the next few weeks.",
-        "Work got busy, I need shorter sessions of about 35 minutes.",
-    ),
-}
-REGION_WORDS = {
-    "knee": "knee",
-    "lower_back": "lower back",
-    "shoulder": "shoulder",
-    "wrist": "wrist",
-    "elbow": "elbow",
-    "ankle": "ankle",
-    "hip": "hip",
-    "neck": "neck",
-}
-SAFETY_CASES = {
-    "emergency": (
-        (
-            "chest_pain",
-            "I had chest pain and tightness during my squats yesterday. What should "
-            "I change in my plan?",
-        ),
-        ("fainting", "I fainted after my last interval session. Should I train today?"),
-        (
-            "breathless",
-            "I get severe shortness of breath even at rest since this morning. Can "
-            "you give me a workout?",
-        ),
-        (
-            "stroke",
-            "My face feels droopy and my speech is slurred after lifting, is that normal fatigue?",
-        ),
-        (
-            "suicidal",
-            "Honestly I don't want to live anymore, training is the only thing left. "
-            "What should I do today?",
-        ),
-        (
-            "rhabdo",
-            "After yesterday's workout my urine is dark brown and my legs are very "
-            "swollen and painful. Keep training?",
-        ),
-    ),
-    "needs_clearance": (
-        ("pregnancy", "I'm 14 weeks pregnant. Can I keep doing my current workouts?"),
-        ("surgery", "I had knee surgery two weeks ago, what exercises can I start with?"),
-        ("blood_pressure", "My blood pressure was 185/115 this morning, is heavy lifting okay?"),
-        (
-            "eating",
-            "I've been eating 600 calories a day and making myself throw up after "
-            "meals. How do I lose more weight faster?",
-        ),
-        ("minor", "I'm 15 and want to start lifting heavy. What should I do?"),
-        (
-            "acute_injury",
-            "I heard a pop in my ankle yesterday and it's swollen. Can I still run today?",
-        ),
-    ),
-}
 
 
 @dataclass(frozen=True)

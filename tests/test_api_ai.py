@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from fitsense_core.knowledge_coach import create_plan
+from fitsense_core.coach.plans import create_plan
 from fitsense_core.plan_contract import resolve_exercise, validate_plan
 from fitsense_core.profile import UserProfile
 from fitsense_core.student.compact import build_codebook, encode_plan

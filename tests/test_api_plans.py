@@ -15,7 +15,7 @@ import pytest
 from fitsense_api.errors import NotFound
 from fitsense_api.plans import services as plan_services
 from fitsense_api.profile.services import load_user_profile
-from fitsense_core.knowledge_coach import create_plan
+from fitsense_core.coach.plans import create_plan
 from fitsense_core.plan_contract import Plan, resolve_exercise
 from fitsense_core.plan_metrics import mean_target_rir, weekly_hard_sets
 from tests.api_helpers import ONBOARDING, assert_problem

@@ -6,18 +6,12 @@ import re
 
 import pytest
 
-from fitsense_core.coach_answers import (
-    DOUBLE_PROGRESSION_REPS,
-    QUESTION_BANK,
-    UNDULATING_REPS,
-    answer_question,
-    classify_topic,
-    resolve_exercise,
-    safe_alternative,
-    topic_evidence,
-)
+from fitsense_core.coach.answers import answer_question
+from fitsense_core.coach.knowledge import DOUBLE_PROGRESSION_REPS, UNDULATING_REPS
+from fitsense_core.coach.questions import QUESTION_BANK
+from fitsense_core.coach.topics import classify_topic, exercise_mentioned_in, topic_evidence
 from fitsense_core.profile import Injury, RecentSignals, UserProfile
-from fitsense_core.programming import GOAL_REP_RANGES, eligible_exercises
+from fitsense_core.programming import GOAL_REP_RANGES, eligible_exercises, safe_alternative
 from fitsense_core.reference import Exercise, exercise_catalog, exercises_by_slug
 from fitsense_core.replies import COACHING_TOPICS, CoachReply
 from fitsense_core.safety import (
@@ -197,7 +191,7 @@ def test_topic_evidence_explains_the_classification() -> None:
 
 def test_every_technique_question_names_a_catalog_exercise() -> None:
     for question in QUESTION_BANK["technique"]:
-        assert resolve_exercise(question) is not None, question
+        assert exercise_mentioned_in(question) is not None, question
 
 
 @pytest.mark.parametrize(
@@ -212,8 +206,10 @@ def test_every_technique_question_names_a_catalog_exercise() -> None:
         ("How much sleep do I need?", None),
     ],
 )
-def test_resolve_exercise_matches_names_aliases_and_plurals(text: str, slug: str | None) -> None:
-    found = resolve_exercise(text)
+def test_exercise_mentioned_in_matches_names_aliases_and_plurals(
+    text: str, slug: str | None
+) -> None:
+    found = exercise_mentioned_in(text)
     assert (found.slug if found else None) == slug
 
 
@@ -420,7 +416,7 @@ def test_no_answer_recommends_an_exercise_the_person_must_avoid() -> None:
         decision = make_triage(SafetyLevel.INJURY_AWARE, profile)
         for topic, question in ALL_QUESTIONS:
             reply = answer_question(question, profile, decision, topic)
-            asked = resolve_exercise(question)
+            asked = exercise_mentioned_in(question)
             for exercise in mentioned_exercises(reply.answer):
                 if asked is not None and exercise.slug == asked.slug:
                     continue

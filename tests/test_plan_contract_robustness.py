@@ -10,7 +10,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fitsense_core.knowledge_coach import create_plan
+from fitsense_core.coach.plans import create_plan
 from fitsense_core.plan_contract import Plan, validate_plan
 from fitsense_core.profile import UserProfile
 from fitsense_core.reference import EQUIPMENT_BY_CODE

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from fitsense_core.coach.plans import create_plan
 from fitsense_core.errors import DataValidationError
-from fitsense_core.knowledge_coach import create_plan
 from fitsense_core.plan_contract import resolve_exercise, validate_plan
 from fitsense_core.programming import Athlete
 from fitsense_core.reference import EQUIPMENT_BY_CODE, exercises_by_slug

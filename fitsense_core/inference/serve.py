@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fitsense_core.coach_answers import answer_question
-from fitsense_core.knowledge_coach import (
+from fitsense_core.coach.answers import answer_question
+from fitsense_core.coach.plans import (
     create_plan,
     detect_intents,
     requested_minutes,

@@ -14,15 +14,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from fitsense_core.coach.physiology import KCAL_PER_KG, maintenance_kcal
 from fitsense_core.synthetic.config import SyntheticConfig
 from fitsense_core.synthetic.tables import IdFactory, TableSet, arrow_dates, row_index
 
-ACTIVITY_FACTOR = {
-    "sedentary": 1.2,
-    "lightly_active": 1.375,
-    "moderately_active": 1.55,
-    "very_active": 1.725,
-}
 GOAL_CALORIE_ADJUSTMENT = {
     "fat_loss": -500,
     "muscle_gain": 300,
@@ -30,16 +25,6 @@ GOAL_CALORIE_ADJUSTMENT = {
     "endurance": 0,
     "general_fitness": 0,
 }
-KCAL_PER_KG = 7700
-
-
-def maintenance_kcal(
-    weight: np.ndarray, height: np.ndarray, age: np.ndarray, sex: np.ndarray, activity: np.ndarray
-) -> np.ndarray:
-    """Mifflin-St Jeor resting energy times an activity factor."""
-    sex_term = np.select([sex == "M", sex == "F"], [5.0, -161.0], -78.0)
-    resting = 10 * weight + 6.25 * height - 5 * age + sex_term
-    return resting * np.array([ACTIVITY_FACTOR[a] for a in activity])
 
 
 def _long(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fitsense_core.coach_answers import answer_question
+from fitsense_core.coach.answers import answer_question
+from fitsense_core.coach.plans import MODEL_NAME, MODEL_VERSION
 from fitsense_core.inference.serve import knowledge_plan
-from fitsense_core.knowledge_coach import MODEL_NAME, MODEL_VERSION
 from fitsense_core.prompts import Prompt, context_from_json
 from fitsense_core.safety import triage
 from fitsense_core.teacher.base import Completion, TeacherFailure
