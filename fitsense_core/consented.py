@@ -39,9 +39,10 @@ from psycopg.rows import dict_row
 
 from fitsense_core.coach.plans import detect_intents
 from fitsense_core.coach.topics import classify_topic
+from fitsense_core.coaching_context import LAST_SESSIONS_SQL, for_psycopg, sessions_from_rows
 from fitsense_core.database import connect
 from fitsense_core.plan_contract import Plan
-from fitsense_core.profile import Injury, LoggedExercise, LoggedSession, LoggedSet, UserProfile
+from fitsense_core.profile import Injury, LoggedSession, UserProfile
 from fitsense_core.prompts import (
     SYSTEM_COACH,
     SYSTEM_PLAN,
@@ -56,7 +57,7 @@ from fitsense_core.safety import Triage, triage
 
 PSEUDONYM_PREFIX = "consented-"
 SOURCE = "consented"
-# How each audited request is asked again (the API's own mapping, fitsense_api.ai.service).
+# Each audited request (by its context type) is asked again as the prompt type it was served as.
 PROMPT_TYPES = {
     "plan_generate": "plan_creation",
     "plan_update": "plan_update",
@@ -66,7 +67,6 @@ PROMPT_TYPES = {
 # An age inside each band stands for the person's age (the band, not the age, leaves).
 BAND_AGES = {"under_18": 16, "18_29": 24, "30_44": 37, "45_59": 52, "60_plus": 67}
 UPDATE_TOPICS = ("too_easy", "poor_recovery", "less_time")
-LAST_SESSIONS = 3
 DEFAULT_LIMIT = 10_000
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -248,32 +248,6 @@ SELECT json_build_object(
 FROM workout_plans wp WHERE wp.id = %(plan_id)s AND wp.user_id = %(user_id)s
 """
 
-# The last sessions before the request, each set with the target of the planned set it
-# answers (as the API's coaching context reads them, fitsense_api.ai.context).
-SESSIONS = f"""
-WITH last AS (
-  SELECT id, started_at, plan_day_id FROM workouts
-  WHERE user_id = %(user_id)s AND started_at <= %(at)s
-  ORDER BY started_at DESC LIMIT {LAST_SESSIONS}
-), warm AS (
-  SELECT we.id, bool_or(ws.is_warmup)::int AS offset_
-  FROM workout_exercises we JOIN last ON last.id = we.workout_id
-  JOIN workout_sets ws ON ws.workout_exercise_id = we.id GROUP BY we.id
-)
-SELECT last.id AS workout_id, last.started_at, pd.name AS day_name, we.position,
-       e.name AS exercise, ws.set_number, ws.reps, ws.rir, ps.target_reps, ps.target_rir
-FROM last
-LEFT JOIN plan_days pd ON pd.id = last.plan_day_id
-LEFT JOIN workout_exercises we ON we.workout_id = last.id
-LEFT JOIN exercises e ON e.id = we.exercise_id
-LEFT JOIN workout_sets ws ON ws.workout_exercise_id = we.id AND NOT ws.is_warmup
-LEFT JOIN warm ON warm.id = we.id
-LEFT JOIN plan_exercises pe ON pe.plan_day_id = last.plan_day_id AND pe.position = we.position
-LEFT JOIN plan_sets ps ON ps.plan_exercise_id = pe.id
-     AND ps.set_number = ws.set_number - warm.offset_
-ORDER BY last.started_at, last.id, we.position, ws.set_number
-"""
-
 # New material for a retraining decision: consented ok interactions, and feedback of
 # consenting people on such interactions (or on the plans their jobs produced).
 ACTIVITY = """
@@ -427,28 +401,10 @@ def _plan(
 def _sessions(
     conn: psycopg.Connection, user_id: uuid.UUID, at: datetime
 ) -> tuple[LoggedSession, ...]:
-    rows = conn.execute(SESSIONS, {"user_id": user_id, "at": at}).fetchall()
-    heads: dict[uuid.UUID, tuple[datetime, str | None]] = {}
-    grouped: dict[uuid.UUID, dict[tuple[int, str], list[LoggedSet]]] = defaultdict(dict)
-    for r in rows:
-        heads[r["workout_id"]] = (r["started_at"], r["day_name"])
-        if r["exercise"] is None or r["reps"] is None:
-            continue
-        grouped[r["workout_id"]].setdefault((r["position"], r["exercise"]), []).append(
-            # Weights stay behind: the prompt needs effort against targets, not loads.
-            LoggedSet(r["reps"], r["target_reps"], r["rir"], r["target_rir"], None)
-        )
-    return tuple(
-        LoggedSession(
-            day=started.date(),
-            plan_day_name=day_name,
-            exercises=tuple(
-                LoggedExercise(name, tuple(sets))
-                for (_pos, name), sets in sorted(grouped[workout_id].items())
-            ),
-        )
-        for workout_id, (started, day_name) in sorted(heads.items(), key=lambda h: h[1][0])
-    )
+    """The last sessions before the request, as the API's coaching context reads them."""
+    rows = conn.execute(*for_psycopg(LAST_SESSIONS_SQL, user_id, at)).fetchall()
+    # Weights stay behind: the prompt needs effort against targets, not loads.
+    return sessions_from_rows(rows, loads=False)
 
 
 def _feedback(items: list[dict[str, Any]], names: Sequence[str]) -> Feedback:
