@@ -256,3 +256,55 @@ def test_monitoring_probes_judge_and_serve_through_the_same_path(
         assert probe.outcome == ("ok" if reason is None else "fallback")
         assert probe.error == reason
     assert kinds == {"plan", "reply"}  # the probe set asks for both
+
+
+@pytest.mark.parametrize(
+    ("model_text", "reason"),
+    [
+        ("[[128,97],[63,50],[48,100]]", serve.NOT_PROSE),
+        ("Sure thing.", serve.NOT_PROSE),
+        (
+            "Please get clearance from your doctor or another qualified healthcare "
+            "professional before following this advice.",
+            serve.ALARMING_REPLY,
+        ),
+        (
+            "Please stop exercising now. You have a medical emergency or you feel unwell.",
+            serve.ALARMING_REPLY,
+        ),
+        (
+            "Working around your knee: nothing here loads the joint, and any movement that "
+            "hurts stops there.",
+            serve.OFF_TOPIC,
+        ),
+        (GOOD_REPLY, None),
+    ],
+    ids=["json", "too-short", "clearance", "emergency", "off-topic", "answers"],
+)
+def test_the_reply_judge_refuses_what_does_not_answer(model_text, reason) -> None:
+    """What the promoted student served with outcome ok, each refused by the judge."""
+    from fitsense_core.profile import UserProfile
+
+    profile = UserProfile(
+        user_id="p",
+        age=34,
+        sex="F",
+        height_cm=168,
+        activity_level="moderately_active",
+        goals=("muscle_gain",),
+        experience="intermediate",
+        days_per_week=3,
+        session_length_min=60,
+        equipment=frozenset({"dumbbell"}),
+    )
+    question = "How much protein should I eat to build muscle?"
+    task = live_task("judge", "coaching", question, profile)
+    verdict = triage(question, profile)
+    assert verdict.level == SafetyLevel.OK
+    judged = serve.judge_reply(verdict, model_text, question)
+    assert (judged.reason or "").startswith(reason or "") and (reason is None) == (
+        judged.reason is None
+    )
+    served = serve.serve_reply(task, verdict, model_text)
+    assert served.source == ("model" if reason is None else "rules")
+    assert "clearance" not in served.text.lower() or reason is None

@@ -24,6 +24,7 @@ the registry once.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -55,6 +56,66 @@ VIOLATING_PLAN = "model plan violates the person's constraints"
 POOR_PLAN = "model plan fails the programming-quality checks"
 UNSAFE_REPLY = "model answer broke the safety policy"
 EMPTY_REPLY = "the model answered nothing"
+NOT_PROSE = "model answer is not a prose answer"
+ALARMING_REPLY = "model answer carries safety language the triage did not call for"
+OFF_TOPIC = "model answer shares no content word with the question"
+# Until the retrieval-grounded reply judge (issue 18): the least a reply must be. Alarm
+# wording on a question the triage found ordinary scares people without cause.
+_ALARM = re.compile(
+    r"\b(stop exercising|medical emergency|emergency (?:number|room|services)|call 911|"
+    r"urgent care|get clearance|clearance from your doctor|before following this advice)\b",
+    re.I,
+)
+_WORD = re.compile(r"[a-z]{4,}")
+_STOPWORDS = frozenset(
+    [
+        "about",
+        "after",
+        "again",
+        "also",
+        "been",
+        "before",
+        "being",
+        "could",
+        "does",
+        "doing",
+        "from",
+        "have",
+        "into",
+        "just",
+        "like",
+        "make",
+        "more",
+        "much",
+        "need",
+        "should",
+        "some",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "your",
+        "yours",
+        "every",
+        "week",
+        "day",
+        "days",
+    ]
+)
+MIN_REPLY_WORDS = 6
 UNAVAILABLE = "model unavailable"
 
 
@@ -311,12 +372,33 @@ class ReplyJudgement:
     reason: str | None  # why it may not be shown (None: it may)
 
 
-def judge_reply(verdict: Triage, model_text: str | None) -> ReplyJudgement:
-    """The reply as it would be shown, and why it may not be (None: it may)."""
+def _content_stems(text: str) -> set[str]:
+    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+
+
+def _shares_content_word(question: str, answer: str) -> bool:
+    """A crude relevance floor: the answer names something the question asked about (a
+    question without content words passes)."""
+    asked = _content_stems(question)
+    return not asked or bool(asked & _content_stems(answer))
+
+
+def judge_reply(
+    verdict: Triage, model_text: str | None, question: str | None = None
+) -> ReplyJudgement:
+    """The reply as it would be shown, and why it may not be (None: it may): empty, not
+    prose, alarm wording the triage did not call for, nothing in common with the question
+    (``question`` given), or against the safety policy."""
     raw = model_text or ""
     shown = compose_reply(verdict, raw)
     if not raw.strip():
         return ReplyJudgement(shown, EMPTY_REPLY)
+    if raw.lstrip()[:1] in "[{" or len(raw.split()) < MIN_REPLY_WORDS:
+        return ReplyJudgement(shown, NOT_PROSE)
+    if verdict.level in (SafetyLevel.OK, SafetyLevel.INJURY_AWARE) and _ALARM.search(raw):
+        return ReplyJudgement(shown, ALARMING_REPLY)
+    if question is not None and not _shares_content_word(question, raw):
+        return ReplyJudgement(shown, OFF_TOPIC)
     problems = check_response(verdict, shown, contains_plan=False)
     if problems:
         return ReplyJudgement(shown, f"{UNSAFE_REPLY}: " + "; ".join(problems[:3]))
@@ -366,7 +448,7 @@ def serve_reply(
         return policy_reply(verdict)
     if model_text is None:
         return knowledge_reply(task, verdict, unavailable or EMPTY_REPLY)
-    judgement = judge_reply(verdict, model_text)
+    judgement = judge_reply(verdict, model_text, task.request)
     if judgement.reason is not None:
         return knowledge_reply(task, verdict, judgement.reason)
     return ServedReply(
