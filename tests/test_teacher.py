@@ -13,13 +13,13 @@ from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.plan_contract import Plan, validate_plan
 from fitsense_core.prompts import Prompt, build_prompts, context_from_json
 from fitsense_core.replies import CoachReply
+from fitsense_core.student.base_model import base_model_gguf
 from fitsense_core.synthetic import TableSet
 from fitsense_core.synthetic.context import user_contexts
 from fitsense_core.teacher import run_teacher
 from fitsense_core.teacher.offline import OfflineTeacher
 from fitsense_core.teacher.openai_compatible import OpenAICompatibleTeacher, retry_after_seconds
 from fitsense_core.teacher.runner import AnswerCache, TokenBucket, answers_digest, backoff_delay
-from fitsense_core.student.base_model import base_model_gguf
 from fitsense_serving.llama_server import llama_server
 from tests.flaky_proxy import Script, start_proxy
 
