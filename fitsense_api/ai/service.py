@@ -207,9 +207,9 @@ class AiService:
             )
         judgement, unavailable = await self._model_plan(task, audit, progress)
         served = serve.serve_plan(task, verdict, judgement, unavailable)
-        model_version = audit.model_version if served.source == "student" else None
-        if served.source != "student":
-            audit.outcome = "fallback"
+        model_version = audit.model_version if served.outcome == "ok" else None
+        if served.outcome != "ok":
+            audit.outcome = served.outcome
             audit.error = served.fallback_reason
             log.warning("plan fallback", extra={"reason": served.fallback_reason, "kind": kind})
         plan_id = await insert_plan_version(
