@@ -12,12 +12,14 @@ Each function returns a path's parts, for ``store.uri(*parts)``, ``store.write_j
 - ``reports/monitoring/<stamp>.json`` and ``.png``: the live monitoring reports.
 - ``datasets/distillation/<run_id>/``: ``train.jsonl``, ``val.jsonl``, ``test.jsonl`` and
   ``manifest.json``.
+- ``datasets/golden/<version>/``: the fixed evaluation set of one golden-set version
+  (``records.jsonl`` and ``manifest.json``), shared by every run and model version.
 - ``models/base/<digest>/``: a base model's weights, stored once per content digest;
   ``models/base/runs/<run_id>.json`` records which one a run used.
 - ``models/student/training/<training key>/``: a training run's checkpoints.
 - ``models/student/<version>/``: a student version (:data:`ADAPTER`, :data:`MERGED`,
-  :data:`STUDENT_GGUF`, :data:`CODEBOOK`, ...); ``models/student/runs/<run_id>.json``
-  records which version a run trained.
+  :data:`STUDENT_GGUF`, :data:`CODEBOOK`, :data:`TRAINING_CURVES`, ...);
+  ``models/student/runs/<run_id>.json`` records which version a run trained.
 
 With a local store model files are worked on in place; with a remote one (GCS) they are
 built under ``$FITSENSE_HOME/work`` (:func:`working_dir`) and read from copies under
@@ -43,6 +45,9 @@ CODEBOOK = "codebook.json"
 EXPORT = "export.json"
 EVAL_REPORT = "eval_report.json"
 VERSION_MANIFEST = "manifest.json"
+# The training and validation loss by step (JSON), and its plot.
+TRAINING_CURVES = "training_curves.json"
+TRAINING_CURVES_PNG = "training_curves.png"
 
 BASE_GGUF = "base-q8_0.gguf"
 
@@ -116,6 +121,20 @@ def distillation_split(run_id: str, split: str) -> Parts:
 
 def distillation_manifest(run_id: str) -> Parts:
     return (*distillation_dataset(run_id), "manifest.json")
+
+
+def golden_set(version: str) -> Parts:
+    """The golden evaluation set of one version: built once, not per run, so that every
+    model version is scored on the same prompts."""
+    return ("datasets", "golden", version)
+
+
+def golden_set_records(version: str) -> Parts:
+    return (*golden_set(version), "records.jsonl")
+
+
+def golden_set_manifest(version: str) -> Parts:
+    return (*golden_set(version), "manifest.json")
 
 
 def base_model(digest: str) -> Parts:
