@@ -16,8 +16,9 @@ model_app = typer.Typer(
 
 @model_app.command("list")
 def model_list() -> None:
-    """Every registered version, newest first, with status, key metrics and gate verdict."""
-    from fitsense_core.student.registry import list_versions, summary_line
+    """Every registered version, newest first, with status, key metrics, gate verdict and
+    the capabilities it passed (it serves only those); below it, each failed criterion."""
+    from fitsense_core.student.registry import failure_lines, list_versions, summary_line
 
     try:
         versions = list_versions(registry_url())
@@ -27,13 +28,16 @@ def model_list() -> None:
         typer.echo("no model versions yet: run `fitsense pipeline run`")
     for version in versions:
         typer.echo(summary_line(version))
+        for line in failure_lines(version):
+            typer.echo(f"    {line}")
 
 
 @model_app.command("show")
 def model_show(
     version: Annotated[str, typer.Argument(help="Version name; 'serving' for the current one.")],
 ) -> None:
-    """A version's full record: lineage, training config, metrics, gate, file locations."""
+    """A version's full record as JSON: lineage, training config, metrics, gate, file
+    locations, the capabilities it passed and why the others failed."""
     from fitsense_core.student.registry import RegistryError, dumps, get, serving
 
     try:
@@ -54,7 +58,8 @@ def model_promote(
     version: Annotated[str, typer.Argument(help="Version to serve.")],
     reason: Annotated[str, typer.Option(help="Recorded with the promotion.")] = "manual promotion",
 ) -> None:
-    """Serve VERSION (atomic; refused when its promotion gate failed)."""
+    """Serve VERSION (atomic; refused when it passed no capability in its promotion gate;
+    it serves only the capabilities it passed)."""
     from fitsense_core.student.registry import promote
 
     try:

@@ -9,7 +9,8 @@ and ``fitsense up`` exits non-zero.
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +28,55 @@ from fitsense_cli.processes import (
 from fitsense_cli.serve import start_model_server
 from fitsense_core.errors import ConfigurationError, FitSenseError
 from fitsense_core.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from fitsense_core.student.registry import ModelVersion
+
+
+def prepare_model(
+    url: str, pipeline: bool, run_pipeline: Callable[[], None]
+) -> ModelVersion | None:
+    """The version that will serve, after running the pipeline (``run_pipeline``) when
+    ``pipeline`` and nothing serves — unless a registered version was rejected by its gate
+    (it passed no capability): training again on every start would spend a quarter of an
+    hour to be judged the same, so the knowledge-based coach serves and this says which
+    version failed which criteria; ``fitsense pipeline run`` trains again on request."""
+    from fitsense_core.student.registry import CAPABILITIES, failure_lines, latest_rejected, serving
+
+    current = serving(url)
+    rejected = latest_rejected(url) if current is None else None
+    if current is None and rejected is None and pipeline:
+        run_pipeline()
+        current = serving(url)
+        rejected = latest_rejected(url) if current is None else None
+    if current is not None:
+        missing = [c for c in CAPABILITIES if c not in current.capabilities]
+        echo(
+            f"serving model version: {current.version} "
+            f"(capabilities: {', '.join(current.capabilities)})"
+        )
+        if missing:
+            echo(
+                f"{current.version} did not pass {', '.join(missing)} in its promotion gate: "
+                "the knowledge-based coach answers those requests"
+            )
+    elif rejected is not None:
+        echo(
+            f"model version {rejected.version} was evaluated and passed no capability of its "
+            "promotion gate, so it is not promoted:"
+        )
+        for line in failure_lines(rejected):
+            echo(f"  {line}")
+        echo(
+            "the AI endpoints answer from the knowledge-based coach; not training again on "
+            "start (run `fitsense pipeline run` to train a new version)"
+        )
+    else:
+        echo(
+            "no model version serves (--no-pipeline, or the pipeline registered none): the "
+            "AI endpoints answer from the knowledge-based coach until one is promoted"
+        )
+    return current
 
 
 def up(
@@ -48,19 +98,23 @@ def up(
         bool,
         typer.Option(
             "--pipeline/--no-pipeline",
-            help="Materialize the pipeline first when no model version is promoted (with "
-            "--no-pipeline the API answers from the knowledge-based coach until one is).",
+            help="Materialize the pipeline first when no model version serves and none was "
+            "rejected by its promotion gate (a rejected version is reported, not retrained: "
+            "`fitsense pipeline run` trains again). With --no-pipeline, or after a "
+            "rejection, the API answers from the knowledge-based coach until a version is "
+            "promoted.",
         ),
     ] = True,
 ) -> None:
-    """Bring the whole system up: migrate; run the pipeline if no promoted model exists
-    (data, teacher, QA, dataset, training, evaluation, promotion); start the model server,
+    """Bring the whole system up: migrate; run the pipeline if no model version serves and
+    none was rejected by its gate (data, teacher, QA, dataset, training, evaluation,
+    promotion; a rejected version is reported with its failed criteria instead of being
+    trained again on every start); start the model server,
     the API, the Dagster webserver and the Dagster daemon (schedules: monitoring every 15
     minutes; sensors: retraining, derived-asset freshness); print where to look. Ctrl-C or
     SIGTERM stops every process. Logs: $FITSENSE_HOME/logs/."""
     from fitsense_core.inference.endpoint import ModelEndpoint
     from fitsense_core.migrations import migrate
-    from fitsense_core.student.registry import serving
 
     timings: list[tuple[str, float]] = []
     started = time.monotonic()
@@ -86,8 +140,8 @@ def up(
         migrate(target.url, progress=echo)
         echo(f"database: {target.describe()}")
         stage("database", t)
-        current = serving(target.url)
-        if current is None and pipeline:
+
+        def run_pipeline() -> None:
             echo(
                 f"no model version is promoted: materializing the pipeline for run {run_id} "
                 "(synthetic data, teacher, QA, dataset, training ~15 min on 2 cores, "
@@ -109,14 +163,8 @@ def up(
                 if exc.exit_code:
                     raise
             stage("pipeline", t)
-            current = serving(target.url)
-        if current is None:
-            echo(
-                "no model version serves (the gate did not pass, or --no-pipeline): the AI "
-                "endpoints answer from the knowledge-based coach until one is promoted"
-            )
-        else:
-            echo(f"serving model version: {current.version}")
+
+        prepare_model(target.url, pipeline, run_pipeline)
     except FitSenseError as exc:
         raise fail(exc) from exc
 

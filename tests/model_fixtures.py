@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Any
 
 from fitsense_core.artifacts import ArtifactStore, file_sha256
 from fitsense_core.student import registry
@@ -19,10 +20,16 @@ from fitsense_core.student.registry import ModelVersion
 
 
 def register_test_version(
-    database_url: str, artifact_root: Path, version: str, *, promote: bool = True
+    database_url: str,
+    artifact_root: Path,
+    version: str,
+    *,
+    promote: bool = True,
+    gate: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Store the base GGUF (hard-linked when possible) and a codebook as ``version``'s files,
-    register it with a passing gate and, by default, promote it."""
+    register it with ``gate`` (default: a passing legacy gate, every capability) and, by
+    default, promote it."""
     store = ArtifactStore(str(artifact_root))
     prefix = ("models", version)
     gguf = Path(store.uri(*prefix, "student.gguf"))
@@ -49,7 +56,7 @@ def register_test_version(
             git_commit="test",
             training_config={},
             metrics={},
-            gate={"passed": True, "reasons": []},
+            gate=gate if gate is not None else {"passed": True, "reasons": []},
             manifest_uri=store.uri(*prefix, "manifest.json"),
             eval_report_uri=store.uri(*prefix, "evaluation.json"),
             gguf_uri=str(gguf),

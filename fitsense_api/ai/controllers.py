@@ -286,7 +286,9 @@ class CoachController(Controller):
         "urgent-care message (outcome `refused`, no model call); a clearance case gets a "
         "conservative answer that says to see a doctor first. The served student answers; "
         "an answer that breaks the safety policy, or a model that cannot answer, is "
-        "replaced by the knowledge-based coach's (outcome `fallback`). 409 before "
+        "replaced by the knowledge-based coach's (outcome `fallback`, source `rules`), as is "
+        "every answer while the serving version has not passed the coach_reply capability "
+        "in its promotion gate (the model is not asked). 409 before "
         "onboarding; 429 beyond the rate or quota; 503 when the coach is saturated.",
     )
     async def ask(
@@ -306,6 +308,7 @@ class CoachController(Controller):
             refer_to_emergency=answer.refer_to_emergency,
             fallback_reason=answer.fallback_reason,
             interaction_id=answer.interaction_id,
+            source=answer.source,  # type: ignore[arg-type]
         )
 
     async def _stream(

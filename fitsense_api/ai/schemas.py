@@ -56,14 +56,18 @@ class PlanJobResult(msgspec.Struct):
         Outcome,
         msgspec.Meta(
             description="ok: the model's plan passed every check; fallback: the knowledge-"
-            "based coach wrote it (model unavailable, or its plan failed a check: see "
+            "based coach wrote it (model unavailable, the serving version did not pass this "
+            "capability in its promotion gate, or its plan failed a check: see "
             "fallback_reason); refused: the safety policy stopped the request (message)."
         ),
     ]
     safety_level: SafetyLevelName
     message: str | None
     plan_id: UUID | None
-    source: Literal["student", "rules"] | None
+    source: Annotated[
+        Literal["student", "rules"] | None,
+        msgspec.Meta(description="student: the served model; rules: the knowledge-based coach."),
+    ]
     model_version: str | None
     fallback_reason: str | None
     request: str
@@ -95,3 +99,12 @@ class CoachOut(msgspec.Struct):
     refer_to_emergency: bool
     fallback_reason: str | None
     interaction_id: InteractionId = None
+    source: Annotated[
+        Literal["model", "rules", "policy"],
+        msgspec.Meta(
+            description="model: the served student; rules: the knowledge-based coach (the "
+            "model could not answer, its answer failed a check, or the serving version did "
+            "not pass the coach_reply capability: see fallback_reason); policy: the safety "
+            "policy's own answer to an emergency."
+        ),
+    ] = "model"

@@ -11,6 +11,13 @@ it → a plan that fails, or a model that cannot answer, is replaced by the know
 coach's (audit ``fallback`` with the reason) → store the plan as a new version with its
 source and model version. This module adds what only the API does: the person's context
 from PostgreSQL, the inference gate, jobs, streaming and the audit rows.
+
+The serving version answers only the capabilities its promotion gate passed
+(:data:`CAPABILITY_OF`, looked up in the registry once per version). For any other request
+the model is not asked at all: the knowledge-based coach answers through the same path
+(source ``rules``, reason :data:`~fitsense_core.inference.serve.NOT_CAPABLE`). The HTTP
+answer is the usual one, but the audit outcome is ``fallback`` with that reason, so the
+monitoring's fallback rate shows how much of the traffic the model does not serve.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from fitsense_core.inference import serve
 from fitsense_core.inference.client import ModelClient, ModelUnavailable, StreamResult
 from fitsense_core.inference.endpoint import version_of
 from fitsense_core.safety import Triage, triage
+from fitsense_core.student import registry
 from fitsense_core.student.compact import Codebook
 from fitsense_core.student.data import StudentTask, live_task
 from fitsense_core.student.registry import RegistryError
@@ -45,6 +53,14 @@ PROMPT_TYPES = {
     "plan_generate": "plan_creation",
     "plan_update": "plan_update",
     "plan_adapt": "plan_update",
+}
+# The promotion-gate capability (fitsense_core.student.registry.CAPABILITIES) that each
+# kind of request needs from the serving version.
+CAPABILITY_OF = {
+    "plan_generate": "plan_creation",
+    "plan_update": "plan_update",
+    "plan_adapt": "plan_adaptation",
+    "coach": "coach_reply",
 }
 DEFAULT_CREATE_REQUEST = "Make me a balanced weekly workout plan."
 
@@ -89,6 +105,7 @@ class CoachAnswer:
     outcome: str
     safety_level: str
     model_version: str | None
+    source: str = "model"  # model | rules (the knowledge-based coach) | policy
     key_points: list[str] = field(default_factory=list)
     needs_medical_clearance: bool = False
     refer_to_emergency: bool = False
@@ -104,12 +121,17 @@ def no_active_plan() -> Conflict:
 
 
 class AiService:
-    """Per worker process: the model client, the inference gate, codebooks by version."""
+    """Per worker process: the model client, the inference gate, codebooks and
+    capabilities by version."""
 
     def __init__(self, client: ModelClient, gate: InferenceGate, database_url: str) -> None:
         self.client = client
         self.gate = gate
+        self._database_url = database_url
         self._codebooks = serve.registry_codebooks(database_url)
+        # A version that has served keeps its registry record (registry.register), so
+        # what it passed never changes under its name: read once per version.
+        self._capabilities: dict[str, frozenset[str]] = {}
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -123,16 +145,47 @@ class AiService:
                 f"the served model {version!r} is not in the model registry"
             ) from exc
 
+    async def capabilities(self, version: str) -> frozenset[str]:
+        """The capabilities the served version passed in its promotion gate (registry)."""
+        if version not in self._capabilities:
+            try:
+                record = await asyncio.to_thread(registry.get, self._database_url, version)
+            except RegistryError as exc:
+                raise ModelUnavailable(
+                    f"the served model {version!r} is not in the model registry"
+                ) from exc
+            self._capabilities[version] = frozenset(record.capabilities)
+        return self._capabilities[version]
+
+    async def serving_for(self, kind: str) -> tuple[str | None, str | None]:
+        """The served model's name for a request of ``kind`` (a key of
+        :data:`CAPABILITY_OF`), or None and why the model is not to be asked: the server
+        cannot say what it serves, or the serving version did not pass that capability.
+        Asked before any inference slot is taken: a request the model will not answer
+        neither waits for nor is refused a turn."""
+        capability = CAPABILITY_OF[kind]
+        try:
+            served = await self.client.served_model()
+            version = version_of(served)
+            if capability not in await self.capabilities(version):
+                return None, serve.not_capable(version, capability)
+        except ModelUnavailable as exc:
+            return None, f"{serve.UNAVAILABLE}: {exc}"
+        return served, None
+
     # --- plans ------------------------------------------------------------------------
 
     async def _model_plan(
         self, task: StudentTask, audit: Interaction, progress: Progress
     ) -> tuple[serve.PlanJudgement | None, str | None]:
-        """The judged model answer, or None and why the model gave none."""
+        """The judged model answer, or None and why the model gave none (not asked)."""
         started = time.perf_counter()
+        served, not_asked = await self.serving_for(audit.context_type)
+        if served is None:
+            audit.latency_ms = round((time.perf_counter() - started) * 1000)
+            return None, not_asked
         try:
             async with self.gate.turn():
-                served = await self.client.served_model()
                 codebook = await self.codebook(version_of(served))
                 await progress("model", 0.3)
                 request = serve.model_request(task, codebook, self.client.backend)
@@ -261,6 +314,7 @@ class AiService:
             outcome=reply.outcome,
             safety_level=safety_level,
             model_version=None,
+            source=reply.source,
             key_points=list(reply.key_points),
             needs_medical_clearance=reply.needs_medical_clearance,
             refer_to_emergency=reply.refer_to_emergency,
@@ -291,22 +345,24 @@ class AiService:
         task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
         if not serve.calls_model(task, verdict):
             return await self._served(conn, audit, serve.policy_reply(verdict))
-        unavailable, model_text, model_version = None, None, None
+        model_text, model_version = None, None
         started = time.perf_counter()
-        try:
-            async with self.gate.slot():
-                served = await self.client.served_model()
-                codebook = await self.codebook(version_of(served))
-                request = serve.model_request(task, codebook, self.client.backend)
-                completion = await self.client.complete(
-                    request.messages, max_tokens=request.max_tokens, model=served
-                )
-        except ModelUnavailable as exc:
+        served, unavailable = await self.serving_for("coach")
+        if served is not None:
+            try:
+                async with self.gate.slot():
+                    codebook = await self.codebook(version_of(served))
+                    request = serve.model_request(task, codebook, self.client.backend)
+                    completion = await self.client.complete(
+                        request.messages, max_tokens=request.max_tokens, model=served
+                    )
+            except ModelUnavailable as exc:
+                unavailable = f"{serve.UNAVAILABLE}: {exc}"
+            else:
+                model_text, model_version = completion.text, completion.model_version
+                audit.note_completion(completion, serve.compose_reply(verdict, completion.text))
+        if model_text is None:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
-            unavailable = f"{serve.UNAVAILABLE}: {exc}"
-        else:
-            model_text, model_version = completion.text, completion.model_version
-            audit.note_completion(completion, serve.compose_reply(verdict, completion.text))
         reply = serve.serve_reply(task, verdict, model_text, unavailable)
         return await self._served(
             conn, audit, reply, model_version if reply.source == "model" else None
@@ -332,6 +388,17 @@ class AiService:
             yield "answer", {"text": result.answer, "refer_to_emergency": True}
             yield "done", {"outcome": "refused", "safety_level": level}
             return
+        served, not_asked = await self.serving_for("coach")
+        if served is None:  # the knowledge-based coach answers; no inference slot is taken
+            reply = serve.serve_reply(task, verdict, None, not_asked)
+            result = await self._served(conn, audit, reply)
+            yield "meta", {"safety_level": level, "model_version": None, "source": reply.source}
+            yield "answer", {"text": result.answer}
+            yield (
+                "done",
+                {"outcome": reply.outcome, "safety_level": level, "reason": reply.fallback_reason},
+            )
+            return
         streamed = StreamResult()
         lead = serve.reply_lead(verdict)  # streamed before the model's words
         pieces: list[str] = []  # the model's words only
@@ -342,7 +409,6 @@ class AiService:
         try:
             async with self.gate.turn():
                 try:
-                    served = await self.client.served_model()
                     codebook = await self.codebook(version_of(served))
                 except ModelUnavailable as exc:
                     unavailable = f"{serve.UNAVAILABLE}: {exc}"

@@ -117,6 +117,15 @@ _STOPWORDS = frozenset(
 )
 MIN_REPLY_WORDS = 6
 UNAVAILABLE = "model unavailable"
+# The serving version did not pass this request's capability in its promotion gate: the
+# model is not asked and the knowledge-based coach answers (serve_plan / serve_reply with
+# this as the reason the model gave no answer).
+NOT_CAPABLE = "capability not passed"
+
+
+def not_capable(version: str, capability: str) -> str:
+    """The reason for a request the serving ``version`` may not answer."""
+    return f"{NOT_CAPABLE}: model version {version} did not pass its {capability} gate"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """The model registry: versions with lineage in PostgreSQL, files in the artifact store.
 
-A version is registered once all its files exist and are hashed (status ``candidate``,
-or ``rejected`` when its promotion gate failed). Promotion and rollback each run in one
-transaction: the serving version retires, the new one serves, and the change is recorded
-in ``model_promotions``. A version whose gate failed is never promoted.
+A version is registered once all its files exist and are hashed. Its promotion gate is
+judged per capability (:data:`CAPABILITIES`): a version that passed at least one is a
+``candidate`` and may be promoted, and then serves only the capabilities it passed (the
+API answers the others from the knowledge-based coach); a version that passed none is
+``rejected`` — evaluated, not promoted — and :func:`promote` refuses it. Promotion and
+rollback each run in one transaction: the serving version retires, the new one serves,
+and the change is recorded in ``model_promotions``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,79 @@ from fitsense_core.settings import REPO_ROOT
 
 class RegistryError(FitSenseError):
     """A registry operation that cannot be done."""
+
+
+# What a version may be trusted with, each judged by its own criteria in the promotion
+# gate. The API maps its requests onto these (plan_generate, plan_update, plan_adapt, coach).
+CAPABILITIES: tuple[str, ...] = ("plan_creation", "plan_update", "plan_adaptation", "coach_reply")
+
+
+def gate_capabilities(gate: dict[str, Any]) -> tuple[str, ...]:
+    """The capabilities a gate passed, in :data:`CAPABILITIES` order.
+
+    A gate recorded before per-capability gating has no ``capabilities`` key: it judged the
+    version as a whole, so it counts as all four capabilities when it passed and none when
+    it did not. Names the registry does not know are ignored: nothing could serve them."""
+    recorded = gate.get("capabilities")
+    if not isinstance(recorded, dict):
+        return CAPABILITIES if gate.get("passed") else ()
+    return tuple(c for c in CAPABILITIES if recorded.get(c) is True)
+
+
+def failed_criteria(gate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gate's criteria that did not pass (empty for a legacy gate, which recorded
+    only its ``failures`` sentences)."""
+    return [c for c in gate.get("criteria") or [] if not c.get("passed")]
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _ci(ci: Any) -> str:
+    if not ci or len(ci) != 2:
+        return ""
+    return f"[{_number(ci[0])}, {_number(ci[1])}]"
+
+
+def criterion_text(criterion: dict[str, Any]) -> str:
+    """One criterion as a person reads it: ``name = value [lo, hi], needs threshold``."""
+    ci = _ci(criterion.get("ci"))
+    return (
+        f"{criterion.get('name')} = {_number(criterion.get('value'))}"
+        + (f" {ci}" if ci else "")
+        + f", needs {criterion.get('threshold')}"
+    )
+
+
+def criteria_table(gate: dict[str, Any]) -> str:
+    """The gate's criteria as a markdown table (capability, criterion, value, CI,
+    threshold, pass/fail), for the registry asset's metadata in the UI; a legacy gate gets
+    its verdict and failure sentences instead, as it recorded nothing finer."""
+    criteria = gate.get("criteria")
+    if not criteria:
+        verdict = "passes" if gate.get("passed") else "fails"
+        failures = "".join(f"\n- {f}" for f in gate.get("failures") or [])
+        return f"Gate recorded without per-criterion results: {verdict}.{failures}"
+    rows = [
+        "| capability | criterion | value | CI | threshold | pass/fail |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in criteria:
+        cells = (
+            c.get("capability", ""),
+            c.get("name", ""),
+            _number(c.get("value")),
+            _ci(c.get("ci")),
+            c.get("threshold", ""),
+            "pass" if c.get("passed") else "**fail**",
+        )
+        rows.append("| " + " | ".join(str(x).replace("|", "\\|") for x in cells) + " |")
+    return "\n".join(rows)
 
 
 @dataclass(frozen=True)
@@ -52,8 +128,24 @@ class ModelVersion:
     retired_at: Any = None
 
     @property
+    def capabilities(self) -> tuple[str, ...]:
+        """The capabilities this version passed and may serve (see :func:`gate_capabilities`
+        for a gate recorded before per-capability gating)."""
+        return gate_capabilities(self.gate)
+
+    @property
     def gate_passed(self) -> bool:
-        return bool(self.gate.get("passed"))
+        """Whether the gate let the version through at all: at least one capability."""
+        return bool(self.capabilities)
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the gate held it back: each failed criterion (capability: name = value,
+        needs threshold), else a legacy gate's failure sentences."""
+        failed = failed_criteria(self.gate)
+        if failed:
+            return [f"{c.get('capability')}: {criterion_text(c)}" for c in failed]
+        return [str(f) for f in self.gate.get("failures") or []]
 
 
 COLUMNS = tuple(ModelVersion.__dataclass_fields__)
@@ -89,10 +181,13 @@ def git_commit() -> str:
 
 
 def register(url: str, version: ModelVersion) -> ModelVersion:
-    """Insert a complete version. Registering it again replaces its record while it has
-    never served; a version that has served keeps its record (the same files register as
-    a no-op, different files under its name are refused)."""
-    values = [getattr(version, c) for c in INSERTED]
+    """Insert a complete version. Its status comes from its gate, whatever the caller
+    says: ``candidate`` when it passed at least one capability, else ``rejected``.
+    Registering it again replaces its record while it has never served; a version that has
+    served keeps its record (the same files register as a no-op, different files under its
+    name are refused), so a serving version's capabilities never change under its name."""
+    status = "candidate" if version.capabilities else "rejected"
+    values = [status if c == "status" else getattr(version, c) for c in INSERTED]
     values = [Jsonb(v) if isinstance(v, dict) else v for v in values]
     with connect(url) as conn, conn.transaction():
         existing = conn.execute(
@@ -164,11 +259,15 @@ def _switch(conn: psycopg.Connection, version: str, action: str, reason: str) ->
 
 
 def promote(url: str, version: str, reason: str = "promotion gate passed") -> str | None:
-    """Make ``version`` the serving model; returns the version it replaced."""
+    """Make ``version`` the serving model; returns the version it replaced. A version that
+    passed no capability is refused with its failures; one that passed some serves only
+    those."""
     candidate = get(url, version)
-    if not candidate.gate_passed:
-        failures = "; ".join(candidate.gate.get("failures", [])) or "gate not passed"
-        raise RegistryError(f"version {version} failed its promotion gate: {failures}")
+    if not candidate.capabilities:
+        failures = "; ".join(candidate.failures) or "gate not passed"
+        raise RegistryError(
+            f"version {version} failed its promotion gate: {failures} (it passed no capability)"
+        )
     if candidate.status == "rejected":
         raise RegistryError(f"version {version} was rejected")
     with connect(url) as conn, conn.transaction():
@@ -198,14 +297,36 @@ def history(url: str) -> list[dict[str, Any]]:
         ).fetchall()
 
 
+def latest_rejected(url: str) -> ModelVersion | None:
+    """The newest version its gate rejected (no capability passed), if any."""
+    return next((v for v in list_versions(url) if v.status == "rejected"), None)
+
+
 def summary_line(v: ModelVersion) -> str:
     m = v.metrics.get("student", {})
+    verdict = (
+        "FAIL" if not v.capabilities else "pass" if v.capabilities == CAPABILITIES else "partial"
+    )
     return (
         f"{v.version:<40} {v.status:<9} dataset={v.dataset_run_id} "
         f"contract={m.get('contract_validity')} semantic={m.get('semantic_validity')} "
-        f"p95={m.get('plan_latency_p95_s')}s gate={'pass' if v.gate_passed else 'FAIL'}"
+        f"p95={m.get('plan_latency_p95_s')}s gate={verdict} "
+        f"capabilities={','.join(v.capabilities) or 'none'}"
     )
 
 
+def failure_lines(v: ModelVersion) -> list[str]:
+    """Why each capability the version did not pass failed, one line per failed criterion
+    (a legacy gate: its failure sentences), for ``fitsense model list`` and ``fitsense up``."""
+    failed = failed_criteria(v.gate)
+    if failed:
+        return [f"failed {c.get('capability')}: {criterion_text(c)}" for c in failed]
+    return [f"failed: {f}" for f in v.gate.get("failures") or []]
+
+
 def dumps(v: ModelVersion) -> str:
-    return json.dumps({c: getattr(v, c) for c in COLUMNS}, indent=2, default=str)
+    """The full record as JSON, with the capabilities it serves and its failures."""
+    record = {c: getattr(v, c) for c in COLUMNS}
+    record["capabilities"] = list(v.capabilities)
+    record["failures"] = v.failures
+    return json.dumps(record, indent=2, default=str)

@@ -21,14 +21,21 @@ from fitsense_core.migrations import migrate
     deps=[student_export, student_evaluation],
     description="The run's student in the model registry (PostgreSQL model_versions) with its "
     "lineage manifest: dataset run and hash, git commit, training config, base model digest, "
-    "metrics, eval report and the promotion gate's verdict.",
+    "metrics, eval report and the promotion gate's verdict per capability (plan creation, "
+    "plan update, plan adaptation, coach reply): a version that passed none is registered "
+    "rejected.",
 )
 def model_version(
     context: dg.AssetExecutionContext,
     artifact_store: ArtifactStoreResource,
     app_database: AppDatabaseResource,
 ) -> dg.MaterializeResult:
-    from fitsense_core.student.registry import ModelVersion, git_commit, register
+    from fitsense_core.student.registry import (
+        ModelVersion,
+        criteria_table,
+        git_commit,
+        register,
+    )
 
     store = artifact_store.store()
     run_id = context.partition_key
@@ -75,7 +82,7 @@ def model_version(
         url,
         ModelVersion(
             version=version,
-            status="candidate" if report["gate"]["passed"] else "rejected",
+            status="candidate",  # register() decides from the gate: rejected if no capability
             run_id=run_id,
             base_model=base["source"],
             base_model_digest=base["digest"],
@@ -94,11 +101,16 @@ def model_version(
             codebook_uri=manifest["files"]["codebook"],
         ),
     )
-    context.log.info(f"registered {version} as {registered.status}")
+    context.log.info(
+        f"registered {version} as {registered.status}, capabilities: "
+        f"{', '.join(registered.capabilities) or 'none'}"
+    )
     return dg.MaterializeResult(
         metadata={
             "version": version,
             "status": registered.status,
+            "capabilities": ", ".join(registered.capabilities) or "none",
+            "criteria": dg.MetadataValue.md(criteria_table(report["gate"])),
             "gate": dg.MetadataValue.json(report["gate"]),
             "lineage": dg.MetadataValue.json(
                 {k: manifest[k] for k in ("dataset", "base_model", "git_commit")}
@@ -112,19 +124,27 @@ def model_version(
 @dg.asset_check(
     asset=model_version,
     blocking=True,
-    description="Promotion gate: plan-contract validity 100 % with constrained "
-    "decoding, semantic validity >= 90 %, safety compliance 100 %, beats the base "
-    "model, no critical bias.",
+    description="Promotion gate, judged per capability (plan creation, plan update, plan "
+    "adaptation, coach reply): passes when the version passed at least one, which it will "
+    "then serve alone; the others stay with the knowledge-based coach.",
 )
 def promotion_gate(
     context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
 ) -> dg.AssetCheckResult:
+    from fitsense_core.student.registry import criteria_table, gate_capabilities
+
     report = read_report(artifact_store.store(), context.partition_key)
     gate = report["gate"]
+    capabilities = gate_capabilities(gate)
+    failures = "; ".join(gate.get("failures") or [])
+    passed = "passed: " + (", ".join(capabilities) or "no capability")
     return dg.AssetCheckResult(
-        passed=bool(gate["passed"]),
-        description="; ".join(gate["failures"]) or "all gates pass",
-        metadata={"gate": dg.MetadataValue.json(gate)},
+        passed=bool(capabilities),
+        description=f"{passed}; failed: {failures}" if failures else passed,
+        metadata={
+            "criteria": dg.MetadataValue.md(criteria_table(gate)),
+            "gate": dg.MetadataValue.json(gate),
+        },
     )
 
 
@@ -134,28 +154,44 @@ def promotion_gate(
     kinds={"postgres"},
     deps=[model_version],
     description="The run's student promoted to serving (atomic, recorded in "
-    "model_promotions); runs only when the promotion gate passes.",
+    "model_promotions); runs only when the promotion gate passed at least one capability, "
+    "and the version serves only the capabilities it passed.",
 )
 def serving_model(
     context: dg.AssetExecutionContext,
     artifact_store: ArtifactStoreResource,
     app_database: AppDatabaseResource,
 ) -> dg.MaterializeResult:
-    from fitsense_core.student.registry import get, promote
+    from fitsense_core.student.registry import get, promote, serving
 
     version = current_student(artifact_store.store(), context.partition_key)["version"]
     url = app_database.resolved_url()
-    if get(url, version).status == "serving":
+    candidate = get(url, version)
+    capabilities = ", ".join(candidate.capabilities)
+    dropped: tuple[str, ...] = ()
+    if candidate.status == "serving":
         previous = None
         context.log.info(f"{version} is already serving")
     else:
+        current = serving(url)
+        if current is not None:
+            dropped = tuple(c for c in current.capabilities if c not in candidate.capabilities)
         previous = promote(
-            url, version, reason=f"pipeline run {context.partition_key}: gate passed"
+            url,
+            version,
+            reason=f"pipeline run {context.partition_key}: gate passed for {capabilities}",
         )
-        context.log.info(f"{version} now serves (replacing {previous or 'nothing'})")
+        context.log.info(f"{version} now serves {capabilities} (replacing {previous or 'nothing'})")
+        if dropped:
+            context.log.warning(
+                f"{previous} served {', '.join(dropped)}, which {version} did not pass: the "
+                "knowledge-based coach answers those now"
+            )
     return dg.MaterializeResult(
         metadata={
             "version": version,
+            "capabilities": capabilities,
+            "dropped_capabilities": ", ".join(dropped),
             "replaced": previous or "",
             "details": json.dumps({"run": context.partition_key}),
         }
