@@ -277,16 +277,6 @@ def _pool(equipment: frozenset[str], blocked: frozenset[str], experience: str) -
     return _Pool(exercises, {k: tuple(v) for k, v in patterns.items()})
 
 
-def _pick(candidates: list[Exercise], rng: random.Random, prefer_compound: bool) -> Exercise:
-    if prefer_compound:
-        compound = [e for e in candidates if e.category == "compound"]
-        candidates = compound or candidates
-    # Loaded variations first when available: they progress more easily.
-    loaded = [e for e in candidates if e.load_factor > 0]
-    pool = loaded if loaded and rng.random() < 0.75 else candidates
-    return rng.choice(pool)
-
-
 REGION = {
     "chest": "upper",
     "back": "upper",
@@ -334,73 +324,221 @@ def _slot_candidates(slot: Slot, pool: _Pool, used: set[str]) -> list[Exercise]:
     ]
 
 
-def build_week(athlete: Athlete, rng: random.Random) -> list[PlannedDay]:
-    """A full week (7 days, rest days included) for one person."""
+@dataclass(frozen=True)
+class SlotOptions:
+    """One place in a planned session and every exercise that may fill it.
+
+    Options are exclusive: no exercise is an option of two places in one day, and a
+    strength exercise is an option on at most :data:`MAX_DAYS_PER_EXERCISE` days of the
+    week. Any choice of one option per place is therefore a week without repeats, with
+    each day's content fitting its label. The knowledge-based coach chooses within these
+    options, and the student's per-request grammar is built from them, so the student
+    decides *which* eligible exercise fills a place, never whether a PULL day has pulls.
+    """
+
+    exercises: tuple[Exercise, ...]
+    main: bool = False
+    conditioning: bool = False
+
+
+@dataclass(frozen=True)
+class DaySlots:
+    """A training day's places, most important first. A plan fills the first
+    :attr:`required` places, then optionally a prefix of the rest (a session that had to
+    be trimmed to the time loses its last places), then optionally the conditioning place."""
+
+    kind: str
+    slots: tuple[SlotOptions, ...]
+    required: int
+
+    @property
+    def strength_slots(self) -> tuple[SlotOptions, ...]:
+        return tuple(s for s in self.slots if not s.conditioning)
+
+    @property
+    def conditioning(self) -> SlotOptions | None:
+        return next((s for s in self.slots if s.conditioning), None)
+
+
+MIN_PLACES = 2
+
+
+def kind_exercises(athlete: Athlete, kind: str) -> tuple[Exercise, ...]:
+    """Every exercise that may appear on a ``kind`` day for this person (all places of the
+    template, before the weekly limit): what an update may put on such a day."""
     pool = _pool(athlete.equipment, athlete.blocked_tags, athlete.experience)
-    session_types = split_for(athlete.days_per_week, athlete.experience)
-    training_days = TRAINING_WEEKDAYS[athlete.days_per_week]
+    found = {e.slug: e for _slot, options in _day_options(kind, pool) for e in options}
+    if athlete.goal in CONDITIONING_GOALS and kind != "MOBILITY":
+        found.update((e.slug, e) for e in pool.by_pattern.get("locomotion", ()))
+    return tuple(found[s] for s in sorted(found))
+
+
+# What each label's places may hold, by movement side (a slot's fallback to "same muscle,
+# other pattern" must not put a pike push-up on a PULL day or a burpee on a PUSH day).
+KIND_SIDES: dict[str, frozenset[str]] = {
+    "PUSH": frozenset({"push", "neutral"}),
+    "PULL": frozenset({"pull", "neutral"}),  # and the hinge, the pull day's tradition
+    "LEGS": frozenset({"lower", "neutral"}),
+    "LOWER": frozenset({"lower", "neutral"}),
+    "UPPER": frozenset({"push", "pull", "neutral"}),
+}
+
+
+def _day_options(kind: str, pool: _Pool) -> list[tuple[Slot, list[Exercise]]]:
+    """Every place of ``kind``'s template with its exclusive options (earlier places
+    first: a later place gets what the earlier ones did not take)."""
+    taken: set[str] = set()
+    places = []
+    sides = KIND_SIDES.get(kind)
+    for slot in SESSION_TEMPLATES[kind]:
+        candidates = sorted(
+            (
+                e
+                for e in _slot_candidates(slot, pool, taken)
+                if sides is None
+                or movement_side(e) in sides
+                or (kind == "PULL" and e.movement_pattern == "hinge")
+            ),
+            key=lambda e: e.slug,
+        )
+        taken.update(e.slug for e in candidates)
+        places.append((slot, candidates))
+    return places
+
+
+@lru_cache(maxsize=4096)
+def week_slots(athlete: Athlete) -> tuple[DaySlots, ...]:
+    """The places of each training day of ``athlete``'s week, in training order."""
+    pool = _pool(athlete.equipment, athlete.blocked_tags, athlete.experience)
+    kinds = split_for(athlete.days_per_week, athlete.experience)
+    days = [_day_options(kind, pool) for kind in kinds]
+    # A strength exercise is an option on at most two days: beyond that it keeps two of
+    # its days, chosen by its rank so that repeat sessions of a type get different ones.
+    # (Issue 16's check allows an exercise on two days a week: the weekly frequency of
+    # two per muscle that the training-frequency meta-analyses favour, without the same
+    # lift every session.)
+    days_of: dict[str, list[int]] = {}
+    for index, places in enumerate(days):
+        for _slot, options in places:
+            for e in options:
+                if family(e) == "strength":
+                    days_of.setdefault(e.slug, []).append(index)
+    dropped: set[tuple[int, str]] = set()
+    crowded = sorted(s for s, d in days_of.items() if len(d) > MAX_DAYS_PER_EXERCISE)
+    for rank, slug in enumerate(crowded):
+        where = days_of[slug]
+        keep = {where[(rank + k) % len(where)] for k in range(MAX_DAYS_PER_EXERCISE)}
+        dropped.update((i, slug) for i in where if i not in keep)
+    uses = {slug: len(where) for slug, where in days_of.items()}
+    for _day, slug in dropped:
+        uses[slug] -= 1
     per_session = exercises_per_session(athlete.session_length_min)
+    cardio = tuple(sorted(pool.by_pattern.get("locomotion", ()), key=lambda e: e.slug))
+    week = []
+    for index, (kind, places) in enumerate(zip(kinds, days, strict=True)):
+        in_template = {e.slug for _slot, options in places for e in options}
+        slots = []
+        for slot, options in places:
+            kept = tuple(e for e in options if (index, e.slug) not in dropped)
+            if options and not kept:
+                # The weekly limit took the place's every option: another exercise of the
+                # same movement side, itself on fewer than two days, takes its place.
+                kept = _refill(kind, options, pool, in_template, uses)
+                for e in kept:
+                    uses[e.slug] = uses.get(e.slug, 0) + 1
+                in_template.update(e.slug for e in kept)
+            if kept:
+                slots.append(SlotOptions(kept, main=slot.main))
+        conditioning = athlete.goal in CONDITIONING_GOALS and kind != "MOBILITY"
+        in_day = {e.slug for s in slots for e in s.exercises}
+        finisher = tuple(e for e in cardio if e.slug not in in_day)
+        if conditioning and finisher:
+            slots = [*slots[: per_session - 1], SlotOptions(finisher, conditioning=True)]
+        else:
+            slots = slots[:per_session]
+        week.append(DaySlots(kind, tuple(slots), min(MIN_PLACES, len(slots))))
+    return tuple(week)
+
+
+CONDITIONING_GOALS = ("fat_loss", "endurance")
+
+
+def _refill(
+    kind: str,
+    options: list[Exercise],
+    pool: _Pool,
+    taken: set[str],
+    uses: dict[str, int],
+) -> tuple[Exercise, ...]:
+    sides = {movement_side(e) for e in options} - {"neutral"}
+    hinge_only = kind == "PULL" and sides == {"lower"}
+    return tuple(
+        e
+        for e in sorted(pool.exercises, key=lambda e: e.slug)
+        if family(e) == "strength"
+        and not e.is_timed
+        and movement_side(e) in sides
+        and (not hinge_only or e.movement_pattern == "hinge")
+        and e.slug not in taken
+        and uses.get(e.slug, 0) < MAX_DAYS_PER_EXERCISE
+    )
+
+
+def _choose(
+    options: tuple[Exercise, ...], athlete: Athlete, main: bool, avoid: set[str]
+) -> Exercise:
+    """The knowledge-based coach's choice for a place: deterministic, from the person.
+
+    Fresh exercises before ones a same-type day already has (variety across repeat
+    sessions); on main places compound lifts first; loaded variations first (they
+    progress more easily); then technical demand matched to experience (an advanced
+    lifter gets the advanced variation, a beginner the simplest); then catalog order."""
+    rank = EXPERIENCE_LEVELS.index(athlete.experience)
+    return min(
+        options,
+        key=lambda e: (
+            e.slug in avoid,
+            main and e.category != "compound",
+            e.load_factor <= 0,
+            rank - EXPERIENCE_LEVELS.index(e.min_experience),
+            e.slug,
+        ),
+    )
+
+
+def build_week(athlete: Athlete, rng: random.Random | None = None) -> list[PlannedDay]:
+    """A full week (7 days, rest days included) for one person: one exercise per place of
+    :func:`week_slots`. Without ``rng`` every choice is the coach's deterministic one
+    (:func:`_choose`); with it choices are random among the options (the synthetic
+    population's own plans, which should vary)."""
+    training_days = TRAINING_WEEKDAYS[athlete.days_per_week]
+    slots = iter(week_slots(athlete))
     counters: dict[str, int] = {}
-    week: list[PlannedDay] = []
     used_by_type: dict[str, set[str]] = {}
-    weekly_uses: dict[str, int] = {}
-    session_iter = iter(session_types)
+    week: list[PlannedDay] = []
     for day_order in range(1, 8):
         if day_order not in training_days:
             counters["REST"] = counters.get("REST", 0) + 1
             week.append(PlannedDay(f"REST_{counters['REST']}", day_order))
             continue
-        kind = next(session_iter)
+        day_slots = next(slots)
+        kind = day_slots.kind
         counters[kind] = counters.get(kind, 0) + 1
         day = PlannedDay(f"{kind}_{counters[kind]}", day_order)
-        # Repeat sessions of a type vary their exercises where the pool allows.
-        avoid = set(used_by_type.get(kind, set()))
-        # No strength exercise on more than two days of the week.
-        capped = {slug for slug, n in weekly_uses.items() if n >= MAX_DAYS_PER_EXERCISE}
-        chosen: set[str] = set()
-        for slot in SESSION_TEMPLATES[kind]:
-            if len(day.exercises) >= per_session:
-                break
-            candidates = _slot_candidates(slot, pool, chosen | avoid | capped) or _slot_candidates(
-                slot, pool, chosen | capped
-            )
-            if not candidates:
-                continue
-            exercise = _pick(candidates, rng, prefer_compound=slot.main)
-            chosen.add(exercise.slug)
+        avoid = used_by_type.setdefault(kind, set())
+        for place in day_slots.slots:
+            if rng is None:
+                exercise = _choose(place.exercises, athlete, place.main, avoid)
+            else:
+                fresh = [e for e in place.exercises if e.slug not in avoid]
+                exercise = rng.choice(fresh or list(place.exercises))
             scheme, note = set_scheme(
-                athlete.goal, athlete.experience, exercise, slot.main, athlete.blocked_tags
+                athlete.goal, athlete.experience, exercise, place.main, athlete.blocked_tags
             )
             day.exercises.append(PlannedExercise(exercise, len(day.exercises) + 1, scheme, note))
-        if athlete.goal in ("fat_loss", "endurance") and kind != "MOBILITY":
-            _add_conditioning(day, pool, chosen, athlete, per_session, rng)
-        used_by_type.setdefault(kind, set()).update(chosen)
-        for pe in day.exercises:
-            if family(pe.exercise) == "strength":
-                weekly_uses[pe.exercise.slug] = weekly_uses.get(pe.exercise.slug, 0) + 1
+        avoid.update(pe.exercise.slug for pe in day.exercises)
         week.append(day)
     return week
-
-
-def _add_conditioning(
-    day: PlannedDay,
-    pool: _Pool,
-    chosen: set[str],
-    athlete: Athlete,
-    per_session: int,
-    rng: random.Random,
-) -> None:
-    """Fat-loss and endurance sessions end with steady cardio when there is one to do."""
-    cardio = [e for e in pool.by_pattern.get("locomotion", ()) if e.slug not in chosen]
-    if not cardio:
-        return
-    if len(day.exercises) >= per_session:
-        day.exercises.pop()
-    exercise = rng.choice(cardio)
-    scheme, note = set_scheme(
-        athlete.goal, athlete.experience, exercise, False, athlete.blocked_tags
-    )
-    day.exercises.append(PlannedExercise(exercise, len(day.exercises) + 1, scheme, note))
 
 
 def progress_week(week: list[PlannedDay], experience: str) -> list[PlannedDay]:

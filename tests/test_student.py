@@ -17,15 +17,19 @@ import pytest
 from fitsense_core.coach.plans import create_plan
 from fitsense_core.errors import DataValidationError
 from fitsense_core.plan_contract import resolve_exercise, validate_plan
+from fitsense_core.plan_quality import quality_problems
 from fitsense_core.programming import Athlete
 from fitsense_core.reference import EQUIPMENT_BY_CODE, exercises_by_slug
 from fitsense_core.student.compact import (
     CompactFormatError,
     build_codebook,
     compact_schema,
+    constraint_problem,
+    day_rules,
     decode_plan,
     encode_plan,
     kind_of,
+    random_valid_plan,
 )
 from fitsense_core.student.evaluation import rouge_l, select_records
 from fitsense_core.student.registry import (
@@ -76,16 +80,19 @@ def test_compact_round_trip_keeps_every_decision(profiles, codebook) -> None:
             ]
 
 
-def _random_instance(schema: dict, rng: random.Random) -> list:
-    days = []
-    for _ in range(schema["minItems"]):
-        items = schema["items"]
-        day = []
-        for _ in range(rng.randint(items["minItems"], items["maxItems"])):
-            branch = rng.choice(items["items"]["anyOf"])
-            day.append([rng.choice(p["enum"]) for p in branch["prefixItems"]])
-        days.append(day)
-    return days
+def _random_instance(schema: dict, rng: random.Random) -> object:
+    """A random instance of a compact-plan JSON Schema, read from the schema itself (an
+    independent reading of what :func:`compact_schema` allows)."""
+    if "anyOf" in schema:
+        return _random_instance(rng.choice(schema["anyOf"]), rng)
+    if "enum" in schema:
+        return rng.choice(schema["enum"])
+    prefix = schema.get("prefixItems", [])
+    count = rng.randint(schema["minItems"], schema["maxItems"])
+    return [
+        _random_instance(prefix[i] if i < len(prefix) else schema["items"], rng)
+        for i in range(count)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -97,9 +104,13 @@ def _random_instance(schema: dict, rng: random.Random) -> list:
     ],
 )
 @pytest.mark.parametrize("kit", ["none", "dumbbells", "gym"])
-def test_anything_the_schema_allows_is_a_valid_plan(codebook, blocked, kit) -> None:
+@pytest.mark.parametrize("update", [False, True])
+def test_anything_the_schema_allows_is_a_valid_plan(codebook, blocked, kit, update) -> None:
     """Constrained decoding makes invalid plans impossible: every instance of the schema
-    expands to a plan that passes the contract and the person's constraints."""
+    expands to a plan that passes the contract and the person's constraints, and the
+    Python reading of the constraint accepts it. A new plan under the per-place
+    constraint never repeats an exercise in a day or on a third day, and every day's
+    content fits its label."""
     equipment = {"none": frozenset(), "dumbbells": frozenset({"dumbbell", "bench"}), "gym": GYM}[
         kit
     ]
@@ -107,11 +118,22 @@ def test_anything_the_schema_allows_is_a_valid_plan(codebook, blocked, kit) -> N
     for goal in ("strength", "fat_loss", "endurance"):
         for days in (2, 4, 6):
             athlete = Athlete(goal, "intermediate", days, 60, equipment, blocked)
-            schema = compact_schema(codebook, athlete, conservative=goal == "fat_loss")
+            conservative = goal == "fat_loss"
+            schema = compact_schema(codebook, athlete, conservative=conservative, update=update)
             for _ in range(5):
-                plan = decode_plan(json.dumps(_random_instance(schema, rng)), codebook, athlete)
+                text = json.dumps(_random_instance(schema, rng))
+                assert (
+                    constraint_problem(
+                        text, codebook, athlete, conservative=conservative, update=update
+                    )
+                    is None
+                )
+                plan = decode_plan(text, codebook, athlete)
                 result = validate_plan(plan, athlete)
                 assert result.valid, [str(v) for v in result.violations]
+                if not update:
+                    codes = {p.code for p in quality_problems(plan, athlete)}
+                    assert not codes & {"duplicate_in_day", "repeated_in_week", "label_mismatch"}
                 if goal == "fat_loss":
                     assert all(
                         s.target_rir >= 2 for d in plan.days for e in d.exercises for s in e.sets
@@ -120,14 +142,63 @@ def test_anything_the_schema_allows_is_a_valid_plan(codebook, blocked, kit) -> N
 
 def test_schema_excludes_what_the_person_cannot_do(codebook) -> None:
     athlete = Athlete("strength", "advanced", 3, 60, GYM, frozenset({"knee_loading"}))
-    allowed = {
-        n
-        for b in compact_schema(codebook, athlete)["items"]["items"]["anyOf"]
-        for n in b["prefixItems"][0]["enum"]
-    }
+    allowed = set()
+    for update in (False, True):
+        for rule in day_rules(codebook, athlete, update=update):
+            for place in (*rule.places, *([rule.finisher] if rule.finisher else [])):
+                allowed.update(n for _kind, ex, _sc in place.options for n in ex)
     squat = codebook.exercise_number(exercises_by_slug()["barbell_back_squat"])
     bench = codebook.exercise_number(exercises_by_slug()["barbell_bench_press"])
     assert squat not in allowed and bench in allowed
+
+
+def test_random_valid_policy_stays_inside_the_schema_and_grammar(codebook) -> None:
+    """The random-valid baseline and the constrained model see one constraint: its plans
+    validate against the JSON Schema, the Python reading accepts them, and the GBNF text
+    parses in llama.cpp's own grammar parser."""
+    import jsonschema_rs
+    from llama_cpp import LlamaGrammar
+
+    from fitsense_core.student.compact import compact_grammar
+
+    rng = random.Random(11)
+    for kit in (frozenset(), frozenset({"dumbbell", "bench"}), GYM):
+        for days in (1, 3, 5, 7):
+            for update in (False, True):
+                athlete = Athlete("fat_loss", "beginner", days, 45, kit, frozenset())
+                validator = jsonschema_rs.validator_for(
+                    compact_schema(codebook, athlete, update=update)
+                )
+                LlamaGrammar.from_string(compact_grammar(codebook, athlete, update=update))
+                for _ in range(5):
+                    text = random_valid_plan(codebook, athlete, rng, update=update)
+                    validator.validate(json.loads(text))
+                    assert constraint_problem(text, codebook, athlete, update=update) is None
+
+
+def test_the_constraint_refuses_what_it_should(codebook) -> None:
+    """Planted: a PULL day of hammer curls, a repeated exercise, a wrong day count."""
+    athlete = Athlete("muscle_gain", "intermediate", 3, 60, GYM, frozenset())
+    curl = codebook.exercise_number(exercises_by_slug()["hammer_curl"])
+    good = random_valid_plan(codebook, athlete, random.Random(1))
+    assert constraint_problem(good, codebook, athlete) is None
+    days = json.loads(good)
+    scheme = days[1][0][1]
+    curls = json.dumps([days[0], [[curl, scheme]] * 3, days[2]])
+    assert "day 2" in constraint_problem(curls, codebook, athlete)
+    repeated = json.dumps([days[0] + [days[0][0]], days[1], days[2]])
+    assert constraint_problem(repeated, codebook, athlete) is not None
+    assert "3 training days" in constraint_problem(json.dumps(days[:2]), codebook, athlete)
+
+
+def test_the_teachers_new_plans_are_inside_the_constraint(profiles) -> None:
+    """What the student is trained on is what its grammar can write: every plan the
+    knowledge-based coach creates follows the per-place constraint."""
+    plans = [create_plan(p) for p in profiles[:60]]
+    codebook = build_codebook(plans)
+    for profile, plan in zip(profiles, plans, strict=False):
+        text = encode_plan(plan, codebook)
+        assert constraint_problem(text, codebook, profile.athlete()) is None, profile
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ Plans follow ``programming`` (splits, slot templates, set schemes) and add:
 
 from __future__ import annotations
 
-import random
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,9 +25,10 @@ from dataclasses import dataclass, replace
 
 from fitsense_core.plan_contract import Plan, resolve_exercise
 from fitsense_core.plan_metrics import update_adherence
-from fitsense_core.plan_quality import MAX_WEEKLY_SETS
+from fitsense_core.plan_quality import MAX_WEEKLY_SETS, MIN_TIME_SHARE
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import (
+    SESSION_TEMPLATES,
     Athlete,
     PlannedDay,
     PlannedExercise,
@@ -39,6 +39,7 @@ from fitsense_core.programming import (
     exercises_per_session,
     family,
     fit_session,
+    kind_exercises,
     planned_minutes,
     rep_range_for,
     safe_alternative,
@@ -90,10 +91,6 @@ class UpdateSummary:
     eased: tuple[str, ...]
     substituted: tuple[tuple[str, str], ...]
     removed: tuple[str, ...]
-
-
-def _rng(*parts: object) -> random.Random:
-    return random.Random("/".join(map(str, parts)))
 
 
 def _athlete(profile: UserProfile, extra_blocked: frozenset[str] = frozenset()) -> Athlete:
@@ -160,12 +157,22 @@ def _conservative(week: list[PlannedDay]) -> None:
             day.notes = CONSERVATIVE_NOTE
 
 
-def _spread_repeats(week: list[PlannedDay], pool: Sequence[Exercise]) -> None:
+def _fits_label(athlete: Athlete, day: PlannedDay) -> set[str]:
+    """The exercises a substitution may bring into ``day``: those its label's places can
+    hold (a calf raise never replaces a row on a PULL day)."""
+    kind = day.name.rsplit("_", 1)[0]
+    if kind not in SESSION_TEMPLATES:
+        return {e.slug for e in eligible_exercises(athlete)}
+    return {e.slug for e in kind_exercises(athlete, kind)}
+
+
+def _spread_repeats(week: list[PlannedDay], pool: Sequence[Exercise], athlete: Athlete) -> None:
     """No strength exercise on more than two days: a third day gets the closest safe
     alternative not yet used that day (or loses it, when the day keeps two others)."""
     days_of: dict[str, int] = defaultdict(int)
     for day in week:
         used = {pe.exercise.slug for pe in day.exercises}
+        fits = _fits_label(athlete, day)
         kept = []
         for pe in day.exercises:
             if family(pe.exercise) == "strength" and days_of[pe.exercise.slug] >= 2:
@@ -175,6 +182,7 @@ def _spread_repeats(week: list[PlannedDay], pool: Sequence[Exercise]) -> None:
                         e
                         for e in pool
                         if e.slug not in used
+                        and e.slug in fits
                         and days_of[e.slug] < 2
                         and family(e) == "strength"
                         and e.is_timed == pe.exercise.is_timed
@@ -189,6 +197,26 @@ def _spread_repeats(week: list[PlannedDay], pool: Sequence[Exercise]) -> None:
                 days_of[pe.exercise.slug] += 1
             kept.append(pe)
         day.exercises = kept
+
+
+# A day whose pool is small (no equipment, a beginner) is filled with sets to half again
+# the programming-quality floor (MIN_TIME_SHARE of the session), not left at ten minutes.
+FILL_SHARE = MIN_TIME_SHARE * 1.5
+
+
+def _fill_sessions(week: list[PlannedDay], minutes: int) -> None:
+    """Add sets, round-robin over hard (non-timed) work, to days far shorter than the
+    session the person has; the weekly cap (:func:`_cap_volume`) still applies after."""
+    for day in week:
+        hard = [pe for pe in day.exercises if pe.notes is None]
+        while planned_minutes(day) < minutes * FILL_SHARE:
+            growable = [pe for pe in hard if pe.scheme.sets < MAX_SETS]
+            if not growable:
+                break
+            for pe in growable:
+                pe.scheme = replace(pe.scheme, sets=pe.scheme.sets + 1)
+                if planned_minutes(day) >= minutes * FILL_SHARE:
+                    break
 
 
 def _cap_volume(week: list[PlannedDay], experience: str) -> None:
@@ -237,7 +265,7 @@ def create_plan(
     athlete = _athlete(profile, extra_blocked)
     if days_per_week:
         athlete = replace(athlete, days_per_week=days_per_week)
-    week = build_week(athlete, _rng("plan", profile.user_id, athlete.days_per_week))
+    week = build_week(athlete)
     if profile.experience != "beginner":
         seen: set[str] = set()
         for day in week:
@@ -248,6 +276,8 @@ def create_plan(
     _balance_volume(week, profile.experience)
     for day in week:
         fit_session(day, athlete.session_length_min, profile.experience)
+    _fill_sessions(week, athlete.session_length_min)
+    _cap_volume(week, profile.experience)
     balance_push_pull(week, athlete.session_length_min)
     if conservative:
         _conservative(week)
@@ -400,6 +430,7 @@ def update_plan(
     pool = eligible_exercises(athlete)
     for day in week:
         used = {pe.exercise.slug for pe in day.exercises}
+        fits = _fits_label(athlete, day)
         kept = []
         for pe in day.exercises:
             unsafe = set(pe.exercise.contraindication_tags) & athlete.blocked_tags
@@ -414,6 +445,7 @@ def update_plan(
                     e
                     for e in pool
                     if e.slug not in used
+                    and e.slug in fits
                     and family(e) == family(pe.exercise)
                     and e.is_timed == pe.exercise.is_timed
                 ],
@@ -445,7 +477,8 @@ def update_plan(
         before = [pe.exercise.name for pe in day.exercises]
         fit_session(day, minutes, profile.experience, keep=2)
         removed += before[len(day.exercises) :]
-    _spread_repeats(week, pool)
+    _spread_repeats(week, pool, athlete)
+    _fill_sessions(week, minutes)
     _cap_volume(week, athlete.experience)
     balance_push_pull(week, minutes)
     if conservative:

@@ -151,9 +151,19 @@ class ModelRequest:
     extra_body: dict[str, Any] = field(default_factory=dict)
 
 
+def is_update(task: StudentTask) -> bool:
+    """Updates keep the current plan's structure, so their constraint is per day's label
+    rather than per place (:func:`~fitsense_core.student.compact.day_rules`)."""
+    return task.prompt_type == "plan_update" and task.current_plan is not None
+
+
 def llama_cpp_constraint(codebook: Codebook, task: StudentTask) -> dict[str, Any]:
     """llama.cpp: the prefix-factored GBNF grammar (much faster than its JSON-Schema path)."""
-    return {"grammar": compact_grammar(codebook, task.athlete, conservative=task.conservative)}
+    return {
+        "grammar": compact_grammar(
+            codebook, task.athlete, conservative=task.conservative, update=is_update(task)
+        )
+    }
 
 
 def json_schema_constraint(codebook: Codebook, task: StudentTask) -> dict[str, Any]:
@@ -164,7 +174,9 @@ def json_schema_constraint(codebook: Codebook, task: StudentTask) -> dict[str, A
             "json_schema": {
                 "name": "compact_plan",
                 "strict": True,
-                "schema": compact_schema(codebook, task.athlete, conservative=task.conservative),
+                "schema": compact_schema(
+                    codebook, task.athlete, conservative=task.conservative, update=is_update(task)
+                ),
             },
         }
     }
@@ -352,6 +364,14 @@ def serve_plan(
     plan = knowledge_plan(
         task.prompt_type, task.request, task.profile, task.current_plan, task.sessions, verdict
     )
+    if task.prompt_type == "plan_update" and plan_quality(plan, task):
+        # An update of a plan the coach cannot mend (a person's own plan, a day an injury
+        # emptied): a fresh plan for the person as they are now, when that one passes.
+        fresh = knowledge_plan(
+            "plan_creation", task.request, task.profile, None, task.sessions, verdict
+        )
+        if not plan_quality(fresh, task):
+            plan = fresh
     problems = plan_problems(plan, task)
     if problems:  # the safety net of the safety net: never serve a violating plan
         raise RuntimeError(f"knowledge-based plan violates the contract: {problems[:3]}")

@@ -14,17 +14,26 @@ A **codebook** (saved with every model version) numbers the exercises (catalog o
 slug) and the prescriptions ("schemes": sets, reps, RIR, rest and, for timed work, the
 duration note) seen in the training data plus the rules engine's defaults.
 
-The JSON Schema for constrained decoding is built **per request**: exactly the requested
-number of days; exercise numbers limited to what this person's equipment allows and their
-conditions, injuries and request permit; scheme numbers limited to the ones that fit the
-goal and the kind of exercise (an ``anyOf`` per kind pairs timed exercises with timed
-schemes). A student decoding under it cannot break the contract or the person's
-constraints; the post-check stays as the safety net.
+The constraint for constrained decoding is built **per request** from the same
+programming rules the knowledge-based coach writes with (:func:`day_rules` over
+:func:`~fitsense_core.programming.week_slots`): exactly the requested number of days; for a
+new plan, each day's items fill the places of its session template in order (a PULL day
+opens with a vertical pull, then a horizontal pull, ...), each place offering only the
+exercises this person's equipment, conditions, injuries and experience allow, no exercise
+offered by two places of a day or (strength work) on more than two days; scheme numbers
+limited to those that fit the goal and the kind of exercise. A student decoding under it
+chooses *which* eligible exercise fills each place and which scheme, and cannot write a
+Hammer Curl day, a repeated exercise, or break the person's constraints. Updates keep
+the current plan's structure, so their days allow any exercise that fits the day's label.
+The same rules give the llama.cpp GBNF grammar, the JSON Schema, the random-valid
+baseline (:func:`random_valid_plan`) and their Python reading (:func:`constraint_problem`).
+The post-check stays as the safety net.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -40,9 +49,11 @@ from fitsense_core.programming import (
     eligible_exercises,
     exercises_per_session,
     family,
+    kind_exercises,
     rep_range_for,
     set_scheme,
     split_for,
+    week_slots,
 )
 from fitsense_core.reference import EXPERIENCE_LEVELS, Exercise, exercise_catalog
 
@@ -313,59 +324,158 @@ def allowed_schemes(
 _STRENGTH_PROBE = next(e for e in exercise_catalog() if kind_of(e) == "strength")
 
 
-def allowed_choices(
-    codebook: Codebook, athlete: Athlete, *, conservative: bool = False
-) -> dict[str, tuple[list[int], list[int]]]:
-    """Per kind of exercise: the exercise numbers this person may get and the scheme
-    numbers that fit them (the constraints both the JSON Schema and the grammar encode)."""
-    by_kind: dict[str, list[int]] = {}
-    for exercise in eligible_exercises(athlete):
-        by_kind.setdefault(kind_of(exercise), []).append(codebook.exercise_number(exercise))
-    choices = {}
-    for kind in KINDS:
-        exercises = sorted(by_kind.get(kind, []))
-        schemes = allowed_schemes(codebook, athlete, kind, conservative)
-        if exercises and schemes:
-            choices[kind] = (exercises, schemes)
-    if not choices:
-        raise DataValidationError("no exercise and prescription fit this person")
-    return choices
-
-
 def max_exercises_per_day(athlete: Athlete) -> int:
     return min(12, exercises_per_session(athlete.session_length_min) + 1)
 
 
-def compact_schema(
+@dataclass(frozen=True)
+class Place:
+    """What one item of a day may be: per kind of exercise, its exercise numbers and the
+    scheme numbers that fit them."""
+
+    options: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...]
+
+    def allows(self, item: list[int]) -> bool:
+        return any(item[0] in ex and item[1] in sc for _kind, ex, sc in self.options)
+
+
+@dataclass(frozen=True)
+class DayRule:
+    """The items a training day may hold. Ordered (plan creation): the first ``required``
+    places, then optionally a prefix of the rest, then optionally the ``finisher``.
+    Unordered (``repeat`` > 0, plan updates): 1..``repeat`` items, each from ``places[0]``
+    (every exercise that fits the day's label)."""
+
+    places: tuple[Place, ...]
+    required: int
+    finisher: Place | None = None
+    repeat: int = 0
+
+    def lengths(self) -> list[tuple[int, bool]]:
+        """Every (places filled, finisher) combination the rule allows."""
+        if self.repeat:
+            return [(n, False) for n in range(1, self.repeat + 1)]
+        ends = (False, True) if self.finisher is not None else (False,)
+        return [(n, f) for n in range(self.required, len(self.places) + 1) for f in ends if n + f]
+
+    def sequence(self, filled: int, finisher: bool) -> list[Place]:
+        if self.repeat:
+            return [self.places[0]] * filled
+        return [*self.places[:filled], *([self.finisher] if finisher and self.finisher else [])]
+
+
+def _place(
+    codebook: Codebook, exercises: Iterable[Exercise], schemes: dict[str, list[int]]
+) -> Place | None:
+    by_kind: dict[str, list[int]] = {}
+    for e in exercises:
+        by_kind.setdefault(kind_of(e), []).append(codebook.exercise_number(e))
+    options = tuple(
+        (kind, tuple(sorted(by_kind[kind])), tuple(schemes[kind]))
+        for kind in KINDS
+        if by_kind.get(kind) and schemes.get(kind)
+    )
+    return Place(options) if options else None
+
+
+def day_rules(
+    codebook: Codebook, athlete: Athlete, *, conservative: bool = False, update: bool = False
+) -> tuple[DayRule, ...]:
+    """The per-request constraint, one rule per training day, from the same programming
+    rules the knowledge-based coach writes with (:func:`~fitsense_core.programming.week_slots`).
+
+    A new plan fills the day's places in order: each place only takes the exercises the
+    template puts there (a PULL day's first place is a vertical pull), places are
+    exclusive within a day and a strength exercise is an option on at most two days, so
+    no plan the constraint allows repeats an exercise in a day or on a third day. An
+    update keeps the current plan's structure, which need not follow the places (a
+    person's own plan, a substitution for an injury): each item of a day is any exercise
+    that fits the day's label."""
+    schemes = {kind: allowed_schemes(codebook, athlete, kind, conservative) for kind in KINDS}
+    fallback = _place(codebook, eligible_exercises(athlete), schemes)
+    if fallback is None:
+        raise DataValidationError("no exercise and prescription fit this person")
+    rules = []
+    for day in week_slots(athlete):
+        if update:
+            place = _place(codebook, kind_exercises(athlete, day.kind), schemes)
+            rules.append(DayRule((place or fallback,), 1, repeat=max_exercises_per_day(athlete)))
+            continue
+        places = [
+            p
+            for slot in day.strength_slots
+            if (p := _place(codebook, slot.exercises, schemes)) is not None
+        ]
+        finisher = day.conditioning and _place(codebook, day.conditioning.exercises, schemes)
+        if not places:  # nothing in the template fits (a tiny pool): any eligible exercise
+            places = [fallback]
+        rules.append(DayRule(tuple(places), min(day.required, len(places)), finisher or None))
+    return tuple(rules)
+
+
+def allowed_choices(
     codebook: Codebook, athlete: Athlete, *, conservative: bool = False
-) -> dict[str, Any]:
-    """JSON Schema of a compact plan this person may receive (for constrained decoding on
-    servers that take JSON Schema, e.g. vLLM)."""
-    branches = [
-        {
-            "type": "array",
-            "minItems": 2,
-            "maxItems": 2,
-            "prefixItems": [{"enum": exercises}, {"enum": schemes}],
-        }
-        for exercises, schemes in allowed_choices(
-            codebook, athlete, conservative=conservative
-        ).values()
-    ]
+) -> dict[str, tuple[list[int], list[int]]]:
+    """Per kind of exercise: every exercise number this person may get and the scheme
+    numbers that fit them (the union over all places of all days)."""
+    choices: dict[str, tuple[set[int], set[int]]] = {}
+    for rule in day_rules(codebook, athlete, conservative=conservative, update=True):
+        for place in rule.places:
+            for kind, exercises, schemes in place.options:
+                ex, sc = choices.setdefault(kind, (set(), set()))
+                ex.update(exercises)
+                sc.update(schemes)
+    return {k: (sorted(ex), sorted(sc)) for k, (ex, sc) in choices.items()}
+
+
+def _place_schema(place: Place) -> dict[str, Any]:
     return {
-        "type": "array",
-        "minItems": athlete.days_per_week,
-        "maxItems": athlete.days_per_week,
-        "items": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": max_exercises_per_day(athlete),
-            "items": {"anyOf": branches},
-        },
+        "anyOf": [
+            {
+                "type": "array",
+                "minItems": 2,
+                "maxItems": 2,
+                "prefixItems": [{"enum": list(ex)}, {"enum": list(sc)}],
+            }
+            for _kind, ex, sc in place.options
+        ]
     }
 
 
-def _number_trie(numbers: list[int]) -> str:
+def compact_schema(
+    codebook: Codebook, athlete: Athlete, *, conservative: bool = False, update: bool = False
+) -> dict[str, Any]:
+    """JSON Schema of a compact plan this person may receive (for constrained decoding on
+    servers that take JSON Schema, e.g. vLLM): the same rules as :func:`compact_grammar`."""
+    days = []
+    for rule in day_rules(codebook, athlete, conservative=conservative, update=update):
+        if rule.repeat:
+            days.append(
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": rule.repeat,
+                    "items": _place_schema(rule.places[0]),
+                }
+            )
+            continue
+        days.append(
+            {
+                "anyOf": [
+                    {
+                        "type": "array",
+                        "minItems": n + f,
+                        "maxItems": n + f,
+                        "prefixItems": [_place_schema(p) for p in rule.sequence(n, f)],
+                    }
+                    for n, f in rule.lengths()
+                ]
+            }
+        )
+    return {"type": "array", "minItems": len(days), "maxItems": len(days), "prefixItems": days}
+
+
+def _number_trie(numbers: Iterable[int]) -> str:
     """A GBNF alternation of the numbers, factored by common prefixes: "12"|"13"|"145"
     becomes "1" ("2" | "3" | "4" "5"). The grammar engine then tracks a handful of
     branches per token instead of one per number, which is most of its cost."""
@@ -392,29 +502,102 @@ def _number_trie(numbers: list[int]) -> str:
     return render(trie)
 
 
-def compact_grammar(codebook: Codebook, athlete: Athlete, *, conservative: bool = False) -> str:
-    """The same constraints as :func:`compact_schema` as a llama.cpp GBNF grammar, without
+class _Rules:
+    """GBNF rules, each distinct body written once under one name."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._names: dict[str, str] = {}
+
+    def name(self, prefix: str, body: str) -> str:
+        if body not in self._names:
+            self._names[body] = f"{prefix}{len(self._names) + 1}"
+            self.lines.append(f"{self._names[body]} ::= {body}")
+        return self._names[body]
+
+    def place(self, place: Place) -> str:
+        items = [
+            f'{self.name("ex", _number_trie(ex))} "," {self.name("sc", _number_trie(sc))}'
+            for _kind, ex, sc in place.options
+        ]
+        return self.name("place", '"[" (' + " | ".join(items) + ') "]"')
+
+
+def compact_grammar(
+    codebook: Codebook, athlete: Athlete, *, conservative: bool = False, update: bool = False
+) -> str:
+    """The per-request constraint (:func:`day_rules`) as a llama.cpp GBNF grammar, without
     optional whitespace (every token the model spends on spaces is latency)."""
-    choices = allowed_choices(codebook, athlete, conservative=conservative)
-    rules = []
-    items = []
-    for kind, (exercises, schemes) in choices.items():
-        rules.append(f"{kind}-ex ::= {_number_trie(exercises)}")
-        rules.append(f"{kind}-sc ::= {_number_trie(schemes)}")
-        items.append(f'"[" {kind}-ex "," {kind}-sc "]"')
-    per_day = max_exercises_per_day(athlete)
-    optional = ""
-    for _ in range(per_day - 1):
-        optional = f'("," item {optional})?' if optional else '("," item)?'
-    days = ' "," '.join(["day"] * athlete.days_per_week)
-    return (
-        "\n".join(
-            [
-                f'root ::= "[" {days} "]"',
-                f'day ::= "[" item {optional} "]"' if per_day > 1 else 'day ::= "[" item "]"',
-                f"item ::= {' | '.join(items)}",
-                *rules,
-            ]
+    rules = _Rules()
+    days = []
+    for rule in day_rules(codebook, athlete, conservative=conservative, update=update):
+        if rule.repeat:
+            item = rules.place(rule.places[0])
+            tail = ""
+            for _ in range(rule.repeat - 1):
+                tail = f'("," {item} {tail})?' if tail else f'("," {item})?'
+            body = f'"[" {item} {tail} "]"'
+        else:
+            names = [rules.place(p) for p in rule.places]
+            tail = ""
+            for name in reversed(names[rule.required :]):
+                tail = f'("," {name} {tail})?' if tail else f'("," {name})?'
+            head = ' "," '.join(names[: rule.required])
+            finisher = f'("," {rules.place(rule.finisher)})?' if rule.finisher else ""
+            body = f'"[" {head} {tail} {finisher} "]"'
+        days.append(rules.name("day", " ".join(body.split())))
+    root = 'root ::= "[" ' + ' "," '.join(days) + ' "]"'
+    return "\n".join([root, *rules.lines]) + "\n"
+
+
+def random_valid_plan(
+    codebook: Codebook,
+    athlete: Athlete,
+    rng: random.Random,
+    *,
+    conservative: bool = False,
+    update: bool = False,
+) -> str:
+    """A compact plan of uniform random choices under the per-request constraint: how
+    many places each day fills, which exercise fills each (uniform over the place's
+    exercises) and which fitting scheme. The floor any trained model must clear: it is
+    valid by construction and knows nothing else."""
+    days = []
+    for rule in day_rules(codebook, athlete, conservative=conservative, update=update):
+        filled, finisher = rng.choice(rule.lengths())
+        items = []
+        for place in rule.sequence(filled, finisher):
+            flat = [(e, sc) for _kind, ex, sc in place.options for e in ex]
+            exercise, schemes = rng.choice(flat)
+            items.append([exercise, rng.choice(schemes)])
+        days.append(items)
+    return json.dumps(days, separators=(",", ":"))
+
+
+def constraint_problem(
+    text: str,
+    codebook: Codebook,
+    athlete: Athlete,
+    *,
+    conservative: bool = False,
+    update: bool = False,
+) -> str | None:
+    """Why ``text`` is not a plan the per-request constraint allows (None: it is). The
+    grammar's and schema's meaning in Python, for tests and for measuring how much of the
+    teacher's data the constraint can express."""
+    try:
+        days = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {exc.msg}"
+    rules = day_rules(codebook, athlete, conservative=conservative, update=update)
+    if not isinstance(days, list) or len(days) != len(rules):
+        return f"expected {len(rules)} training days"
+    for number, (items, rule) in enumerate(zip(days, rules, strict=True), start=1):
+        fits = any(
+            len(items) == len(sequence)
+            and all(place.allows(item) for place, item in zip(sequence, items, strict=True))
+            for sequence in (rule.sequence(n, f) for n, f in rule.lengths())
         )
-        + "\n"
-    )
+        if not fits:
+            return f"day {number} does not follow its places"
+    return None
