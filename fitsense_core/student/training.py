@@ -3,8 +3,10 @@
 One function per phase (prepare the base model, train, merge); hyper-parameters are data
 (:class:`TrainingConfig`). Training uses transformers + peft + trl's ``SFTTrainer`` on
 prompt-completion examples, so the loss covers the assistant's tokens only. It evaluates
-on the validation split as it goes, checkpoints, and resumes from the last checkpoint
-after an interruption. CPU by default; on a CUDA GPU the same code trains in bf16.
+on the validation split before the first step (the base model's loss: where the curve
+starts) and as it goes, checkpoints, and resumes from the last checkpoint after an
+interruption; the loss curves (:mod:`fitsense_core.student.curves`) come with the result.
+CPU by default; on a CUDA GPU the same code trains in bf16.
 
 Heavy imports (torch, transformers, peft, trl) happen inside the functions so that
 importing this module (and loading the Dagster code location) stays fast.
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fitsense_core.errors import ConfigurationError, DataValidationError, FitSenseError
+from fitsense_core.student.curves import loss_curve
 
 SHIPPED_BASE_MODEL = "shipped:SmolLM2-135M-Instruct"
 BASE_MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
@@ -92,6 +95,8 @@ class TrainingResult:
     peak_rss_mb: float
     device: str
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Training loss per logging step and validation loss per evaluation (curves.loss_curve).
+    curve: dict[str, Any] = field(default_factory=dict)
 
 
 def directory_digest(path: Path, names: tuple[str, ...] = BASE_MODEL_FILES) -> str:
@@ -254,6 +259,10 @@ def train_student(
         max_length=config.max_length,
         eval_strategy="steps",
         eval_steps=config.eval_steps,
+        # One more evaluation before training: the curve's starting point (a few seconds
+        # on max_eval_examples; on resume it repeats at the resumed step, which the curve
+        # drops).
+        eval_on_start=True,
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=2,
@@ -319,6 +328,7 @@ def train_student(
     tokenizer.save_pretrained(adapter_dir)
     history = [dict(h) for h in trainer.state.log_history]
     tokens = int(max((h.get("num_tokens", 0) for h in history), default=0))
+    curve = loss_curve(history)
     result = TrainingResult(
         adapter_dir=adapter_dir,
         log_history=history,
@@ -335,7 +345,10 @@ def train_student(
             "examples_too_long": offered - len(train_rows) - len(val_rows),
             "first_train_loss": next((h["loss"] for h in history if "loss" in h), None),
             "last_train_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None),
+            "best_val_loss": curve["summary"]["best_val_loss"],
+            "best_val_step": curve["summary"]["best_val_step"],
         },
+        curve=curve,
     )
     (output_dir / "training_metrics.json").write_text(
         json.dumps(
@@ -347,37 +360,13 @@ def train_student(
                 "peak_rss_mb": result.peak_rss_mb,
                 "device": device,
                 "log_history": history,
+                "curve": curve,
             },
             indent=2,
             default=str,
         )
     )
     return result
-
-
-def plot_curves(history: list[dict[str, Any]], path: Path) -> Path:
-    """Training and validation loss by step, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    train = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
-    val = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h and "step" in h]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    if train:
-        ax.plot(*zip(*train, strict=True), label="training loss")
-    if val:
-        ax.plot(*zip(*val, strict=True), marker="o", label="validation loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (assistant tokens)")
-    ax.set_title("Student LoRA fine-tuning")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def merge_adapter(base: BaseModel, adapter_dir: Path, out_dir: Path) -> Path:

@@ -12,7 +12,6 @@ import dagster as dg
 from pydantic import Field
 
 from fitsense_assets.defs.distill.assets import distillation_dataset
-from fitsense_assets.metadata import markdown_table
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_assets.stages import current_student
@@ -170,13 +169,9 @@ def student_model(
     artifact_store: ArtifactStoreResource,
 ) -> dg.MaterializeResult:
     from fitsense_core.student.compact import build_codebook
+    from fitsense_core.student.curves import curve_table, plot_curve
     from fitsense_core.student.data import sft_example, teacher_plans
-    from fitsense_core.student.training import (
-        BaseModel,
-        plot_curves,
-        set_threads,
-        train_student,
-    )
+    from fitsense_core.student.training import BaseModel, set_threads, train_student
 
     store = artifact_store.store()
     run_id = context.partition_key
@@ -211,7 +206,11 @@ def student_model(
     adapter = out / layout.ADAPTER
     shutil.rmtree(adapter, ignore_errors=True)
     shutil.copytree(result.adapter_dir, adapter)
-    curves = plot_curves(result.log_history, out / "training_curves.png")
+    # The loss curves next to the weights they produced, for whoever tunes steps and lr.
+    (out / layout.TRAINING_CURVES).write_text(
+        json.dumps({"version": version, "training_key": key, **result.curve}, indent=2)
+    )
+    png = plot_curve(result.curve, out / layout.TRAINING_CURVES_PNG)
     (out / "training_config.json").write_text(json.dumps(training.as_dict(), indent=2))
     store.upload_dir(out, *prefix)
     store.write_json(
@@ -225,14 +224,7 @@ def student_model(
         },
         *layout.student_model_of_run(run_id),
     )
-    image = base64.b64encode(curves.read_bytes()).decode()
-    losses = [
-        {"step": h["step"], "loss": h.get("loss"), "eval_loss": h.get("eval_loss")}
-        for h in result.log_history
-        if "step" in h and ("loss" in h or "eval_loss" in h)
-    ]
-    import pandas as pd
-
+    summary = result.curve["summary"]
     return dg.MaterializeResult(
         metadata={
             "version": version,
@@ -248,10 +240,17 @@ def student_model(
             "first_train_loss": result.metrics.get("first_train_loss"),
             "last_train_loss": result.metrics.get("last_train_loss"),
             "final_validation_loss": result.metrics.get("final_eval_loss"),
+            "initial_validation_loss": summary["first_val_loss"],
+            "best_validation_loss": summary["best_val_loss"],
+            "best_validation_step": summary["best_val_step"],
+            "validation_still_falling": summary["val_still_falling"],
+            # The UI renders markdown images; a data: URI needs no file server.
             "training_curves": dg.MetadataValue.md(
-                f"![training curves](data:image/png;base64,{image})"
+                f"![training and validation loss](data:image/png;base64,"
+                f"{base64.b64encode(png).decode()})"
             ),
-            "losses": dg.MetadataValue.md(markdown_table(pd.DataFrame(losses), 12)),
+            "losses": dg.MetadataValue.md(curve_table(result.curve)),
+            "curves_json": dg.MetadataValue.path(store.uri(*prefix, layout.TRAINING_CURVES)),
             "uri": dg.MetadataValue.path(store.uri(*prefix)),
         },
         data_version=dg.DataVersion(version),
