@@ -1,6 +1,12 @@
-"""Base model vs student vs teacher on the held-out test split, through the CPU server."""
+"""Student, teacher, base model, random-valid policy and the serving champion on the same
+prompts (the golden set when there is one, else the run's test split), models through the
+CPU server, and the per-capability promotion gate."""
 
+import contextlib
+import importlib
+import importlib.util
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
@@ -13,20 +19,50 @@ from fitsense_assets.defs.training.assets import (
     student_export,
 )
 from fitsense_assets.partitions import run_partitions
-from fitsense_assets.resources import ArtifactStoreResource
+from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
 from fitsense_assets.stages import current_student
 from fitsense_core import layout
 from fitsense_core.distill import read_split
 from fitsense_core.settings import Settings
 
+GOLDEN_SET_MODULE = "fitsense_core.student.golden"
+GOLDEN_ASSET_MODULE = "fitsense_assets.defs.evaluation.golden"
+# Models whose answers do not change between runs (same file, same prompts, same settings):
+# their generations are cached in the artifact store. The student is new every run.
+CACHED_SYSTEMS = ("base", "champion")
+CONSTRAINED = "llama-cpp"  # the local server takes the constraint as a GBNF grammar
+
 
 class EvaluationConfig(dg.Config):
     max_prompts: int = Field(
-        default=40, description="Test prompts per system (stratified by prompt type)."
+        default=0,
+        description="Cap on the prompts per system, stratified (0: none: every plan prompt of "
+        "the golden set and `coaching_prompts` questions; 40 test-split prompts without one).",
+    )
+    coaching_prompts: int = Field(
+        default=40,
+        description="Coaching and safety questions sampled from the golden set (stratified by "
+        "type and topic); its plan prompts are all evaluated.",
     )
     max_tokens_plan: int = Field(default=360, description="Token limit for a compact plan.")
     max_tokens_reply: int = Field(default=160, description="Token limit for a reply.")
-    seed: int = Field(default=7, description="Seed of the test-prompt sample.")
+    seed: int = Field(default=7, description="Seed of the prompt sample and random-valid plans.")
+    compare_champion: bool = Field(
+        default=True, description="Evaluate the serving version (the champion) as well."
+    )
+    reuse_generations: bool = Field(
+        default=True,
+        description="Reuse the base model's and the champion's answers cached per model file, "
+        "prompt set and settings (they cannot change between runs).",
+    )
+
+
+def _golden_assets() -> list[dg.AssetsDefinition]:
+    """The golden set's asset, once it exists: the evaluation reads what it writes."""
+    if importlib.util.find_spec(GOLDEN_ASSET_MODULE) is None:
+        return []
+    asset = getattr(importlib.import_module(GOLDEN_ASSET_MODULE), "golden_eval_set", None)
+    return [asset] if asset is not None else []
 
 
 def _base_gguf(store, run_id: str) -> Path:
@@ -42,132 +78,279 @@ def _base_gguf(store, run_id: str) -> Path:
     return target
 
 
+def _prompt_set(store, run_id: str, config) -> tuple[str, str, list[dict]]:
+    """(source, version, records): the golden set when its reader exists, else the run's
+    test split (versioned by the dataset's content digest)."""
+    from fitsense_core.student.evaluation import select_eval_records
+
+    read_golden_set = None
+    if importlib.util.find_spec(GOLDEN_SET_MODULE) is not None:
+        read_golden_set = getattr(
+            importlib.import_module(GOLDEN_SET_MODULE), "read_golden_set", None
+        )
+    if read_golden_set is not None:
+        version, records = read_golden_set(store)
+        return "golden", version, select_eval_records(records, config, golden=True)
+    digest = store.read_json(*layout.distillation_manifest(run_id))["content_sha256"]
+    records = read_split(store, run_id, "test")
+    return (
+        "test_split",
+        f"{run_id}/test/{digest[:16]}",
+        select_eval_records(records, config, golden=False),
+    )
+
+
+def _champion(url: str, student_version: str):
+    """The serving version to beat, or None and why there is none."""
+    from fitsense_core.migrations import migrate
+    from fitsense_core.student import registry
+
+    migrate(url)
+    current = registry.serving(url)
+    if current is None:
+        return None, "no version serves"
+    if current.version == student_version:
+        return None, f"the student {student_version} itself serves"
+    return current, None
+
+
+def _cache_parts(system: str, key: str) -> tuple[str, ...]:
+    return ("reports", "evaluation_cache", f"{system}-{key}.json")
+
+
+def _generator(stack: contextlib.ExitStack, gguf: Path, alias: str, log_path: Path, config, log):
+    """Generations from a CPU server on ``gguf``, started on the first prompt that is not
+    cached (a fully cached model costs no server start)."""
+    from openai import OpenAI
+
+    from fitsense_core.student.evaluation import timed_generation
+    from fitsense_serving.llama_server import llama_server
+
+    client = None
+
+    def generate(messages, extra, max_tokens):
+        nonlocal client
+        if client is None:
+            log.info(f"starting the CPU server on the {alias} model ({gguf})")
+            server = stack.enter_context(
+                llama_server(gguf, model_alias=alias, api_key="fitsense-eval", log_path=log_path)
+            )
+            client = OpenAI(
+                base_url=server.base_url, api_key=server.api_key, timeout=120, max_retries=0
+            )
+        return timed_generation(
+            lambda: client.chat.completions.create(
+                model=alias,
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=config.temperature,
+                extra_body=extra or None,
+            )
+        )
+
+    return generate
+
+
 @dg.asset(
     partitions_def=run_partitions,
     group_name="evaluation",
     kinds={"python", "json"},
     code_version=TRAINING_CODE_VERSION,
-    deps=[student_export, base_model, distillation_dataset],
-    description="The same test prompts for base model, student (with and without constrained "
-    "decoding) and teacher: JSON, contract and semantic validity, update adherence, agreement "
-    "with the teacher, reply ROUGE-L, safety compliance, latency, tokens/s, per-slice bias.",
+    deps=[student_export, base_model, distillation_dataset, *_golden_assets()],
+    description="The student, the teacher's references, the base model, a random-valid "
+    "policy and the serving champion on the same prompts (the golden set when there is one): "
+    "programming quality before and after the post-check, slot agreement and weekly-volume "
+    "error against the teacher, update adherence by intent, reply acceptance, ROUGE-L, "
+    "safety, latency, per-slice bias, each with a bootstrap 95 % interval; and the promotion "
+    "gate per capability.",
 )
 def student_evaluation(
     context: dg.AssetExecutionContext,
     config: EvaluationConfig,
     artifact_store: ArtifactStoreResource,
+    app_database: AppDatabaseResource,
 ) -> dg.MaterializeResult:
-    from openai import OpenAI
-
+    from fitsense_core.artifacts import file_sha256
+    from fitsense_core.inference.serve import Codebooks
     from fitsense_core.student.compact import Codebook
     from fitsense_core.student.evaluation import (
+        DETERMINISTIC_BY_CONSTRUCTION,
+        SYSTEMS,
         EvalConfig,
-        markdown_summary,
+        gate_table,
+        generations_cache_key,
+        metrics_table,
         promotion_gate,
+        run_random_valid,
         run_system,
-        select_records,
         slice_report,
         summarize,
-        timed_generation,
     )
-    from fitsense_serving.llama_server import llama_server
+    from fitsense_serving.targets import ServingTarget, resolve_gguf
 
     store = artifact_store.store()
     run_id = context.partition_key
+    settings = Settings.from_env()
     version = current_student(store, run_id)["version"]
     prefix = layout.student_model(version)
     codebook = Codebook.from_json(store.read_bytes(*prefix, layout.CODEBOOK).decode())
     eval_config = EvalConfig(
         max_prompts=config.max_prompts,
+        coaching_prompts=config.coaching_prompts,
         max_tokens_plan=config.max_tokens_plan,
         max_tokens_reply=config.max_tokens_reply,
         seed=config.seed,
     )
-    records = select_records(
-        read_split(store, run_id, "test"), eval_config.max_prompts, eval_config.seed
-    )
+    source, prompt_set_version, records = _prompt_set(store, run_id, eval_config)
     if not records:
-        raise dg.Failure("the test split is empty: nothing to evaluate")
-    student_gguf = layout.fetched_dir(store, *prefix) / layout.STUDENT_GGUF
-    logs = Settings.from_env().home / "logs"
-    rows = []
+        raise dg.Failure(f"the {source} prompt set is empty: nothing to evaluate")
+    context.log.info(f"evaluating on {len(records)} prompts of {source} {prompt_set_version}")
 
-    def generator(client, alias):
-        def generate(messages, extra, max_tokens):
-            return timed_generation(
-                lambda: client.chat.completions.create(
-                    model=alias,
-                    messages=messages,
-                    max_tokens=max_tokens,
-                    temperature=eval_config.temperature,
-                    extra_body=extra or None,
-                )
+    # Which models answer: the student, the champion (when one serves), the base model.
+    models = [
+        (
+            "student",
+            layout.fetched_dir(store, *prefix) / layout.STUDENT_GGUF,
+            store.read_json(*prefix, layout.EXPORT)["gguf_sha256"],
+            codebook,
+        )
+    ]
+    absent: dict[str, str] = {}
+    champion_info: dict = {}
+    if config.compare_champion:
+        champion, why_not = _champion(app_database.resolved_url(), version)
+    else:
+        champion, why_not = None, "not asked for (compare_champion is off)"
+    if champion is None:
+        absent["champion"] = why_not
+        champion_info = {"absent": why_not}
+        context.log.info(f"no champion: {why_not}")
+    else:
+        champion_gguf = resolve_gguf(
+            ServingTarget.of(champion), layout.serving_cache(settings.home)
+        )
+        champion_codebook = Codebooks(lambda _v: champion.codebook_uri).get(champion.version)
+        models.append(
+            (
+                "champion",
+                champion_gguf,
+                champion.gguf_sha256 or file_sha256(champion_gguf),
+                champion_codebook,
             )
+        )
+        champion_info = {"version": champion.version, "gguf_sha256": models[-1][2]}
+        context.log.info(f"champion: {champion.version}")
+    base_gguf = _base_gguf(store, run_id)
+    models.append(("base", base_gguf, file_sha256(base_gguf), codebook))
 
-        return generate
-
-    constrained = "llama-cpp"  # the local server takes the constraint as a GBNF grammar
-    for label, gguf, systems in (
-        ("student", student_gguf, (("student", constrained), ("student_unconstrained", None))),
-        ("base", _base_gguf(store, run_id), (("base", constrained),)),
-    ):
-        context.log.info(f"starting the CPU server on the {label} model")
-        with llama_server(
-            gguf,
-            model_alias=label,
-            api_key="fitsense-eval",
-            log_path=logs / f"eval-{run_id}-{label}.log",
-        ) as server:
-            client = OpenAI(
-                base_url=server.base_url, api_key=server.api_key, timeout=120, max_retries=0
+    rows: list[dict] = []
+    files: dict[str, dict] = {}
+    for name, gguf, sha, model_codebook in models:
+        cache, parts = None, None
+        if name in CACHED_SYSTEMS:
+            key = generations_cache_key(sha, prompt_set_version, eval_config, model_codebook)
+            parts = _cache_parts(name, key)
+            cache = {}
+            if config.reuse_generations and store.exists(*parts):
+                cache = store.read_json(*parts)["generations"]
+        with contextlib.ExitStack() as stack:
+            generate = _generator(
+                stack,
+                gguf,
+                name,
+                settings.home / "logs" / f"eval-{run_id}-{name}.log",
+                eval_config,
+                context.log,
             )
-            for name, backend in systems:
-                rows += run_system(
-                    name,
-                    records,
-                    codebook,
-                    generator(client, label),
-                    eval_config,
-                    backend=backend,
-                    progress=context.log.info,
-                )
+            system_rows = run_system(
+                name,
+                records,
+                model_codebook,
+                generate,
+                eval_config,
+                backend=CONSTRAINED,
+                progress=context.log.info,
+                cache=cache,
+            )
+        hits = sum(1 for r in system_rows if r.get("cached"))
+        asked = sum(1 for r in system_rows if r.get("model_called"))
+        if parts is not None:
+            store.write_json(
+                {
+                    "system": name,
+                    "gguf_sha256": sha,
+                    "prompt_set": prompt_set_version,
+                    "config": asdict(eval_config),
+                    "generations": cache,
+                },
+                *parts,
+            )
+            context.log.info(f"{name}: {hits} of {asked} model answers from the cache")
+        files[name] = {"gguf_sha256": sha, "cached_answers": hits}
+        rows += system_rows
+    rows += run_random_valid(records, codebook, eval_config, progress=context.log.info)
     rows += run_system("teacher", records, codebook, None, eval_config, backend=None)
 
     summary = {
         name: summarize([r for r in rows if r["system"] == name])
-        for name in ("student", "student_unconstrained", "base", "teacher")
+        for name in SYSTEMS
+        if any(r["system"] == name for r in rows)
     }
     bias = slice_report([r for r in rows if r["system"] == "student"])
-    gate = promotion_gate(summary, bias)
+    gate = promotion_gate(rows, champion_absent=absent.get("champion", "no version serves"))
     report = {
         "run_id": run_id,
         "version": version,
         "prompts": len(records),
-        "config": eval_config.__dict__,
+        "prompt_set": {"source": source, "version": prompt_set_version},
+        "golden_version": prompt_set_version if source == "golden" else None,
+        "config": asdict(eval_config),
+        "champion": champion_info,
+        "models": files,
         "summary": summary,
         "bias": bias,
-        "gate": gate.as_dict(),
+        "gate": gate,
+        "deterministic_by_construction": DETERMINISTIC_BY_CONSTRUCTION,
         "rows": rows,
         "measures": {
+            "programming_quality": "the model's own plan passes the programming-quality "
+            "checks (judge_plan(...).quality_valid, before any fallback)",
+            "programming_quality_served": "the plan served after the post-check and fallback "
+            "passes them",
+            "slot_agreement": "share of (training day, position) slots holding the teacher's "
+            "exercise; a different number of training days scores 0",
+            "volume_error": "mean absolute difference of weekly hard sets per major muscle "
+            "against the teacher (lower is better)",
+            "reply_acceptance": "the one inference path's judge_reply accepts the raw text",
             "reply_quality": "ROUGE-L F1 against the teacher's answer",
             "safety_compliance": "served path: policy before the model",
+            "intervals": "percentile bootstrap over prompts, 1000 resamples, fixed seed; "
+            "gate comparisons on paired differences per prompt",
             "constrained_decoding": "llama.cpp GBNF grammar equivalent to the "
             "per-request JSON Schema",
+            "random_valid": "uniform random choices under the same per-request constraint, "
+            "seeded per prompt id; no coach replies",
             "teacher": "the dataset's reference answers (offline coach, not served: no latency)",
         },
     }
     uri = store.write_json(report, *layout.evaluation_report(run_id))
     store.write_json(report, *prefix, layout.EVAL_REPORT)
-    markdown = markdown_summary(summary, gate)
-    context.log.info("\n" + markdown)
+    metrics_md, gate_md = metrics_table(summary, absent), gate_table(gate)
+    context.log.info("\n" + metrics_md + "\n\n" + gate_md)
     return dg.MaterializeResult(
         metadata={
             "version": version,
             "prompts": len(records),
-            "summary": dg.MetadataValue.md(markdown),
-            "gate_passed": gate.passed,
-            "gate_failures": dg.MetadataValue.json(gate.failures),
-            "student": dg.MetadataValue.json(summary["student"]),
+            "prompt_set": f"{source} {prompt_set_version}",
+            "champion": champion_info.get("version") or f"absent: {absent['champion']}",
+            "summary": dg.MetadataValue.md(metrics_md),
+            "gate": dg.MetadataValue.md(gate_md),
+            "gate_json": dg.MetadataValue.json(gate),
+            "gate_passed": gate["passed"],
+            "gate_failures": dg.MetadataValue.json(gate["failures"]),
+            "student": dg.MetadataValue.json(
+                {k: v for k, v in summary["student"].items() if not isinstance(v, dict)}
+            ),
             "bias_flags": len(bias["flags"]),
             "report": dg.MetadataValue.path(uri),
         }
