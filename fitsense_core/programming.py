@@ -368,7 +368,9 @@ def kind_exercises(athlete: Athlete, kind: str) -> tuple[Exercise, ...]:
     template, before the weekly limit): what an update may put on such a day."""
     pool = _pool(athlete.equipment, athlete.blocked_tags, athlete.experience)
     found = {e.slug: e for _slot, options in _day_options(kind, pool) for e in options}
-    if athlete.goal in CONDITIONING_GOALS and kind != "MOBILITY":
+    if kind != "MOBILITY" and (
+        athlete.goal in CONDITIONING_GOALS or athlete.session_length_min >= LONG_SESSION_MIN
+    ):
         found.update((e.slug, e) for e in pool.by_pattern.get("locomotion", ()))
     return tuple(found[s] for s in sorted(found))
 
@@ -449,7 +451,11 @@ def week_slots(athlete: Athlete) -> tuple[DaySlots, ...]:
                 in_template.update(e.slug for e in kept)
             if kept:
                 slots.append(SlotOptions(kept, main=slot.main))
-        conditioning = athlete.goal in CONDITIONING_GOALS and kind != "MOBILITY"
+        # Fat-loss and endurance sessions, and long sessions whose strength work is
+        # capped by the weekly volume ceilings, end with steady cardio.
+        conditioning = kind != "MOBILITY" and (
+            athlete.goal in CONDITIONING_GOALS or athlete.session_length_min >= LONG_SESSION_MIN
+        )
         in_day = {e.slug for s in slots for e in s.exercises}
         finisher = tuple(e for e in cardio if e.slug not in in_day)
         if conditioning and finisher:
@@ -461,6 +467,7 @@ def week_slots(athlete: Athlete) -> tuple[DaySlots, ...]:
 
 
 CONDITIONING_GOALS = ("fat_loss", "endurance")
+LONG_SESSION_MIN = 90
 
 
 def _refill(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from fitsense_core.plan_contract import Plan, resolve_exercise
 from fitsense_core.plan_metrics import update_adherence
-from fitsense_core.plan_quality import MAX_WEEKLY_SETS, MIN_TIME_SHARE
+from fitsense_core.plan_quality import MAX_WEEKLY_SETS, MIN_EXERCISES, MIN_TIME_SHARE
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import (
     SESSION_TEMPLATES,
@@ -275,7 +275,7 @@ def create_plan(
             seen.add(kind)
     _balance_volume(week, profile.experience)
     for day in week:
-        fit_session(day, athlete.session_length_min, profile.experience)
+        fit_session(day, athlete.session_length_min, profile.experience, keep=MIN_EXERCISES)
     _fill_sessions(week, athlete.session_length_min)
     _cap_volume(week, profile.experience)
     balance_push_pull(week, athlete.session_length_min)
