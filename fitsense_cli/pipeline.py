@@ -52,7 +52,11 @@ def pipeline_run(
         int, typer.Option(help="Student training steps (default: the asset's default, 60).")
     ] = 0,
     eval_prompts: Annotated[
-        int, typer.Option(help="Test prompts per system in the evaluation (default 40).")
+        int,
+        typer.Option(
+            help="Cap on the evaluation prompts per system (default: every golden-set "
+            "plan prompt and 40 coaching questions)."
+        ),
     ] = 0,
 ) -> None:
     """Materialize the pipeline for one run: migrate; generate, check and load the synthetic

@@ -66,7 +66,10 @@ MODEL_ASSETS = {
     "base_model": (set(), "training"),
     "student_model": ({"distillation_dataset", "base_model"}, "training"),
     "student_export": ({"student_model"}, "training"),
-    "student_evaluation": ({"student_export", "base_model", "distillation_dataset"}, "evaluation"),
+    "student_evaluation": (
+        {"student_export", "base_model", "distillation_dataset", "golden_eval_set"},
+        "evaluation",
+    ),
     "model_version": ({"student_export", "student_evaluation"}, "registry"),
     "serving_model": ({"model_version"}, "registry"),
 }
@@ -79,6 +82,7 @@ DATASET_CHECKS = {
     ("qa_bias_slices", "no_critical_bias", True),
     ("distillation_dataset", "distillation_dataset_integrity", True),
     ("model_version", "promotion_gate", True),
+    ("golden_eval_set", "golden_eval_set_valid", True),
 }
 RUN_CONFIG = {
     "ops": {
@@ -95,8 +99,13 @@ def test_definitions_contract() -> None:
     graph = loaded.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS) | set(MODEL_ASSETS) | {
-        "live_monitoring"
+        "live_monitoring",
+        "golden_eval_set",
     }
+    # The golden set is built once per golden-set version and shared by every run.
+    golden = graph.get(dg.AssetKey("golden_eval_set"))
+    assert golden.partitions_def is None and golden.group_name == "evaluation"
+    assert golden.code_version
     # Monitoring is one timeline across runs, not a run's partition.
     monitoring = graph.get(dg.AssetKey("live_monitoring"))
     assert monitoring.partitions_def is None and monitoring.group_name == "monitoring"

@@ -3,8 +3,6 @@ prompts (the golden set when there is one, else the run's test split), models th
 CPU server, and the per-capability promotion gate."""
 
 import contextlib
-import importlib
-import importlib.util
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from fitsense_assets.defs.distill.assets import distillation_dataset
+from fitsense_assets.defs.evaluation.golden import golden_eval_set
 from fitsense_assets.defs.training.assets import (
     TRAINING_CODE_VERSION,
     base_model,
@@ -24,9 +23,8 @@ from fitsense_assets.stages import current_student
 from fitsense_core import layout
 from fitsense_core.distill import read_split
 from fitsense_core.settings import Settings
+from fitsense_core.student.golden import GOLDEN_SET_VERSION
 
-GOLDEN_SET_MODULE = "fitsense_core.student.golden"
-GOLDEN_ASSET_MODULE = "fitsense_assets.defs.evaluation.golden"
 # Models whose answers do not change between runs (same file, same prompts, same settings):
 # their generations are cached in the artifact store. The student is new every run.
 CACHED_SYSTEMS = ("base", "champion")
@@ -57,14 +55,6 @@ class EvaluationConfig(dg.Config):
     )
 
 
-def _golden_assets() -> list[dg.AssetsDefinition]:
-    """The golden set's asset, once it exists: the evaluation reads what it writes."""
-    if importlib.util.find_spec(GOLDEN_ASSET_MODULE) is None:
-        return []
-    asset = getattr(importlib.import_module(GOLDEN_ASSET_MODULE), "golden_eval_set", None)
-    return [asset] if asset is not None else []
-
-
 def _base_gguf(store, run_id: str) -> Path:
     """The base model in the same GGUF form (Q8_0) as the student, made once per digest."""
     from fitsense_core.student.export import convert_to_gguf, ensure_converter
@@ -79,16 +69,13 @@ def _base_gguf(store, run_id: str) -> Path:
 
 
 def _prompt_set(store, run_id: str, config) -> tuple[str, str, list[dict]]:
-    """(source, version, records): the golden set when its reader exists, else the run's
-    test split (versioned by the dataset's content digest)."""
+    """(source, version, records): the golden set (materialized before the evaluation),
+    or, when a store has none (an evaluation outside the pipeline), the run's test split
+    versioned by the dataset's content digest."""
     from fitsense_core.student.evaluation import select_eval_records
+    from fitsense_core.student.golden import read_golden_set
 
-    read_golden_set = None
-    if importlib.util.find_spec(GOLDEN_SET_MODULE) is not None:
-        read_golden_set = getattr(
-            importlib.import_module(GOLDEN_SET_MODULE), "read_golden_set", None
-        )
-    if read_golden_set is not None:
+    if store.exists(*layout.golden_set_manifest(GOLDEN_SET_VERSION)):
         version, records = read_golden_set(store)
         return "golden", version, select_eval_records(records, config, golden=True)
     digest = store.read_json(*layout.distillation_manifest(run_id))["content_sha256"]
@@ -156,7 +143,7 @@ def _generator(stack: contextlib.ExitStack, gguf: Path, alias: str, log_path: Pa
     group_name="evaluation",
     kinds={"python", "json"},
     code_version=TRAINING_CODE_VERSION,
-    deps=[student_export, base_model, distillation_dataset, *_golden_assets()],
+    deps=[student_export, base_model, distillation_dataset, golden_eval_set],
     description="The student, the teacher's references, the base model, a random-valid "
     "policy and the serving champion on the same prompts (the golden set when there is one): "
     "programming quality before and after the post-check, slot agreement and weekly-volume "
