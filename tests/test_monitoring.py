@@ -116,6 +116,15 @@ def test_live_metrics_and_decay_reasons() -> None:
     assert live["refusal_rate"] == round(1 / 21, 4)
     reasons = m.decay_reasons({}, live, m.Thresholds())
     assert [r.split(" ")[0] for r in reasons] == ["contract", "semantic", "fallback"]
+    # A plan the model was never asked for (its version did not pass plan updates) says
+    # nothing about the model's plans.
+    not_asked = _row(
+        context_type="plan_update",
+        outcome="fallback",
+        model_version=None,
+        error="capability not passed: model version v1 did not pass its plan_update gate",
+    )
+    assert m.live_metrics([*rows, not_asked])["model_plans"] == 18
     healthy = m.live_metrics([_row(context_type="plan_generate") for _ in range(10)])
     assert m.decay_reasons({}, healthy, m.Thresholds()) == []
     slow = m.live_metrics([_row(latency_ms=9500) for _ in range(10)])
