@@ -49,7 +49,7 @@ def pipeline_run(
         ),
     ] = "pipeline",
     train_steps: Annotated[
-        int, typer.Option(help="Student training steps (default: the asset's default, 60).")
+        int, typer.Option(help="Student training steps (default: the asset's default, 100).")
     ] = 0,
     eval_prompts: Annotated[
         int,

@@ -92,7 +92,7 @@ def up(
         int, typer.Option(help="Synthetic users for that first pipeline run.", min=1)
     ] = 200,
     train_steps: Annotated[
-        int, typer.Option(help="Training steps of that run (default: the asset's, 60).")
+        int, typer.Option(help="Training steps of that run (default: the asset's, 100).")
     ] = 0,
     pipeline: Annotated[
         bool,

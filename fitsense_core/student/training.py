@@ -56,12 +56,15 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.05
-    max_steps: int = 60
+    # Where the validation curve flattens: a 60-step run (959 training examples) was still
+    # falling (2.62 at step 0, 1.36 at 30, 0.76 at 60); at the 8 s/step measured on 2 idle cores,
+    # 100 steps and 6 validation passes fit the 15-minute budget.
+    max_steps: int = 100
     num_train_epochs: float = 1.0
     batch_size: int = 2
     grad_accumulation: int = 2
     max_length: int = 512
-    eval_steps: int = 30
+    eval_steps: int = 20
     save_steps: int = 20
     max_eval_examples: int = 16
     # Recomputes activations in the backward pass to save memory: a large model on a small

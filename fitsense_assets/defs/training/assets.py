@@ -122,7 +122,7 @@ class TrainingRunConfig(dg.Config):
     learning_rate: float = Field(default=1e-3, description="Peak learning rate.")
     lr_scheduler: str = Field(default="cosine", description="transformers scheduler type.")
     warmup_ratio: float = Field(default=0.05, description="Share of steps spent warming up.")
-    max_steps: int = Field(default=60, description="Optimizer steps; <= 0 trains by epochs.")
+    max_steps: int = Field(default=100, description="Optimizer steps; <= 0 trains by epochs.")
     num_train_epochs: float = Field(default=1.0, description="Epochs when max_steps <= 0.")
     batch_size: int = Field(default=2, description="Examples per device step.")
     grad_accumulation: int = Field(default=2, description="Device steps per optimizer update.")
@@ -130,7 +130,7 @@ class TrainingRunConfig(dg.Config):
         default=512,
         description="Longest example in tokens (longer ones are left out, not truncated).",
     )
-    eval_steps: int = Field(default=30, description="Validation loss every N steps.")
+    eval_steps: int = Field(default=20, description="Validation loss every N steps.")
     save_steps: int = Field(default=20, description="Checkpoint every N steps.")
     max_eval_examples: int = Field(default=16, description="Validation examples used.")
     activation_checkpointing: bool = Field(
