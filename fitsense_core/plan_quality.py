@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from fitsense_core.plan_contract import Plan, PlanDay, PlanExercise, resolve_exercise
 from fitsense_core.programming import (
+    VALSALVA_MIN_REPS,
+    VALSALVA_MIN_RIR,
     Athlete,
     eligible_exercises,
     exercise_seconds,
@@ -318,8 +320,21 @@ def _prescriptions(plan: Plan, athlete: Athlete, conservative: bool) -> list[Qua
             low = MIN_RIR_LOWER_COMPOUND if lower_compound else 0
             if athlete.experience == "beginner":
                 low = max(low, MIN_RIR_BEGINNER)
+            straining = "valsalva" in athlete.blocked_tags
+            if straining:
+                low = max(low, VALSALVA_MIN_RIR)
             for s in ex.sets:
-                if s.target_rir < low or (s.target_rir > high and not conservative):
+                if straining and s.target_reps < VALSALVA_MIN_REPS:
+                    problems.append(
+                        QualityProblem(
+                            "prescription",
+                            f"{d.name}/{ex.exercise_name}",
+                            f"{s.target_reps} reps: heavy straining for someone whose blood "
+                            f"pressure rules it out (at least {VALSALVA_MIN_REPS})",
+                        )
+                    )
+                    break
+                if s.target_rir < low or (s.target_rir > max(high, low) and not conservative):
                     problems.append(
                         QualityProblem(
                             "prescription",

@@ -185,6 +185,12 @@ def exercises_per_session(session_length_min: int) -> int:
     return 8
 
 
+# Blood pressure (valsalva restricted): no maximal straining. ACSM's guidance for
+# hypertension favours moderate loads for 8-12+ reps, well short of failure.
+VALSALVA_MIN_REPS = 8
+VALSALVA_MIN_RIR = 3
+
+
 def set_scheme(
     goal: str, experience: str, exercise: Exercise, main: bool, blocked: frozenset[str]
 ) -> tuple[SetScheme, str | None]:
@@ -211,7 +217,7 @@ def set_scheme(
         reps = 8
     if "valsalva" in blocked:
         # No maximal straining: moderate loads, well short of failure.
-        reps, rir = max(reps, 8), max(rir, 3)
+        reps, rir = max(reps, VALSALVA_MIN_REPS), max(rir, VALSALVA_MIN_RIR)
     if exercise.category == "plyometric":
         reps, rir = min(reps, 8), max(rir, 3)
     return SetScheme(sets, reps, rir, rest), None
@@ -507,6 +513,9 @@ def _choose(
             e.slug in avoid,
             main and e.category != "compound",
             e.load_factor <= 0,
+            # A main lift is the variation that loads heaviest (a back squat, not an
+            # overhead squat); an accessory matches the person's technical level.
+            -e.load_factor if main else 0.0,
             rank - EXPERIENCE_LEVELS.index(e.min_experience),
             e.slug,
         ),

@@ -169,3 +169,15 @@ def test_an_update_must_go_the_way_the_person_asked() -> None:
     assert "update_direction" in codes_
     assert update_problems(before, easier, ("less_time",), 45) == []
     assert update_problems(before, easier, ("less_time",), 5)  # still longer than 5 min
+
+
+def test_no_straining_for_someone_whose_blood_pressure_rules_it_out() -> None:
+    """Planted: near-failure and heavy sets for a person with hypertension (valsalva
+    restricted); the same week at 10 reps and RIR 3 passes."""
+    hypertensive = replace(ATHLETE, blocked_tags=frozenset({"valsalva"}))
+    close = plan(day("LEGS_1", 1, "Goblet Squat", "Fire Hydrant", reps=10, rir=1))
+    assert any("RIR 1" in str(q) for q in quality_problems(close, hypertensive))
+    heavy = plan(day("LEGS_1", 1, "Goblet Squat", "Fire Hydrant", reps=5, rir=3, rest=120))
+    assert any("5 reps" in str(q) for q in quality_problems(heavy, hypertensive))
+    moderate = plan(day("LEGS_1", 1, "Goblet Squat", "Fire Hydrant", reps=10, rir=3))
+    assert "prescription" not in codes(moderate, hypertensive)

@@ -176,6 +176,19 @@ def test_random_valid_policy_stays_inside_the_schema_and_grammar(codebook) -> No
                     assert constraint_problem(text, codebook, athlete, update=update) is None
 
 
+def test_the_constraint_allows_no_straining_when_blood_pressure_rules_it_out(codebook) -> None:
+    athlete = Athlete("strength", "advanced", 4, 60, GYM, frozenset({"valsalva"}))
+    for rule in day_rules(codebook, athlete):
+        for place in rule.places:
+            for kind, _ex, schemes in place.options:
+                for number in schemes:
+                    scheme = codebook.scheme(number)
+                    if kind in ("strength", "plyometric"):
+                        assert scheme.rir >= 3, scheme
+                    if kind == "strength":
+                        assert scheme.reps >= 8, scheme
+
+
 def test_the_constraint_refuses_what_it_should(codebook) -> None:
     """Planted: a PULL day of hammer curls, a repeated exercise, a wrong day count."""
     athlete = Athlete("muscle_gain", "intermediate", 3, 60, GYM, frozenset())

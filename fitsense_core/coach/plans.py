@@ -29,6 +29,7 @@ from fitsense_core.plan_quality import MAX_WEEKLY_SETS, MIN_EXERCISES, MIN_TIME_
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import (
     SESSION_TEMPLATES,
+    VALSALVA_MIN_RIR,
     Athlete,
     PlannedDay,
     PlannedExercise,
@@ -98,10 +99,12 @@ def _athlete(profile: UserProfile, extra_blocked: frozenset[str] = frozenset()) 
     return replace(athlete, blocked_tags=athlete.blocked_tags | extra_blocked)
 
 
-def _rir_floor(exercise: Exercise, experience: str) -> int:
+def _rir_floor(exercise: Exercise, athlete: Athlete) -> int:
     """How close to failure an update may take an exercise: failure only on isolation
-    work, and never for beginners."""
-    return 0 if exercise.category == "isolation" and experience != "beginner" else 1
+    work, never for beginners, and never near it when blood pressure rules out straining."""
+    if "valsalva" in athlete.blocked_tags:
+        return VALSALVA_MIN_RIR
+    return 0 if exercise.category == "isolation" and athlete.experience != "beginner" else 1
 
 
 def _volume_day(day: PlannedDay, goal: str) -> None:
@@ -247,7 +250,7 @@ def _ensure_harder(week: list[PlannedDay], current: Plan, athlete: Athlete) -> N
                 s = pe.scheme
                 if pe.notes is not None:
                     continue
-                if bump == "rir" and s.rir > _rir_floor(pe.exercise, athlete.experience):
+                if bump == "rir" and s.rir > _rir_floor(pe.exercise, athlete):
                     pe.scheme = replace(s, rir=s.rir - 1)
                 elif bump == "reps":
                     _lo, hi = rep_range_for(athlete.goal, pe.exercise)
@@ -380,7 +383,7 @@ def update_plan(
                 continue
             rir_delta, reps_delta = deltas.get(pe.exercise.name.lower(), (0.0, 0.0))
             s = pe.scheme
-            floor = _rir_floor(pe.exercise, athlete.experience)
+            floor = _rir_floor(pe.exercise, athlete)
             # The request wins over the logs where they disagree (the person knows how the
             # week felt); the logs still steer the exercises the request does not touch.
             if (rir_delta >= 1.5 or reps_delta >= 2) and "poor_recovery" not in intents:
@@ -405,7 +408,7 @@ def update_plan(
                     pe.scheme = replace(pe.scheme, sets=pe.scheme.sets + 1)
                     changed = True
             for pe in day.exercises[2:]:
-                floor = _rir_floor(pe.exercise, athlete.experience)
+                floor = _rir_floor(pe.exercise, athlete)
                 if pe.notes is None and pe.scheme.rir > floor:
                     pe.scheme = replace(pe.scheme, rir=pe.scheme.rir - 1)
                     changed = True

@@ -45,6 +45,8 @@ from fitsense_core.programming import (
     GOAL_SCHEMES,
     PLYOMETRIC_REP_RANGE,
     TRAINING_WEEKDAYS,
+    VALSALVA_MIN_REPS,
+    VALSALVA_MIN_RIR,
     Athlete,
     eligible_exercises,
     exercises_per_session,
@@ -317,6 +319,15 @@ def allowed_schemes(
             continue
         if conservative and scheme.rir < CONSERVATIVE_MIN_RIR:
             continue
+        if (
+            "valsalva" in athlete.blocked_tags
+            and kind in ("strength", "plyometric")
+            and (
+                scheme.rir < VALSALVA_MIN_RIR
+                or (kind == "strength" and scheme.reps < VALSALVA_MIN_REPS)
+            )
+        ):
+            continue  # no maximal straining: the same rule set_scheme writes with
         numbers.append(number)
     return numbers
 
