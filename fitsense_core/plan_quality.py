@@ -307,22 +307,35 @@ def _volume(plan: Plan, athlete: Athlete) -> list[QualityProblem]:
     return problems
 
 
+def rir_range(
+    exercise: Exercise, athlete: Athlete, *, conservative: bool = False
+) -> tuple[int, int]:
+    """The reps in reserve a coach allows on ``exercise`` for this person: never to failure
+    on loaded squats, hinges and lunges or for beginners, well short of it when blood
+    pressure rules out straining, and no further from failure than the goal needs (a
+    clearance case may stay further). The check below and the student's per-request
+    constraint both read it."""
+    low = (
+        MIN_RIR_LOWER_COMPOUND
+        if exercise.category == "compound" and exercise.movement_pattern in LOWER_COMPOUND_PATTERNS
+        else 0
+    )
+    if athlete.experience == "beginner":
+        low = max(low, MIN_RIR_BEGINNER)
+    if "valsalva" in athlete.blocked_tags:
+        low = max(low, VALSALVA_MIN_RIR)
+    high = 5 if conservative else max(MAX_RIR[athlete.goal], low)
+    return low, high
+
+
 def _prescriptions(plan: Plan, athlete: Athlete, conservative: bool) -> list[QualityProblem]:
-    high = MAX_RIR[athlete.goal]
     problems = []
+    straining = "valsalva" in athlete.blocked_tags
     for d in plan.training_days():
         for ex, e in _resolved(d):
             if family(e) != "strength" or e.is_timed:
                 continue
-            lower_compound = (
-                e.category == "compound" and e.movement_pattern in LOWER_COMPOUND_PATTERNS
-            )
-            low = MIN_RIR_LOWER_COMPOUND if lower_compound else 0
-            if athlete.experience == "beginner":
-                low = max(low, MIN_RIR_BEGINNER)
-            straining = "valsalva" in athlete.blocked_tags
-            if straining:
-                low = max(low, VALSALVA_MIN_RIR)
+            low, high = rir_range(e, athlete, conservative=conservative)
             for s in ex.sets:
                 if straining and s.target_reps < VALSALVA_MIN_REPS:
                     problems.append(
@@ -334,7 +347,7 @@ def _prescriptions(plan: Plan, athlete: Athlete, conservative: bool) -> list[Qua
                         )
                     )
                     break
-                if s.target_rir < low or (s.target_rir > max(high, low) and not conservative):
+                if not low <= s.target_rir <= high:
                     problems.append(
                         QualityProblem(
                             "prescription",

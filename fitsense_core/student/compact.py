@@ -41,6 +41,7 @@ from typing import Any
 
 from fitsense_core.errors import DataValidationError
 from fitsense_core.plan_contract import Plan, PlanDay, PlanExercise, PlanSet, resolve_exercise
+from fitsense_core.plan_quality import rir_range
 from fitsense_core.programming import (
     GOAL_SCHEMES,
     PLYOMETRIC_REP_RANGE,
@@ -376,17 +377,39 @@ class DayRule:
 
 
 def _place(
-    codebook: Codebook, exercises: Iterable[Exercise], schemes: dict[str, list[int]]
+    codebook: Codebook,
+    exercises: Iterable[Exercise],
+    schemes: dict[str, list[int]],
+    athlete: Athlete,
+    conservative: bool,
 ) -> Place | None:
-    by_kind: dict[str, list[int]] = {}
+    """One place's options, grouped by kind and by the reps in reserve a coach allows on
+    each exercise (:func:`~fitsense_core.plan_quality.rir_range`): a loaded squat never
+    gets a to-failure scheme, whatever the model prefers."""
+    groups: dict[tuple[str, tuple[int, int] | None], list[int]] = {}
     for e in exercises:
-        by_kind.setdefault(kind_of(e), []).append(codebook.exercise_number(e))
-    options = tuple(
-        (kind, tuple(sorted(by_kind[kind])), tuple(schemes[kind]))
-        for kind in KINDS
-        if by_kind.get(kind) and schemes.get(kind)
-    )
-    return Place(options) if options else None
+        kind = kind_of(e)
+        bounds = (
+            rir_range(e, athlete, conservative=conservative)
+            if kind in ("strength", "plyometric")
+            else None
+        )
+        groups.setdefault((kind, bounds), []).append(codebook.exercise_number(e))
+    options = []
+    for kind in KINDS:
+        for (k, bounds), numbers in sorted(
+            groups.items(), key=lambda item: (item[0][0], item[0][1] or (-1, -1))
+        ):
+            if k != kind:
+                continue
+            fitting = [
+                n
+                for n in schemes.get(kind, [])
+                if bounds is None or bounds[0] <= codebook.scheme(n).rir <= bounds[1]
+            ]
+            if fitting:
+                options.append((kind, tuple(sorted(numbers)), tuple(fitting)))
+    return Place(tuple(options)) if options else None
 
 
 def day_rules(
@@ -403,21 +426,25 @@ def day_rules(
     person's own plan, a substitution for an injury): each item of a day is any exercise
     that fits the day's label."""
     schemes = {kind: allowed_schemes(codebook, athlete, kind, conservative) for kind in KINDS}
-    fallback = _place(codebook, eligible_exercises(athlete), schemes)
+    fallback = _place(codebook, eligible_exercises(athlete), schemes, athlete, conservative)
     if fallback is None:
         raise DataValidationError("no exercise and prescription fit this person")
     rules = []
     for day in week_slots(athlete):
         if update:
-            place = _place(codebook, kind_exercises(athlete, day.kind), schemes)
+            place = _place(
+                codebook, kind_exercises(athlete, day.kind), schemes, athlete, conservative
+            )
             rules.append(DayRule((place or fallback,), 1, repeat=max_exercises_per_day(athlete)))
             continue
         places = [
             p
             for slot in day.strength_slots
-            if (p := _place(codebook, slot.exercises, schemes)) is not None
+            if (p := _place(codebook, slot.exercises, schemes, athlete, conservative)) is not None
         ]
-        finisher = day.conditioning and _place(codebook, day.conditioning.exercises, schemes)
+        finisher = day.conditioning and _place(
+            codebook, day.conditioning.exercises, schemes, athlete, conservative
+        )
         if not places:  # nothing in the template fits (a tiny pool): any eligible exercise
             places = [fallback]
         rules.append(DayRule(tuple(places), min(day.required, len(places)), finisher or None))
