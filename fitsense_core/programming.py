@@ -369,6 +369,27 @@ class DaySlots:
 MIN_PLACES = 2
 
 
+HOME_KINDS: dict[str, tuple[str, ...]] = {
+    "push": ("PUSH",),
+    "pull": ("PULL",),
+    "lower": ("LEGS", "LOWER"),
+}
+# A day named for a side the person cannot train at all becomes the broader day.
+BROADER_KIND = {"PUSH": "UPPER", "PULL": "UPPER", "LEGS": "FULL_BODY", "LOWER": "FULL_BODY"}
+
+
+def athlete_split(athlete: Athlete) -> tuple[str, ...]:
+    """:func:`split_for`, for what the person can train: a PUSH day for someone whose
+    equipment and injuries leave no pressing exercise at all is an UPPER day, and so on
+    (a day named for work the person cannot do would be a day of filler)."""
+    sides = {movement_side(e) for e in eligible_exercises(athlete) if family(e) == "strength"}
+    kinds = []
+    for kind in split_for(athlete.days_per_week, athlete.experience):
+        side = next((s for s, home in HOME_KINDS.items() if kind in home), None)
+        kinds.append(BROADER_KIND[kind] if side is not None and side not in sides else kind)
+    return tuple(kinds)
+
+
 def kind_exercises(athlete: Athlete, kind: str) -> tuple[Exercise, ...]:
     """Every exercise that may appear on a ``kind`` day for this person (all places of the
     template, before the weekly limit): what an update may put on such a day."""
@@ -418,7 +439,7 @@ def _day_options(kind: str, pool: _Pool) -> list[tuple[Slot, list[Exercise]]]:
 def week_slots(athlete: Athlete) -> tuple[DaySlots, ...]:
     """The places of each training day of ``athlete``'s week, in training order."""
     pool = _pool(athlete.equipment, athlete.blocked_tags, athlete.experience)
-    kinds = split_for(athlete.days_per_week, athlete.experience)
+    kinds = athlete_split(athlete)
     days = [_day_options(kind, pool) for kind in kinds]
     # A strength exercise is an option on at most two days: beyond that it keeps two of
     # its days, chosen by its rank so that repeat sessions of a type get different ones.

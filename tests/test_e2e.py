@@ -163,8 +163,12 @@ def test_the_running_system_end_to_end(system, monkeypatch) -> None:
         assert validate_plan(plan["plan"]).valid
 
         # A week of workouts: every planned day, every set two reps in reserve easier.
-        catalog = client.get("/exercises", params={"limit": 200}).json()["items"]
-        ids = {e["name"]: e["id"] for e in catalog}
+        ids: dict[str, str] = {}
+        for offset in range(0, 1000, 200):  # the whole catalog, a page at a time
+            page = client.get("/exercises", params={"limit": 200, "offset": offset}).json()
+            ids |= {e["name"]: e["id"] for e in page["items"]}
+            if len(page["items"]) < 200:
+                break
         training_days = [d for d in plan["plan"]["days"] if d["exercises"]]
         start = datetime.now(UTC) - timedelta(days=7)
         for i, day in enumerate(training_days):

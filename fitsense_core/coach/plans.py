@@ -25,10 +25,11 @@ from dataclasses import dataclass, replace
 
 from fitsense_core.plan_contract import Plan, resolve_exercise
 from fitsense_core.plan_metrics import update_adherence
-from fitsense_core.plan_quality import MAX_WEEKLY_SETS, MIN_EXERCISES, MIN_TIME_SHARE
+from fitsense_core.plan_quality import MAX_WEEKLY_SETS, MIN_EXERCISES, MIN_TIME_SHARE, rir_range
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import (
     SESSION_TEMPLATES,
+    VALSALVA_MIN_REPS,
     VALSALVA_MIN_RIR,
     Athlete,
     PlannedDay,
@@ -158,6 +159,35 @@ def _conservative(week: list[PlannedDay]) -> None:
             pe.scheme = SetScheme(min(s.sets, 3), s.reps, max(s.rir, 3), s.rest_seconds)
         if day.exercises:
             day.notes = CONSERVATIVE_NOTE
+
+
+def _within_prescription_limits(week: list[PlannedDay], athlete: Athlete) -> None:
+    """Bring every hard set within the reps in reserve a coach allows this person
+    (:func:`~fitsense_core.plan_quality.rir_range`), and to moderate reps when blood
+    pressure rules out straining: a plan written before a condition was known, or an
+    older progression, is mended on its next update rather than carried forward."""
+    for day in week:
+        for pe in day.exercises:
+            if pe.notes is not None or family(pe.exercise) != "strength":
+                continue
+            low, _high = rir_range(pe.exercise, athlete)
+            s = pe.scheme
+            reps = max(s.reps, VALSALVA_MIN_REPS) if "valsalva" in athlete.blocked_tags else s.reps
+            if s.rir < low or reps != s.reps:
+                pe.scheme = replace(s, rir=max(s.rir, low), reps=reps)
+
+
+def within_limits(plan: Plan, athlete: Athlete) -> Plan:
+    """``plan`` as the coach must first mend it for this person: sessions within their
+    time, weekly sets within the ceiling, every prescription within the person's limits.
+    An update is judged against this, so mending an unsafe plan is not read as going the
+    wrong way."""
+    week = _from_plan(plan)
+    for day in week:
+        fit_session(day, athlete.session_length_min, athlete.experience, keep=MIN_EXERCISES)
+    _cap_volume(week, athlete.experience)
+    _within_prescription_limits(week, athlete)
+    return _to_plan(week, plan.plan_name)
 
 
 def _fits_label(athlete: Athlete, day: PlannedDay) -> set[str]:
@@ -484,6 +514,7 @@ def update_plan(
     _fill_sessions(week, minutes)
     _cap_volume(week, athlete.experience)
     balance_push_pull(week, minutes)
+    _within_prescription_limits(week, athlete)
     if conservative:
         _conservative(week)
     elif "too_easy" in intents:

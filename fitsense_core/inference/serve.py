@@ -35,6 +35,7 @@ from fitsense_core.coach.plans import (
     detect_intents,
     requested_minutes,
     update_plan,
+    within_limits,
 )
 from fitsense_core.plan_contract import Plan, validate_plan
 from fitsense_core.plan_quality import QualityProblem, quality_problems, update_problems
@@ -294,8 +295,16 @@ def plan_quality(plan: Plan, task: StudentTask) -> list[QualityProblem]:
     minutes = requested_minutes(task.request) if "less_time" in intents else None
     if minutes:  # sessions are judged against the time the person now has
         athlete = replace(athlete, session_length_min=minutes)
+    current = task.current_plan
+    if "less_time" not in intents:  # shorter is judged against the plan as it was
+        try:
+            # Judged against the current plan as the coach must first mend it (a plan
+            # over the person's limits is brought within them before it is made harder).
+            current = within_limits(task.current_plan, task.athlete)
+        except ValueError:  # a person's own plan with exercises outside the catalog
+            current = task.current_plan
     return quality_problems(plan, athlete, conservative=task.conservative) + update_problems(
-        task.current_plan, plan, intents, minutes, conservative=task.conservative
+        current, plan, intents, minutes, conservative=task.conservative
     )
 
 

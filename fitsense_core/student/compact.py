@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -49,13 +49,13 @@ from fitsense_core.programming import (
     VALSALVA_MIN_REPS,
     VALSALVA_MIN_RIR,
     Athlete,
+    athlete_split,
     eligible_exercises,
     exercises_per_session,
     family,
     kind_exercises,
     rep_range_for,
     set_scheme,
-    split_for,
     week_slots,
 )
 from fitsense_core.reference import EXPERIENCE_LEVELS, Exercise, exercise_catalog
@@ -255,7 +255,7 @@ def decode_plan(text: str, codebook: Codebook, athlete: Athlete) -> Plan:
         raise CompactFormatError("a compact plan is a list of training days")
     if len(days) not in TRAINING_WEEKDAYS:
         raise CompactFormatError(f"{len(days)} training days; a week has 1-7")
-    kinds = split_for(len(days), athlete.experience)
+    kinds = athlete_split(replace(athlete, days_per_week=len(days)))
     weekdays = TRAINING_WEEKDAYS[len(days)]
     counters: dict[str, int] = {}
     plan_days = []
