@@ -3,6 +3,8 @@ of the budget, the merge, and the graph-backed teacher_outputs with N = 1 and N 
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -111,8 +113,12 @@ def test_shards_are_disjoint_cover_everything_and_keep_prompt_order(
     for prompt in prompts:
         by_hash.setdefault(prompt.prompt_hash, set()).add(shard_of(prompt.prompt_hash, 3))
     assert all(len(shards) == 1 for shards in by_hash.values())
-    sizes = [len(part) for part in split_prompts(prompts, 3)]
-    assert min(sizes) > 0.2 * len(prompts)  # roughly even
+    assert all(split_prompts(prompts, 3))  # every shard has work
+    # Roughly even: measured on 3,000 prompt-like hashes, not on one small run's 90
+    # prompts, whose split by three is a binomial draw (35/18/37 happens).
+    hashes = [hashlib.sha256(f"prompt-{i}".encode()).hexdigest() for i in range(3000)]
+    sizes = Counter(shard_of(h, 3) for h in hashes)
+    assert min(sizes.values()) > 0.3 * len(hashes)
     assert [shard_key(s) for s in range(3)] == ["shard_0", "shard_1", "shard_2"]
     assert shard_from_key("shard_12") == 12
     with pytest.raises(ValueError, match="not a teacher shard key"):
