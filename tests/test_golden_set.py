@@ -41,8 +41,7 @@ from fitsense_core.student.golden import (
 )
 from fitsense_core.synthetic import SyntheticConfig, generate_run
 from fitsense_core.synthetic.context import user_contexts
-from fitsense_core.teacher.base import TeacherAnswer
-from fitsense_core.teacher.offline import OfflineTeacher
+from fitsense_core.teacher.offline import OfflineTeacher, offline_answer
 
 
 @pytest.fixture(scope="module")
@@ -59,21 +58,7 @@ def training_split() -> list[dict]:
     prompts = build_prompts(config.run_id, contexts)
     teacher = OfflineTeacher()
     answers = [
-        TeacherAnswer(
-            p.prompt_id,
-            p.prompt_hash,
-            teacher.provider,
-            teacher.model,
-            "ok",
-            "teacher",
-            p.output_type,
-            teacher.answer_json(p),
-            None,
-            1,
-            0,
-            0,
-            0,
-        )
+        offline_answer(p, teacher)
         for p in prompts
         if p.output_type == "reply" or p.expected_safety_level != "emergency"
     ]

@@ -99,8 +99,7 @@ def test_training_asset_stores_and_shows_the_curves(
     from fitsense_core.student.training import prepare_base_model
     from fitsense_core.synthetic import SyntheticConfig, generate_run
     from fitsense_core.synthetic.context import user_contexts
-    from fitsense_core.teacher.base import TeacherAnswer
-    from fitsense_core.teacher.offline import OfflineTeacher
+    from fitsense_core.teacher.offline import OfflineTeacher, offline_answer
 
     monkeypatch.setenv("FITSENSE_HOME", str(tmp_path / "home"))
     store = ArtifactStore(str(tmp_path / "artifacts"))
@@ -112,24 +111,7 @@ def test_training_asset_stores_and_shows_the_curves(
         if p.output_type == "reply" or p.expected_safety_level != "emergency"
     ]
     teacher = OfflineTeacher()
-    answers = [
-        TeacherAnswer(
-            p.prompt_id,
-            p.prompt_hash,
-            teacher.provider,
-            teacher.model,
-            "ok",
-            "teacher",
-            p.output_type,
-            teacher.answer_json(p),
-            None,
-            1,
-            0,
-            0,
-            0,
-        )
-        for p in prompts
-    ]
+    answers = [offline_answer(p, teacher) for p in prompts]
     accepted = [v for v in validate_answers(prompts, answers) if v.accepted]
     write_dataset(store, run_id, build_records(accepted, 13), teachers={}, rejected=0, seed=13)
     base = prepare_base_model("", tmp_path / "base-cache")

@@ -70,7 +70,7 @@ from fitsense_core.synthetic import SyntheticConfig, generate_run
 from fitsense_core.synthetic.context import UserContext, user_contexts
 from fitsense_core.synthetic.tables import TableSet
 from fitsense_core.synthetic.users import EQUIPMENT_SETUPS
-from fitsense_core.teacher.base import TeacherAnswer, TeacherFailure
+from fitsense_core.teacher.base import TeacherAnswer
 
 # Bump when the set's recipe changes (people, requests, counts, or the teacher whose
 # answers are the references): scores compare only between model versions evaluated on
@@ -814,28 +814,9 @@ def recipe_problems() -> list[str]:
 
 
 def _answer(prompt: Prompt) -> TeacherAnswer:
-    from fitsense_core.teacher.offline import OfflineTeacher
+    from fitsense_core.teacher.offline import offline_answer
 
-    teacher = OfflineTeacher()
-    try:
-        output, status, error = teacher.answer_json(prompt), "ok", None
-    except TeacherFailure as exc:
-        output, status, error = None, "failed", exc.reason
-    return TeacherAnswer(
-        prompt_id=prompt.prompt_id,
-        prompt_hash=prompt.prompt_hash,
-        provider=teacher.provider,
-        model=teacher.model,
-        status=status,
-        source="teacher",
-        output_type=prompt.output_type,
-        output_json=output,
-        error=error,
-        attempts=1,
-        latency_ms=0,
-        prompt_tokens=0,
-        completion_tokens=0,
-    )
+    return offline_answer(prompt)
 
 
 def build_golden_set(version: str = GOLDEN_SET_VERSION) -> list[dict[str, Any]]:

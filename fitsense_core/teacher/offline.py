@@ -7,7 +7,7 @@ from fitsense_core.coach.plans import MODEL_NAME, MODEL_VERSION
 from fitsense_core.inference.serve import knowledge_plan
 from fitsense_core.prompts import Prompt, context_from_json
 from fitsense_core.safety import triage
-from fitsense_core.teacher.base import Completion, TeacherFailure
+from fitsense_core.teacher.base import Completion, TeacherAnswer, TeacherFailure
 
 
 class OfflineTeacher:
@@ -30,3 +30,28 @@ class OfflineTeacher:
 
     async def complete(self, prompt: Prompt) -> Completion:
         return Completion(self.answer_json(prompt))
+
+
+def offline_answer(prompt: Prompt, teacher: OfflineTeacher | None = None) -> TeacherAnswer:
+    """The offline coach's answer to ``prompt`` as a teacher-output row, without the
+    cache and shards of a pipeline run (golden sets, tests, measurements)."""
+    teacher = teacher or OfflineTeacher()
+    try:
+        output, status, error = teacher.answer_json(prompt), "ok", None
+    except TeacherFailure as exc:
+        output, status, error = None, "failed", exc.reason
+    return TeacherAnswer(
+        prompt_id=prompt.prompt_id,
+        prompt_hash=prompt.prompt_hash,
+        provider=teacher.provider,
+        model=teacher.model,
+        status=status,
+        source="teacher",
+        output_type=prompt.output_type,
+        output_json=output,
+        error=error,
+        attempts=1,
+        latency_ms=0,
+        prompt_tokens=0,
+        completion_tokens=0,
+    )
