@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -369,24 +370,52 @@ class DaySlots:
 MIN_PLACES = 2
 
 
-HOME_KINDS: dict[str, tuple[str, ...]] = {
-    "push": ("PUSH",),
-    "pull": ("PULL",),
-    "lower": ("LEGS", "LOWER"),
+# What a day of each kind asks of the week's exercises, by side: a strength exercise
+# serves at most two days, so a person with two pulling exercises has pulling work for
+# four day-places, and a week of PULL and UPPER days beyond that would be days of filler.
+KIND_DEMAND: dict[str, tuple[tuple[str, ...], int]] = {
+    "PUSH": (("push",), 2),
+    "PULL": (("pull",), 2),
+    "LEGS": (("lower",), 2),
+    "LOWER": (("lower",), 2),
+    "UPPER": (("push", "pull"), 2),
 }
-# A day named for a side the person cannot train at all becomes the broader day.
-BROADER_KIND = {"PUSH": "UPPER", "PULL": "UPPER", "LEGS": "FULL_BODY", "LOWER": "FULL_BODY"}
+# Where a day goes when the person has not enough work left for it.
+NARROWER_KINDS: dict[str, tuple[str, ...]] = {
+    "PUSH": ("UPPER", "LOWER"),
+    "PULL": ("UPPER", "LOWER"),
+    "UPPER": ("LOWER",),
+    "LEGS": ("FULL_BODY", "UPPER"),
+    "LOWER": ("FULL_BODY", "UPPER"),
+}
 
 
 def athlete_split(athlete: Athlete) -> tuple[str, ...]:
-    """:func:`split_for`, for what the person can train: a PUSH day for someone whose
-    equipment and injuries leave no pressing exercise at all is an UPPER day, and so on
-    (a day named for work the person cannot do would be a day of filler)."""
-    sides = {movement_side(e) for e in eligible_exercises(athlete) if family(e) == "strength"}
+    """:func:`split_for`, for what the person can train. Each strength exercise serves at
+    most two days, so each side has ``2 x exercises`` day-places; a day whose kind needs
+    more of a side than is left, or than the person has at all (two distinct exercises: a
+    PUSH day for someone with one pressing exercise), becomes the broader day (UPPER),
+    or, when the upper body is used up too, a lower-body day. A day named for work the
+    person cannot do would be a day of filler."""
+    count = Counter(
+        movement_side(e) for e in eligible_exercises(athlete) if family(e) == "strength"
+    )
+    left = {side: 2 * count[side] for side in ("push", "pull", "lower")}
+
+    def take(kind: str) -> bool:
+        if kind not in KIND_DEMAND:  # FULL_BODY and MOBILITY ask for what there is
+            return True
+        sides, need = KIND_DEMAND[kind]
+        if sum(count[s] for s in sides) < need or sum(left[s] for s in sides) < need:
+            return False
+        for _ in range(need):  # from the side with the most left
+            left[max(sides, key=lambda s: left[s])] -= 1
+        return True
+
     kinds = []
     for kind in split_for(athlete.days_per_week, athlete.experience):
-        side = next((s for s, home in HOME_KINDS.items() if kind in home), None)
-        kinds.append(BROADER_KIND[kind] if side is not None and side not in sides else kind)
+        chosen = next((k for k in (kind, *NARROWER_KINDS.get(kind, ())) if take(k)), "FULL_BODY")
+        kinds.append(chosen)
     return tuple(kinds)
 
 

@@ -181,3 +181,51 @@ def test_no_straining_for_someone_whose_blood_pressure_rules_it_out() -> None:
     assert any("5 reps" in str(q) for q in quality_problems(heavy, hypertensive))
     moderate = plan(day("LEGS_1", 1, "Goblet Squat", "Fire Hydrant", reps=10, rir=3))
     assert "prescription" not in codes(moderate, hypertensive)
+
+
+def test_an_injury_swap_gives_the_replacement_reps_for_the_goal() -> None:
+    """A jump swapped out for a hip injury keeps neither its low reps nor a contract
+    violation: the replacement's reps move into the goal's range (found serving an
+    endurance plan, where Tuck Jump 3x8 became Bodyweight Squat 3x8 and the contract
+    refused the knowledge-based coach's own plan)."""
+    from fitsense_core.inference import serve
+    from fitsense_core.plan_contract import validate_plan
+    from fitsense_core.profile import UserProfile
+    from fitsense_core.safety import triage
+    from fitsense_core.student.data import live_task
+
+    profile = UserProfile(
+        user_id="swap",
+        age=40,
+        sex="female",
+        height_cm=168.0,
+        activity_level="moderate",
+        goals=("endurance",),
+        experience="intermediate",
+        days_per_week=1,
+        session_length_min=60,
+        equipment=frozenset({"dumbbell"}),
+    )
+    current = Plan.model_validate(
+        {
+            "plan_name": "mine",
+            "days": [
+                {
+                    "name": "LEGS_1",
+                    "day_order": 1,
+                    "exercises": [
+                        exercise("Tuck Jump", 1, reps=8, rir=3),
+                        exercise("Goblet Squat", 2, reps=15, rir=3),
+                        exercise("Dumbbell Step-Up", 3, reps=15, rir=3),
+                    ],
+                }
+            ],
+        }
+    )
+    request = "My hip has been bothering me, please work around it."
+    task = live_task("swap", "plan_update", request, profile, current, ())
+    verdict = triage(request, profile)
+    served = serve.serve_plan(task, verdict, None)
+    names = [e.exercise_name for d in served.plan.days for e in d.exercises]
+    assert "Tuck Jump" not in names
+    assert validate_plan(served.plan, task.athlete).valid

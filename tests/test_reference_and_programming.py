@@ -10,6 +10,7 @@ import pytest
 from fitsense_core import reference
 from fitsense_core.programming import (
     Athlete,
+    athlete_split,
     build_week,
     eligible_exercises,
     progress_week,
@@ -155,6 +156,19 @@ def test_no_straining_for_blood_pressure_restriction() -> None:
         for pe in day.exercises:
             if pe.notes is None:
                 assert pe.scheme.rir >= 3 and pe.scheme.reps >= 8
+
+
+def test_split_asks_only_for_work_the_person_has() -> None:
+    # Bodyweight only with a shoulder injury: no pressing exercise at all and two pulling
+    # ones, each allowed on two days. A six-day push/pull/legs week would name two PUSH and
+    # two PULL days for four day-places of pulling work: days of filler.
+    athlete = Athlete(
+        "strength", "intermediate", 6, 60, KITS["none"], RESTRICTIONS["shoulder+wrist"]
+    )
+    assert athlete_split(athlete) == ("UPPER", "PULL", "LEGS", "LOWER", "LOWER", "LEGS")
+    # With the whole gym the split is the textbook one.
+    roomy = Athlete("strength", "intermediate", 6, 60, KITS["gym"], frozenset())
+    assert athlete_split(roomy) == ("PUSH", "PULL", "LEGS", "PUSH", "PULL", "LEGS")
 
 
 def test_beginners_do_not_get_advanced_exercises() -> None:

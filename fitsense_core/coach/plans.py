@@ -489,6 +489,11 @@ def update_plan(
             used.add(alternative.slug)
             substituted.append((pe.exercise.name, alternative.name))
             pe.exercise = alternative
+            if pe.notes is None:
+                # A jump's low reps are not a squat's: the reps move into the range the
+                # goal gives the replacement.
+                low, high = rep_range_for(athlete.goal, alternative)
+                pe.scheme = replace(pe.scheme, reps=min(high, max(low, pe.scheme.reps)))
             kept.append(pe)
         day.exercises = kept
 
