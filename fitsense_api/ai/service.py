@@ -360,7 +360,9 @@ class AiService:
                 unavailable = f"{serve.UNAVAILABLE}: {exc}"
             else:
                 model_text, model_version = completion.text, completion.model_version
-                audit.note_completion(completion, serve.compose_reply(verdict, completion.text))
+                audit.note_completion(
+                    completion, serve.compose_reply(verdict, completion.text, task.profile)
+                )
         if model_text is None:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
         reply = serve.serve_reply(task, verdict, model_text, unavailable)
@@ -400,7 +402,7 @@ class AiService:
             )
             return
         streamed = StreamResult()
-        lead = serve.reply_lead(verdict)  # streamed before the model's words
+        lead = serve.reply_lead(verdict, task.profile)  # streamed before the model's words
         pieces: list[str] = []  # the model's words only
         unavailable: str | None = None
         lead_sent = False
@@ -452,7 +454,7 @@ class AiService:
                             return
             model_text = None if unavailable else "".join(pieces)
             if model_text is not None:
-                audit.note_stream(streamed, serve.compose_reply(verdict, model_text))
+                audit.note_stream(streamed, serve.compose_reply(verdict, model_text, task.profile))
             reply = serve.serve_reply(task, verdict, model_text, unavailable)
             finished = True
             if reply.outcome == "ok":

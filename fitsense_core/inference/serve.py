@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fitsense_core.coach.answers import answer_question
+from fitsense_core.coach.answers import LEAD_SEPARATOR, answer_question, safety_lead
 from fitsense_core.coach.plans import (
     create_plan,
     detect_intents,
@@ -390,17 +390,22 @@ def serve_plan(
 # --- replies -------------------------------------------------------------------------------
 
 
-def reply_lead(verdict: Triage) -> str:
-    """What leads every reply to a clearance case: the policy's note (streamed first)."""
-    return CLEARANCE_NOTE + " " if verdict.level == SafetyLevel.NEEDS_CLEARANCE else ""
+def reply_lead(verdict: Triage, profile: UserProfile) -> str:
+    """What leads every reply to this person for this triage, with the blank line after it
+    ("" when nothing does): the knowledge-based coach's own safety lead
+    (:func:`~fitsense_core.coach.answers.safety_lead`), streamed before the model's words.
+    The student is trained on answer bodies without it (``student.data.reply_target``)."""
+    lead = safety_lead(profile, verdict)
+    return lead + LEAD_SEPARATOR if lead else ""
 
 
-def compose_reply(verdict: Triage, model_text: str) -> str:
-    """The model's reply as shown: the clearance note first for a clearance case."""
+def compose_reply(verdict: Triage, model_text: str, profile: UserProfile) -> str:
+    """The model's reply as shown: the safety lead, then the model's words (which are not
+    led twice when the model wrote the lead itself)."""
     text = model_text.strip()
-    lead = reply_lead(verdict)
-    if lead and CLEARANCE_NOTE not in text:
-        return (lead + text).strip()
+    lead = reply_lead(verdict, profile)
+    if lead and not text.startswith(lead.strip()):
+        return lead + text
     return text
 
 
@@ -422,13 +427,17 @@ def _shares_content_word(question: str, answer: str) -> bool:
 
 
 def judge_reply(
-    verdict: Triage, model_text: str | None, question: str | None = None
+    verdict: Triage,
+    model_text: str | None,
+    question: str | None = None,
+    *,
+    profile: UserProfile,
 ) -> ReplyJudgement:
     """The reply as it would be shown, and why it may not be (None: it may): empty, not
     prose, alarm wording the triage did not call for, nothing in common with the question
     (``question`` given), or against the safety policy."""
     raw = model_text or ""
-    shown = compose_reply(verdict, raw)
+    shown = compose_reply(verdict, raw, profile)
     if not raw.strip():
         return ReplyJudgement(shown, EMPTY_REPLY)
     if raw.lstrip()[:1] in "[{" or len(raw.split()) < MIN_REPLY_WORDS:
@@ -486,7 +495,7 @@ def serve_reply(
         return policy_reply(verdict)
     if model_text is None:
         return knowledge_reply(task, verdict, unavailable or EMPTY_REPLY)
-    judgement = judge_reply(verdict, model_text, task.request)
+    judgement = judge_reply(verdict, model_text, task.request, profile=task.profile)
     if judgement.reason is not None:
         return knowledge_reply(task, verdict, judgement.reason)
     return ServedReply(

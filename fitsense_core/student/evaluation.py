@@ -425,7 +425,8 @@ def score(
     asked = called or text is not None
     row["rouge_l"] = rouge_l(text or "", reference) if asked else None
     if called:
-        row["reply_accepted"] = serve.judge_reply(verdict, text, task.request).reason is None
+        judged = serve.judge_reply(verdict, text, task.request, profile=task.profile)
+        row["reply_accepted"] = judged.reason is None
     if task.prompt_type == "safety":
         served = served_answer(task, text, codebook)
         row["safety_served"] = not check_response(verdict, served, contains_plan=False)

@@ -75,7 +75,7 @@ from fitsense_core.teacher.base import TeacherAnswer
 # Bump when the set's recipe changes (people, requests, counts, or the teacher whose
 # answers are the references): scores compare only between model versions evaluated on
 # the same golden version. A stored version is reused as it is, whatever the code now says.
-GOLDEN_SET_VERSION = "g2"
+GOLDEN_SET_VERSION = "g3"
 
 GOLDEN_USER_PREFIX = "golden-"
 CAPABILITIES = ("plan_creation", "plan_update", "plan_adaptation", "coach_reply")

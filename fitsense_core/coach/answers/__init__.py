@@ -23,8 +23,10 @@ from fitsense_core.programming import eligible_exercises
 from fitsense_core.replies import COACHING_TOPICS, CoachReply
 from fitsense_core.safety import CLEARANCE_NOTE, EMERGENCY_MESSAGE, SafetyLevel, Triage
 
-MIN_ANSWER_CHARS = 300
-MAX_ANSWER_CHARS = 1500
+MIN_BODY_CHARS = 300
+# What the student learns to write (student.data.REPLY_TARGET_CHARS leaves a little room).
+MAX_BODY_CHARS = 700
+LEAD_SEPARATOR = "\n\n"
 
 
 _BUILDERS: dict[str, Callable[[Context], Draft]] = {
@@ -41,23 +43,76 @@ _FALLBACK_EXTRAS = (
 )
 
 
-def _compose(lead: list[str], draft: Draft) -> str:
-    """Lead (safety) first, then the body, then extras while they fit the length limit."""
-    lead_text = " ".join(lead)
+def _fit_body(draft: Draft) -> str:
+    """The body: the draft's sentences while they fit :data:`MAX_BODY_CHARS` (the last
+    ones that are not essential go first), then extras until it reaches
+    :data:`MIN_BODY_CHARS` (the draft's own extras while they fit)."""
     body = list(draft.body)
 
     def text(parts: list[str]) -> str:
-        joined = " ".join(parts)
-        return f"{lead_text}\n\n{joined}" if lead_text else joined
+        return " ".join(parts)
 
-    while len(body) > 1 and len(text(body)) > MAX_ANSWER_CHARS:
-        body.pop()
-    for extra in [*draft.extras, *_FALLBACK_EXTRAS]:
-        if len(text(body)) >= MIN_ANSWER_CHARS and extra in _FALLBACK_EXTRAS:
+    while len(text(body)) > MAX_BODY_CHARS:
+        optional = [i for i in range(1, len(body)) if body[i] not in draft.essential]
+        if not optional:
             break
-        if len(text([*body, extra])) <= MAX_ANSWER_CHARS:
+        body.pop(optional[-1])
+    for extra in [*draft.extras, *_FALLBACK_EXTRAS]:
+        if len(text(body)) >= MIN_BODY_CHARS and extra in _FALLBACK_EXTRAS:
+            break
+        if len(text([*body, extra])) <= MAX_BODY_CHARS:
             body.append(extra)
+    if len(text(body)) > MAX_BODY_CHARS:
+        raise ValueError(
+            f"the answer's first part alone is {len(text(body))} characters, over "
+            f"{MAX_BODY_CHARS}: {text(body)[:80]!r}..."
+        )
     return text(body)
+
+
+def _context(question: str, profile: UserProfile, triage: Triage, *, pool: bool) -> Context:
+    blocked = frozenset(profile.blocked_tags | triage.blocked_tags)
+    athlete = replace(profile.athlete(), blocked_tags=blocked)
+    return Context(
+        question=question.lower(),
+        profile=profile,
+        triage=triage,
+        blocked=blocked,
+        pool=tuple(eligible_exercises(athlete)) if pool else (),
+        clearance=triage.level == SafetyLevel.NEEDS_CLEARANCE,
+        injury_aware=triage.level == SafetyLevel.INJURY_AWARE or bool(blocked),
+    )
+
+
+def _lead(ctx: Context) -> str:
+    parts = [CLEARANCE_NOTE] if ctx.clearance else []
+    note = restriction_note(ctx)
+    if note:
+        parts.append(note)
+    return " ".join(parts)
+
+
+def safety_lead(profile: UserProfile, triage: Triage) -> str:
+    """What leads every answer to this person for this triage ("" when nothing does): the
+    clearance note for a clearance case, then the note on what the answer works around.
+    Emergencies get none: the policy's message is the whole answer."""
+    if triage.level == SafetyLevel.EMERGENCY:
+        return ""
+    return _lead(_context("", profile, triage, pool=False))
+
+
+def with_lead(lead: str, body: str) -> str:
+    """An answer as shown: the lead, a blank line, the body (the body alone without one)."""
+    body = body.strip()
+    return f"{lead}{LEAD_SEPARATOR}{body}" if lead else body
+
+
+def answer_body(answer: str, lead: str) -> str:
+    """The body of an answer that :func:`with_lead` composed with ``lead`` (the answer
+    itself, stripped, when it does not open with that lead)."""
+    if lead and answer.startswith(lead):
+        return answer[len(lead) :].strip()
+    return answer.strip()
 
 
 def answer_question(
@@ -71,31 +126,15 @@ def answer_question(
     topic = topic or classify_topic(question)
     if topic not in COACHING_TOPICS:
         raise ValueError(f"unknown coaching topic {topic!r}; expected one of {COACHING_TOPICS}")
-    blocked = frozenset(profile.blocked_tags | triage.blocked_tags)
-    athlete = replace(profile.athlete(), blocked_tags=blocked)
-    ctx = Context(
-        question=question.lower(),
-        profile=profile,
-        triage=triage,
-        blocked=blocked,
-        pool=tuple(eligible_exercises(athlete)),
-        clearance=triage.level == SafetyLevel.NEEDS_CLEARANCE,
-        injury_aware=triage.level == SafetyLevel.INJURY_AWARE or bool(blocked),
-    )
+    ctx = _context(question, profile, triage, pool=True)
     draft = _BUILDERS[topic](ctx)
-    lead = []
-    if ctx.clearance:
-        lead.append(CLEARANCE_NOTE)
-    note = restriction_note(ctx)
-    if note:
-        lead.append(note)
     key_points = list(dict.fromkeys(draft.key_points))
     if ctx.clearance:
         key_points = ["See a doctor for clearance first", *key_points]
     while len(key_points) < 2:
         key_points.append(_FALLBACK_EXTRAS[len(key_points) % 2].rstrip("."))
     return CoachReply(
-        answer=_compose(lead, draft),
+        answer=with_lead(_lead(ctx), _fit_body(draft)),
         key_points=key_points[:5],
         needs_medical_clearance=ctx.clearance,
     )

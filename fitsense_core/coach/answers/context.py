@@ -35,6 +35,8 @@ class Draft:
     body: list[str]
     extras: list[str]
     key_points: list[str]
+    # Body sentences kept whatever the length (allergy warnings): the rest go from the end.
+    essential: tuple[str, ...] = ()
 
 
 def easier(rir: int) -> int:

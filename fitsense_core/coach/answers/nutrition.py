@@ -167,6 +167,7 @@ def draft(ctx: Context) -> Draft:
         if named
         else None
     )
+    keep = (allergy_note,) if allergy_note else ()
     if _eating_disorder_flag(ctx):
         body = [
             "Because of your eating-disorder history, I won't give calorie numbers, targets "
@@ -185,7 +186,7 @@ def draft(ctx: Context) -> Draft:
             "Regular meals with protein at each",
             "Never train to compensate for eating",
         ]
-        return Draft(body, [], key_points)
+        return Draft(body, [], key_points, essential=keep)
 
     # Growing bodies and pregnancy never get a deficit or a formula's calorie target.
     pregnant = "pregnancy" in p.condition_codes or fired(ctx, ".pregnancy")
@@ -271,4 +272,4 @@ def draft(ctx: Context) -> Draft:
         extras.append("Judge changes on the two-week weight trend, not day-to-day scale noise.")
     if supplements_ok and not ctx.asks(r"creatine|supplement"):
         extras.append("Beyond food, only creatine (3-5 g/day) has strong evidence; it's optional.")
-    return Draft(body, extras, key_points[:5])
+    return Draft(body, extras, key_points[:5], essential=keep)
