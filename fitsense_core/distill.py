@@ -4,6 +4,11 @@ Splits are grouped by user (nobody's prompts land in two splits) and stratified 
 prompt type: users are taken in a seeded hash order and each goes to the split whose
 per-type counts are furthest below its target share. The manifest records counts,
 SHA-256 of every file, the source run and the teacher that answered.
+
+Emergency-level records are withheld from train and val (:func:`withhold_policy_answers`):
+the safety policy answers emergencies itself at serving time and never calls the model, so
+the student has nothing to learn from them. The test split keeps them, so the evaluation
+still measures what an emergency is served. The manifest counts what was withheld.
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ from fitsense_core.prompts import PROMPT_TYPES, TEMPLATE_VERSION
 from fitsense_core.qa import ValidatedAnswer, assistant_content
 
 SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
+# The splits the student learns from (train) or is tuned on (val).
+LEARNED_SPLITS = ("train", "val")
+# Triage levels the policy answers without the model (inference.serve.calls_model).
+POLICY_LEVELS = frozenset({"emergency"})
+WITHHELD_REASON = (
+    "emergency: the safety policy answers it at serving time and never calls the model"
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,27 @@ def build_records(accepted: Sequence[ValidatedAnswer], seed: int) -> list[Datase
     return records
 
 
+def withhold_policy_answers(
+    records: Sequence[DatasetRecord],
+) -> tuple[list[DatasetRecord], dict[str, Any]]:
+    """``records`` without the policy-answered (emergency) ones in train and val, and what
+    was withheld: count and counts by split and prompt type, for the manifest."""
+    kept, withheld = [], []
+    for record in records:
+        policy = record.metadata["expected_safety_level"] in POLICY_LEVELS
+        (withheld if policy and record.split in LEARNED_SPLITS else kept).append(record)
+    by_split_type: dict[str, dict[str, int]] = defaultdict(dict)
+    for (split, prompt_type), n in sorted(
+        Counter((r.split, r.metadata["prompt_type"]) for r in withheld).items()
+    ):
+        by_split_type[split][prompt_type] = n
+    return kept, {
+        "count": len(withheld),
+        "reason": WITHHELD_REASON,
+        "by_split_and_type": dict(by_split_type),
+    }
+
+
 def write_dataset(
     store: ArtifactStore,
     run_id: str,
@@ -102,8 +135,10 @@ def write_dataset(
     teachers: dict[str, int],
     rejected: int,
     seed: int,
+    withheld: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """JSONL per split and a manifest under datasets/distillation/<run_id>/."""
+    """JSONL per split and a manifest under datasets/distillation/<run_id>/ (``withheld``:
+    what :func:`withhold_policy_answers` left out)."""
     files = {}
     for split in SPLITS:
         lines = [r.to_json() for r in records if r.split == split]
@@ -130,6 +165,7 @@ def write_dataset(
         "source_run_ids": sorted({r.metadata["run_id"] for r in records}),
         "records": len(records),
         "rejected": rejected,
+        "withheld": withheld or {"count": 0, "reason": WITHHELD_REASON, "by_split_and_type": {}},
         "files": files,
         "content_sha256": content,
         "counts_by_split_and_type": by_split_type,

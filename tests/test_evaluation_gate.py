@@ -24,7 +24,7 @@ from fitsense_core.prompts import build_prompts
 from fitsense_core.qa import validate_answers
 from fitsense_core.student import evaluation as ev
 from fitsense_core.student.compact import Codebook, build_codebook, encode_plan, random_valid_plan
-from fitsense_core.student.data import reply_target, task_from_record, teacher_plans
+from fitsense_core.student.data import target_text, task_from_record, teacher_plans
 from fitsense_core.synthetic import SyntheticConfig, generate_run
 from fitsense_core.synthetic.context import user_contexts
 from fitsense_core.teacher import run_teacher
@@ -73,7 +73,8 @@ def scripted(answers: dict[str, str | None]) -> ev.Generate:
 
 
 def teacher_answers(records: list[dict[str, Any]], codebook: Codebook) -> dict[str, str]:
-    """The good student: the teacher's plan in compact form, the teacher's reply opening."""
+    """The good student: the teacher's plan in compact form, the teacher's reply body (the
+    server adds the safety lead)."""
     out = {}
     for r in records:
         reference = r["messages"][-1]["content"]
@@ -82,7 +83,7 @@ def teacher_answers(records: list[dict[str, Any]], codebook: Codebook) -> dict[s
                 Plan.model_validate_json(reference), codebook, approximate=True
             )
         else:
-            out[_content(r, codebook)] = reply_target(reference)
+            out[_content(r, codebook)] = target_text(r, codebook)
     return out
 
 

@@ -5,6 +5,11 @@ The student's prompt is a few short lines (about 60-150 tokens) instead of the t
 prose: every token costs training and inference time on a CPU. It carries the person's
 constraints, the request, and for updates the current plan in compact form with the
 logged effort against the targets.
+
+Targets are what the student should learn to say, whole: a plan in compact form, or a
+reply's body without the safety lead the server adds in front of it at serving time
+(:func:`fitsense_core.inference.serve.reply_lead`), never cut mid-answer
+(:func:`reply_target` raises for a body over :data:`REPLY_TARGET_CHARS`).
 """
 
 from __future__ import annotations
@@ -15,16 +20,26 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
+from fitsense_core.coach.answers import answer_body, safety_lead
+from fitsense_core.errors import DataValidationError
 from fitsense_core.plan_contract import Plan
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import Athlete
 from fitsense_core.prompts import context_from_json, slice_tags
-from fitsense_core.safety import triage
+from fitsense_core.safety import (
+    CLEARANCE_NOTE,
+    CRISIS_MESSAGE,
+    EMERGENCY_MESSAGE,
+    INJURY_NOTE,
+    triage,
+)
 from fitsense_core.student.compact import Codebook, encode_plan
 
 SYSTEM_PLAN = "FitSense coach. Reply with a compact plan."
 SYSTEM_REPLY = "FitSense coach. Answer briefly and safely."
-REPLY_TARGET_CHARS = 360
+# The longest reply target: the coach's answer bodies are at most 700 characters
+# (coach.answers.MAX_BODY_CHARS), whole sentences; a longer one is an error, not a cut.
+REPLY_TARGET_CHARS = 720
 LOG_ENTRIES = 8
 
 
@@ -158,26 +173,57 @@ def render_task(task: StudentTask, codebook: Codebook) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
-def reply_target(text: str, limit: int = REPLY_TARGET_CHARS) -> str:
-    """The teacher's answer cut at a sentence end within ``limit`` characters: the student
-    learns the opening of each answer (its main advice), which keeps sequences short."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    sentences = re.split(r"(?<=[.!?])\s+", text)
-    out = ""
-    for sentence in sentences:
-        if len(out) + len(sentence) + 1 > limit:
-            break
-        out = f"{out} {sentence}".strip()
-    return out or text[:limit]
+class TargetError(DataValidationError):
+    """A record's target is not something the student should learn as it is."""
+
+
+# How a reply opens when it leads with the safety policy's words: the notes the server adds
+# itself (clearance, restriction), the policy's own emergency and crisis answers.
+_POLICY_OPENINGS = tuple(
+    note[:40] for note in (CLEARANCE_NOTE, EMERGENCY_MESSAGE, CRISIS_MESSAGE, INJURY_NOTE)
+)
+_PREAMBLE = re.compile(
+    r"^(?:working around\b|please stop exercising|please get clearance|"
+    r"(?:call|contact) (?:your local )?emergency|see a doctor (?:before|first)|"
+    r"stop (?:now|exercising))",
+    re.I,
+)
+
+
+def safety_preamble(text: str) -> str | None:
+    """The safety preamble ``text`` opens with (its first sentence), or None: the server
+    adds these itself, so a reply target must not open with one."""
+    opening = " ".join(text.split())
+    if opening.startswith(_POLICY_OPENINGS) or _PREAMBLE.match(opening):
+        return re.split(r"(?<=[.!?:])\s+", opening, maxsplit=1)[0][:120]
+    return None
+
+
+def reply_target(text: str, lead: str = "", limit: int = REPLY_TARGET_CHARS) -> str:
+    """The teacher's answer without ``lead`` (the safety lead the server adds in front of
+    the model's words), whitespace normalised, whole: a body over ``limit`` characters
+    raises :class:`TargetError` rather than being cut mid-answer."""
+    body = " ".join(answer_body(text, lead).split())
+    if len(body) > limit:
+        raise TargetError(
+            f"the reply target is {len(body)} characters, over the {limit} the student "
+            f"learns whole (answers are never cut): {body[:80]!r}..."
+        )
+    return body
+
+
+def reply_lead_of(task: StudentTask) -> str:
+    """The safety lead the server puts before the model's reply to ``task``."""
+    return safety_lead(task.profile, triage(task.request, task.profile))
 
 
 def target_text(record: dict[str, Any], codebook: Codebook) -> str:
+    """What the student learns to answer ``record``: the plan in compact form, or the
+    reply's body (:func:`reply_target`)."""
     content = record["messages"][-1]["content"]
     if record["metadata"]["output_type"] == "plan":
         return encode_plan(Plan.model_validate_json(content), codebook)
-    return reply_target(content)
+    return reply_target(content, reply_lead_of(task_from_record(record)))
 
 
 def sft_example(record: dict[str, Any], codebook: Codebook) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_assets.stages import read_answers, read_prompts, read_validation
 from fitsense_core import layout
-from fitsense_core.distill import build_records, write_dataset
+from fitsense_core.distill import build_records, withhold_policy_answers, write_dataset
 from fitsense_core.qa import ValidatedAnswer
 
 
@@ -41,8 +41,9 @@ def accepted_answers(store, run_id: str) -> tuple[list[ValidatedAnswer], int]:
     deps=[prompts, teacher_outputs, "teacher_output_validation", "qa_bias_slices"],
     automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
     description="Chat-format SFT records (system, user, assistant) with metadata and slice "
-    "tags; train/val/test grouped by user and stratified by prompt type; manifest with "
-    "counts, hashes, source run and teacher.",
+    "tags; train/val/test grouped by user and stratified by prompt type, emergencies withheld "
+    "from train and val (the policy answers them); manifest with counts, what was withheld, "
+    "hashes, source run and teacher.",
 )
 def distillation_dataset(
     context: dg.AssetExecutionContext,
@@ -52,12 +53,18 @@ def distillation_dataset(
     store = artifact_store.store()
     run_id = context.partition_key
     accepted, rejected = accepted_answers(store, run_id)
-    records = build_records(accepted, config.split_seed)
+    records, withheld = withhold_policy_answers(build_records(accepted, config.split_seed))
     teachers = dict(
         Counter(f"{v.answer.provider}/{v.answer.model}/{v.answer.source}" for v in accepted)
     )
     manifest = write_dataset(
-        store, run_id, records, teachers=teachers, rejected=rejected, seed=config.split_seed
+        store,
+        run_id,
+        records,
+        teachers=teachers,
+        rejected=rejected,
+        seed=config.split_seed,
+        withheld=withheld,
     )
     counts = pd.DataFrame(manifest["counts_by_split_and_type"]).T.reset_index(names="split")
     sample = next((r for r in records if r.metadata["prompt_type"] == "coaching"), None)
@@ -65,6 +72,7 @@ def distillation_dataset(
         metadata={
             "dagster/row_count": manifest["records"],
             "rejected": rejected,
+            "withheld_emergencies": withheld["count"],
             "content_sha256": manifest["content_sha256"],
             "users_by_split": dg.MetadataValue.json(manifest["users_by_split"]),
             "teachers": dg.MetadataValue.json(teachers),
