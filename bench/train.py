@@ -25,13 +25,14 @@ from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.distill import read_split
 from fitsense_core.settings import Settings
 from fitsense_core.student.compact import build_codebook
-from fitsense_core.student.data import sft_example, teacher_plans
+from fitsense_core.student.data import teacher_plans
 from fitsense_core.student.training import (
     TrainingConfig,
     prepare_base_model,
     set_threads,
     train_student,
 )
+from fitsense_core.student.training_set import build_training_set, tokenizer_counter
 
 
 def main() -> int:
@@ -50,8 +51,6 @@ def main() -> int:
         return 2
     splits = {s: read_split(store, args.run_id, s) for s in ("train", "val", "test")}
     codebook = build_codebook(teacher_plans([r for rs in splits.values() for r in rs]))
-    train = [sft_example(r, codebook) for r in splits["train"]]
-    val = [sft_example(r, codebook) for r in splits["val"]]
     config = TrainingConfig()
     if args.steps:
         config = replace(config, max_steps=args.steps)
@@ -59,6 +58,9 @@ def main() -> int:
     started = time.perf_counter()
     base = prepare_base_model("", layout.base_model_cache(settings.home))
     prepared = time.perf_counter() - started
+    # The examples the pipeline's student_training_set asset would store.
+    built = build_training_set(splits, codebook, tokenizer_counter(base.path), config.max_length)
+    train, val = built.examples["train"], built.examples["val"]
     with tempfile.TemporaryDirectory() as out:
         result = train_student(
             config, base, train, val, Path(out), progress=lambda m: print(m, flush=True)
@@ -71,7 +73,7 @@ def main() -> int:
     )
     print(
         f"examples: {result.train_examples} train, {result.eval_examples} validation, "
-        f"{result.metrics['examples_too_long']} left out as too long"
+        f"{len(built.dropped)} left out as longer than max_length"
     )
     print(f"base model ready in {prepared:.1f} s")
     print(

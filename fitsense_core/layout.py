@@ -11,7 +11,8 @@ Each function returns a path's parts, for ``store.uri(*parts)``, ``store.write_j
   ``evaluation.json`` and ``pipeline_runs/<dagster run id>.json``.
 - ``reports/monitoring/<stamp>.json`` and ``.png``: the live monitoring reports.
 - ``datasets/distillation/<run_id>/``: ``train.jsonl``, ``val.jsonl``, ``test.jsonl`` and
-  ``manifest.json``.
+  ``manifest.json``; ``student/``: the compact training set the student trains on
+  (``train.jsonl``, ``val.jsonl``, ``codebook.json``, ``manifest.json``).
 - ``datasets/golden/<version>/``: the fixed evaluation set of one golden-set version
   (``records.jsonl`` and ``manifest.json``), shared by every run and model version.
 - ``models/base/<digest>/``: a base model's weights, stored once per content digest;
@@ -121,6 +122,30 @@ def distillation_split(run_id: str, split: str) -> Parts:
 
 def distillation_manifest(run_id: str) -> Parts:
     return (*distillation_dataset(run_id), "manifest.json")
+
+
+def student_training_set(run_id: str) -> Parts:
+    """The compact training set built from a run's distillation dataset
+    (:mod:`fitsense_core.student.training_set`)."""
+    return (*distillation_dataset(run_id), "student")
+
+
+def student_training_split(run_id: str, split: str) -> Parts:
+    return (*student_training_set(run_id), f"{split}.jsonl")
+
+
+def student_training_manifest(run_id: str) -> Parts:
+    return (*student_training_set(run_id), "manifest.json")
+
+
+def student_training_codebook(run_id: str) -> Parts:
+    return (*student_training_set(run_id), CODEBOOK)
+
+
+def relative(*parts: str) -> str:
+    """A location inside the artifact store, as recorded in manifests: relative to the
+    store's root, so it names the same file on every machine that mounts the store."""
+    return "/".join(parts)
 
 
 def golden_set(version: str) -> Parts:

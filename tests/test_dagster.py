@@ -64,7 +64,8 @@ DATASET_ASSETS = {
 }
 MODEL_ASSETS = {
     "base_model": (set(), "training"),
-    "student_model": ({"distillation_dataset", "base_model"}, "training"),
+    "student_training_set": ({"distillation_dataset", "base_model"}, "training"),
+    "student_model": ({"student_training_set", "base_model"}, "training"),
     "student_export": ({"student_model"}, "training"),
     "student_evaluation": (
         {"student_export", "base_model", "distillation_dataset", "golden_eval_set"},
@@ -81,6 +82,7 @@ DATASET_CHECKS = {
     ("qa_anomalies", "few_anomalies", False),
     ("qa_bias_slices", "no_critical_bias", True),
     ("distillation_dataset", "distillation_dataset_integrity", True),
+    ("student_training_set", "student_training_set_fit", True),
     ("model_version", "promotion_gate", True),
     ("golden_eval_set", "golden_eval_set_valid", True),
 }
@@ -127,7 +129,13 @@ def test_definitions_contract() -> None:
         ("live_monitoring", "monitoring_drift", False),
     }
     assert set(loaded.resources) == {"artifact_store", "app_database", "teacher"}
-    for key in ("base_model", "student_model", "student_export", "student_evaluation"):
+    for key in (
+        "base_model",
+        "student_training_set",
+        "student_model",
+        "student_export",
+        "student_evaluation",
+    ):
         assert graph.get(dg.AssetKey(key)).code_version, key
     for job_name in ("synthetic_data", "dataset", "pipeline"):
         assert loaded.resolve_job_def(job_name).partitions_def == run_partitions

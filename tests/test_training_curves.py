@@ -88,7 +88,7 @@ def test_training_asset_stores_and_shows_the_curves(
 ) -> None:
     import dagster as dg
 
-    from fitsense_assets.defs.training.assets import student_model
+    from fitsense_assets.defs.training.assets import student_model, student_training_set
     from fitsense_assets.partitions import run_partitions
     from fitsense_assets.resources import ArtifactStoreResource
     from fitsense_core import layout
@@ -124,7 +124,7 @@ def test_training_asset_stores_and_shows_the_curves(
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(run_partitions.name, [run_id])
     result = dg.materialize(
-        [student_model],
+        [student_training_set, student_model],
         partition_key=run_id,
         instance=instance,
         resources={"artifact_store": ArtifactStoreResource(root=str(tmp_path / "artifacts"))},

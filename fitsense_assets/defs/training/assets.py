@@ -1,5 +1,5 @@
-"""The base model, the LoRA-fine-tuned student, and its exports (merged weights, GGUF,
-adapter on its own)."""
+"""The base model, the compact training set, the LoRA-fine-tuned student, and its exports
+(merged weights, GGUF, adapter on its own)."""
 
 import base64
 import json
@@ -9,19 +9,22 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field
 
 from fitsense_assets.defs.distill.assets import distillation_dataset
+from fitsense_assets.metadata import markdown_table
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_assets.stages import current_student
 from fitsense_core import layout
 from fitsense_core.artifacts import file_sha256
 from fitsense_core.distill import SPLITS, read_split
+from fitsense_core.errors import DataValidationError
 from fitsense_core.settings import Settings
 
 # Bump when training or export code changes what a run produces.
-TRAINING_CODE_VERSION = "student-v2"
+TRAINING_CODE_VERSION = "student-v3"
 
 # The training step's pod under dagster-k8s's k8s job executor (deploy/dagster/gke/): one
 # GPU on the GKE GPU node pool. Inert everywhere else: only that executor reads the tag.
@@ -126,10 +129,6 @@ class TrainingRunConfig(dg.Config):
     num_train_epochs: float = Field(default=1.0, description="Epochs when max_steps <= 0.")
     batch_size: int = Field(default=2, description="Examples per device step.")
     grad_accumulation: int = Field(default=2, description="Device steps per optimizer update.")
-    max_length: int = Field(
-        default=512,
-        description="Longest example in tokens (longer ones are left out, not truncated).",
-    )
     eval_steps: int = Field(default=20, description="Validation loss every N steps.")
     save_steps: int = Field(default=20, description="Checkpoint every N steps.")
     max_eval_examples: int = Field(default=16, description="Validation examples used.")
@@ -139,16 +138,130 @@ class TrainingRunConfig(dg.Config):
     )
     seed: int = Field(default=42, description="Random seed.")
 
-    def training_config(self):
+    def training_config(self, max_length: int):
+        """The hyper-parameters, with the ``max_length`` the training set was built for."""
         from fitsense_core.student.training import TrainingConfig
 
         values = self.model_dump()
         values["target_modules"] = tuple(values["target_modules"])
-        return TrainingConfig(**values)
+        return TrainingConfig(**values, max_length=max_length)
 
 
 def dataset_records(store, run_id: str) -> dict[str, list[dict]]:
     return {split: read_split(store, run_id, split) for split in SPLITS}
+
+
+def base_of_run(store, run_id: str):
+    """The base model a run uses, from its local copy."""
+    from fitsense_core.student.training import BaseModel
+
+    info = store.read_json(*layout.base_model_of_run(run_id))
+    return BaseModel(
+        layout.fetched_dir(store, *layout.base_model(info["digest"])),
+        info["digest"],
+        info["source"],
+    )
+
+
+class TrainingSetConfig(dg.Config):
+    max_length: int = Field(
+        default=1024,
+        description="Longest example in tokens (base model tokenizer and chat template); longer "
+        "ones are left out, not truncated, and listed in the manifest. The run fails when any "
+        "prompt type x days-per-week group loses more than 10 % of its examples.",
+    )
+
+
+@dg.asset(
+    partitions_def=run_partitions,
+    group_name="training",
+    kinds={"python", "jsonl"},
+    code_version=TRAINING_CODE_VERSION,
+    deps=[distillation_dataset, base_model],
+    description="What the student trains on, saved: the distillation dataset's train and val "
+    "records as compact prompt-completion examples (reply targets are whole answer bodies "
+    "without the safety lead the server adds), measured with the base model's tokenizer, "
+    "with the compact-plan codebook; manifest with SHA-256 of each file, counts, token "
+    "lengths, max_length and what was dropped, by reason and by prompt type x days per week.",
+)
+def student_training_set(
+    context: dg.AssetExecutionContext,
+    config: TrainingSetConfig,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    from fitsense_core.student.compact import build_codebook
+    from fitsense_core.student.data import teacher_plans
+    from fitsense_core.student.training_set import (
+        build_training_set,
+        tokenizer_counter,
+        write_training_set,
+    )
+
+    store = artifact_store.store()
+    run_id = context.partition_key
+    dataset = store.read_json(*layout.distillation_manifest(run_id))
+    base = base_of_run(store, run_id)
+    records = dataset_records(store, run_id)
+    codebook = build_codebook(teacher_plans([r for rs in records.values() for r in rs]))
+    built = build_training_set(records, codebook, tokenizer_counter(base.path), config.max_length)
+    manifest = write_training_set(
+        store, run_id, built, dataset_sha256=dataset["content_sha256"], base_digest=base.digest
+    )
+    groups = pd.DataFrame(manifest["groups"]).T.reset_index(names="group")
+    context.log.info(
+        f"training set: {manifest['kept']} kept, {manifest['dropped']['count']} dropped "
+        f"(max_length {config.max_length}); groups over the limit: "
+        f"{manifest['groups_over_limit'] or 'none'}"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(manifest["kept"].values()),
+            "kept": dg.MetadataValue.json(manifest["kept"]),
+            "dropped": manifest["dropped"]["count"],
+            "dropped_by_group": dg.MetadataValue.json(manifest["dropped"]["by_group"]),
+            "groups_over_limit": dg.MetadataValue.json(manifest["groups_over_limit"]),
+            "max_length": config.max_length,
+            "max_tokens": max(t.get("max", 0) for t in manifest["tokens"].values()),
+            "tokens": dg.MetadataValue.json(manifest["tokens"]),
+            "groups": dg.MetadataValue.md(markdown_table(groups, 4)),
+            "content_sha256": manifest["content_sha256"],
+            "uri": dg.MetadataValue.path(store.uri(*layout.student_training_set(run_id))),
+        },
+        data_version=dg.DataVersion(manifest["content_sha256"][:16]),
+    )
+
+
+@dg.asset_check(
+    asset=student_training_set,
+    blocking=True,
+    description="Fit to train on: files match the manifest; no emergency (the policy answers "
+    "those); no reply target opening with a safety preamble the server adds itself or too "
+    "long to learn whole; no example over max_length; no prompt type x days-per-week group "
+    "lost more than 10 % of its examples.",
+)
+def student_training_set_fit(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.AssetCheckResult:
+    from fitsense_core.student.training_set import problems, read_training_set
+
+    store = artifact_store.store()
+    try:
+        examples, _codebook, manifest = read_training_set(store, context.partition_key)
+    except DataValidationError as exc:  # a file changed after it was written: a failed check
+        return dg.AssetCheckResult(passed=False, description=str(exc))
+    found = problems(examples, manifest)
+    return dg.AssetCheckResult(
+        passed=not found,
+        description="; ".join(found[:10])
+        + (f" (and {len(found) - 10} more)" if len(found) > 10 else "")
+        if found
+        else "ok",
+        metadata={
+            "problems": len(found),
+            "dropped": manifest["dropped"]["count"],
+            "groups": dg.MetadataValue.json(manifest["groups"]),
+        },
+    )
 
 
 @dg.asset(
@@ -156,44 +269,42 @@ def dataset_records(store, run_id: str) -> dict[str, list[dict]]:
     group_name="training",
     kinds={"pytorch", "peft"},
     code_version=TRAINING_CODE_VERSION,
-    deps=[distillation_dataset, base_model],
+    deps=[student_training_set, base_model],
     op_tags={"dagster-k8s/config": GPU_STEP_K8S_CONFIG},
-    description="LoRA fine-tune of the base model on the distillation dataset (loss on the "
-    "assistant's tokens, validation loss, checkpoints, resume after interruption; identical "
-    "inputs reuse a finished run). The student writes plans in the compact form of "
-    "fitsense_core.student.compact; its codebook is saved with it.",
+    description="LoRA fine-tune of the base model on the stored compact training set (loss on "
+    "the assistant's tokens, validation loss, checkpoints, resume after interruption; "
+    "identical inputs reuse a finished run); refuses a training set that lost more than 10 % "
+    "of a group to max_length. The student writes plans in the compact form of "
+    "fitsense_core.student.compact; the training set's codebook is saved with it.",
 )
 def student_model(
     context: dg.AssetExecutionContext,
     config: TrainingRunConfig,
     artifact_store: ArtifactStoreResource,
 ) -> dg.MaterializeResult:
-    from fitsense_core.student.compact import build_codebook
     from fitsense_core.student.curves import curve_table, plot_curve
-    from fitsense_core.student.data import sft_example, teacher_plans
-    from fitsense_core.student.training import BaseModel, set_threads, train_student
+    from fitsense_core.student.training import set_threads, train_student
+    from fitsense_core.student.training_set import assert_trainable, read_training_set
 
     store = artifact_store.store()
     run_id = context.partition_key
-    manifest = store.read_json(*layout.distillation_manifest(run_id))
-    base_info = store.read_json(*layout.base_model_of_run(run_id))
-    base = BaseModel(
-        layout.fetched_dir(store, *layout.base_model(base_info["digest"])),
-        base_info["digest"],
-        base_info["source"],
-    )
-    training = config.training_config()
+    examples, codebook, training_set = read_training_set(store, run_id)
+    assert_trainable(training_set)
+    base = base_of_run(store, run_id)
+    if base.digest != training_set["base_model_digest"]:
+        raise DataValidationError(
+            f"the training set was measured with base model {training_set['base_model_digest']}"
+            f", the run uses {base.digest}: materialize student_training_set again"
+        )
+    training = config.training_config(training_set["max_length"])
     key = layout.training_key(
-        manifest["content_sha256"], base.digest, training.as_dict(), TRAINING_CODE_VERSION
+        training_set["content_sha256"], base.digest, training.as_dict(), TRAINING_CODE_VERSION
     )
     work = layout.working_dir(store, *layout.student_training(key))
-    records = dataset_records(store, run_id)
-    codebook = build_codebook(teacher_plans([r for rs in records.values() for r in rs]))
-    train_rows = [sft_example(r, codebook) for r in records["train"]]
-    val_rows = [sft_example(r, codebook) for r in records["val"]]
+    train_rows, val_rows = examples["train"], examples["val"]
     context.log.info(
         f"training {key}: {len(train_rows)} train / {len(val_rows)} val "
-        f"examples, {training.max_steps} steps"
+        f"examples ({training_set['dropped']['count']} dropped), {training.max_steps} steps"
     )
     set_threads()
     result = train_student(training, base, train_rows, val_rows, work, progress=context.log.info)
@@ -218,7 +329,8 @@ def student_model(
             "version": version,
             "training_key": key,
             "base_digest": base.digest,
-            "dataset_sha256": manifest["content_sha256"],
+            "dataset_sha256": training_set["dataset_sha256"],
+            "training_set_sha256": training_set["content_sha256"],
             "training_config": training.as_dict(),
             "code_version": TRAINING_CODE_VERSION,
         },
@@ -230,7 +342,7 @@ def student_model(
             "version": version,
             "steps": result.steps,
             "train_examples": result.train_examples,
-            "examples_too_long": result.metrics.get("examples_too_long"),
+            "examples_dropped": training_set["dropped"]["count"],
             "seconds": round(result.seconds, 1),
             "seconds_per_step": round(result.seconds / max(1, result.steps), 2),
             "tokens_per_second": round(result.tokens_seen / max(result.seconds, 1e-9), 1),
