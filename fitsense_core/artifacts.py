@@ -39,6 +39,19 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def path_sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a directory: of each file's relative path and SHA-256, in
+    sorted order (the same files with the same contents give the same digest anywhere)."""
+    if path.is_file():
+        return file_sha256(path)
+    if not path.is_dir():
+        raise DataValidationError(f"{path} does not exist")
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
+    return h.hexdigest()
+
+
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
     if root.startswith("gs://"):
         parts = urlsplit(root)

@@ -57,6 +57,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fitsense_core.coach.answers import answer_body
 from fitsense_core.inference import serve
 from fitsense_core.inference.serve import TOKEN_LIMITS, TokenLimits
 from fitsense_core.plan_contract import Plan, normalize_name, resolve_exercise
@@ -64,7 +65,7 @@ from fitsense_core.plan_metrics import update_adherence
 from fitsense_core.plan_quality import MAJOR_MUSCLES, weekly_sets
 from fitsense_core.safety import check_response, triage
 from fitsense_core.student.compact import Codebook
-from fitsense_core.student.data import StudentTask, task_from_record
+from fitsense_core.student.data import StudentTask, reply_lead_of, task_from_record
 
 # Groups of people; prompt types are strata, not groups, and are reported separately.
 SLICE_DIMENSIONS = ("goal", "experience", "sex", "age_band", "condition_flag")
@@ -378,6 +379,8 @@ def score(
     """Metrics of one answer; ``compact`` when the text is a compact plan to expand. Plans
     are judged, and replies served, by the one inference path the API uses."""
     row: dict[str, Any] = {"id": task.id, "prompt_type": task.prompt_type, **task.slices}
+    # What was answered, kept with its measures (None: the model was not asked).
+    row["generated_text"] = text
     if task.output_type == "plan":
         judgement = serve.judge_plan(text, codebook, task, compact=compact)
         row.update(
@@ -423,7 +426,9 @@ def score(
     # A prompt the model is never asked (an emergency: the policy answers) says nothing
     # about the model; its reply measures are left out rather than counted as failures.
     asked = called or text is not None
-    row["rouge_l"] = rouge_l(text or "", reference) if asked else None
+    # Against the reference's body: the model writes the body, the server adds the lead.
+    body = answer_body(reference, reply_lead_of(task))
+    row["rouge_l"] = rouge_l(text or "", body) if asked else None
     if called:
         judged = serve.judge_reply(verdict, text, task.request, profile=task.profile)
         row["reply_accepted"] = judged.reason is None

@@ -11,6 +11,7 @@ and the change is recorded in ``model_promotions``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -21,6 +22,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from fitsense_core import layout
+from fitsense_core.artifacts import ArtifactStore, path_sha256
 from fitsense_core.database import connect
 from fitsense_core.errors import FitSenseError
 from fitsense_core.settings import REPO_ROOT
@@ -178,6 +181,99 @@ def git_commit() -> str:
         return f"{head}-dirty" if dirty else head
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+QA_REPORTS = ("validation", "statistics", "anomalies", "bias")
+# What a version's directory holds, as named in its manifest.
+VERSION_FILES = (
+    ("gguf", layout.STUDENT_GGUF),
+    ("adapter", layout.ADAPTER),
+    ("merged", layout.MERGED),
+    ("codebook", layout.CODEBOOK),
+)
+
+
+def _stored(store: ArtifactStore, *parts: str) -> dict[str, str]:
+    """A stored file's location relative to the store, with its SHA-256."""
+    if not store.exists(*parts):
+        raise RegistryError(f"{store.uri(*parts)} is missing: the version's lineage is incomplete")
+    return {
+        "uri": layout.relative(*parts),
+        "sha256": hashlib.sha256(store.read_bytes(*parts)).hexdigest(),
+    }
+
+
+def version_manifest(
+    store: ArtifactStore, run_id: str, version: str, *, commit: str
+) -> dict[str, Any]:
+    """The lineage manifest of the version a run trained: what it was made from (dataset,
+    training set with what it dropped, base model, training key, config and seeds) and of
+    (GGUF, adapter, merged weights, codebook), its QA and evaluation reports with the
+    evaluation's sample size — every artifact with its SHA-256, every URI relative to the
+    artifact store's root (the same manifest is true on any machine that mounts it)."""
+    pointer = store.read_json(*layout.student_model_of_run(run_id))
+    if pointer["version"] != version:
+        raise RegistryError(f"run {run_id} trained {pointer['version']}, not {version}")
+    prefix = layout.student_model(version)
+    base = store.read_json(*layout.base_model_of_run(run_id))
+    dataset = store.read_json(*layout.distillation_manifest(run_id))
+    training_set = store.read_json(*layout.student_training_manifest(run_id))
+    report = store.read_json(*layout.evaluation_report(run_id))
+    local = layout.fetched_dir(store, *prefix)
+    files = {}
+    for name, part in VERSION_FILES:
+        if not (local / part).exists():
+            raise RegistryError(f"{store.uri(*prefix, part)} is missing: the version is incomplete")
+        files[name] = {"uri": layout.relative(*prefix, part), "sha256": path_sha256(local / part)}
+    evaluation = _stored(store, *layout.evaluation_report(run_id))
+    return {
+        "version": version,
+        "run_id": run_id,
+        "uris": "relative to the artifact store's root",
+        "training_key": pointer["training_key"],
+        "code_version": pointer.get("code_version"),
+        "seeds": {
+            "training": pointer["training_config"].get("seed"),
+            "split": dataset.get("split_seed"),
+            "evaluation": report.get("config", {}).get("seed"),
+        },
+        "dataset": {
+            "run_id": run_id,
+            "sha256": dataset["content_sha256"],
+            "uri": layout.relative(*layout.distillation_dataset(run_id)),
+            "manifest": _stored(store, *layout.distillation_manifest(run_id)),
+            "records": dataset.get("records"),
+            "withheld": dataset.get("withheld"),
+        },
+        "training_set": {
+            "sha256": training_set["content_sha256"],
+            "uri": layout.relative(*layout.student_training_set(run_id)),
+            "manifest": _stored(store, *layout.student_training_manifest(run_id)),
+            "max_length": training_set["max_length"],
+            "kept": training_set["kept"],
+            "dropped": {k: training_set["dropped"][k] for k in ("count", "by_reason", "by_group")},
+            "groups_over_limit": training_set["groups_over_limit"],
+        },
+        "base_model": {
+            "source": base["source"],
+            "digest": base["digest"],
+            "uri": layout.relative(*layout.base_model(base["digest"])),
+        },
+        "git_commit": commit,
+        "training_config": pointer["training_config"],
+        "metrics": report["summary"],
+        "gate": report["gate"],
+        "evaluation": {
+            **evaluation,
+            "sample_size": report["prompts"],
+            "prompt_set": report.get("prompt_set"),
+        },
+        "eval_report_uri": evaluation["uri"],
+        "qa_reports": {
+            name: _stored(store, *layout.qa_report(run_id, name)) for name in QA_REPORTS
+        },
+        "files": files,
+    }
 
 
 def register(url: str, version: ModelVersion) -> ModelVersion:

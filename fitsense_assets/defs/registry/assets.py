@@ -10,7 +10,6 @@ from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
 from fitsense_assets.stages import current_student
 from fitsense_core import layout
-from fitsense_core.artifacts import file_sha256
 from fitsense_core.migrations import migrate
 
 
@@ -20,8 +19,11 @@ from fitsense_core.migrations import migrate
     kinds={"postgres", "json"},
     deps=[student_export, student_evaluation],
     description="The run's student in the model registry (PostgreSQL model_versions) with its "
-    "lineage manifest: dataset run and hash, git commit, training config, base model digest, "
-    "metrics, eval report and the promotion gate's verdict per capability (plan creation, "
+    "lineage manifest (URIs relative to the artifact store): dataset and training set with "
+    "their hashes and what was dropped, git commit, training key, config and seeds, base model "
+    "digest, SHA-256 of the GGUF, adapter, merged weights, codebook, QA and evaluation "
+    "reports, the evaluation's sample size, metrics and the promotion gate's verdict per "
+    "capability (plan creation, "
     "plan update, plan adaptation, coach reply): a version that passed none is registered "
     "rejected.",
 )
@@ -35,6 +37,7 @@ def model_version(
         criteria_table,
         git_commit,
         register,
+        version_manifest,
     )
 
     store = artifact_store.store()
@@ -43,38 +46,16 @@ def model_version(
     version = pointer["version"]
     prefix = layout.student_model(version)
     export = store.read_json(*prefix, layout.EXPORT)
-    gguf = layout.fetched_dir(store, *prefix) / layout.STUDENT_GGUF
-    if file_sha256(gguf) != export["gguf_sha256"]:
-        raise dg.Failure(f"{gguf} does not match the digest recorded at export")
-    for part in (layout.ADAPTER, layout.MERGED, layout.CODEBOOK, layout.EVAL_REPORT):
-        if not store.exists(*prefix, part):
-            raise dg.Failure(f"{store.uri(*prefix, part)} is missing: the version is incomplete")
+    if not store.exists(*prefix, layout.EVAL_REPORT):
+        raise dg.Failure(f"{store.uri(*prefix, layout.EVAL_REPORT)} is missing")
     report = read_report(store, run_id)
     if report["version"] != version:
         raise dg.Failure(f"the evaluation report is for {report['version']}, not {version}")
     base = store.read_json(*layout.base_model_of_run(run_id))
-    manifest = {
-        "version": version,
-        "run_id": run_id,
-        "dataset": {
-            "run_id": run_id,
-            "sha256": pointer["dataset_sha256"],
-            "uri": store.uri(*layout.distillation_dataset(run_id)),
-        },
-        "base_model": {"source": base["source"], "digest": base["digest"], "uri": base["uri"]},
-        "git_commit": git_commit(),
-        "training_config": pointer["training_config"],
-        "metrics": report["summary"],
-        "gate": report["gate"],
-        "eval_report_uri": store.uri(*layout.evaluation_report(run_id)),
-        "files": {
-            "gguf": store.uri(*prefix, layout.STUDENT_GGUF),
-            "gguf_sha256": export["gguf_sha256"],
-            "adapter": store.uri(*prefix, layout.ADAPTER),
-            "merged": store.uri(*prefix, layout.MERGED),
-            "codebook": store.uri(*prefix, layout.CODEBOOK),
-        },
-    }
+    manifest = version_manifest(store, run_id, version, commit=git_commit())
+    if manifest["files"]["gguf"]["sha256"] != export["gguf_sha256"]:
+        gguf = store.uri(*prefix, layout.STUDENT_GGUF)
+        raise dg.Failure(f"{gguf} does not match the digest recorded at export")
     manifest_uri = store.write_json(manifest, *prefix, layout.VERSION_MANIFEST)
     url = app_database.resolved_url()
     migrate(url)
@@ -93,12 +74,13 @@ def model_version(
             metrics=report["summary"],
             gate=report["gate"],
             manifest_uri=manifest_uri,
-            eval_report_uri=manifest["eval_report_uri"],
-            gguf_uri=manifest["files"]["gguf"],
+            # The registry's own columns are the URIs the API loads the files from.
+            eval_report_uri=store.uri(*layout.evaluation_report(run_id)),
+            gguf_uri=store.uri(*prefix, layout.STUDENT_GGUF),
             gguf_sha256=export["gguf_sha256"],
-            adapter_uri=manifest["files"]["adapter"],
-            merged_uri=manifest["files"]["merged"],
-            codebook_uri=manifest["files"]["codebook"],
+            adapter_uri=store.uri(*prefix, layout.ADAPTER),
+            merged_uri=store.uri(*prefix, layout.MERGED),
+            codebook_uri=store.uri(*prefix, layout.CODEBOOK),
         ),
     )
     context.log.info(
@@ -113,7 +95,10 @@ def model_version(
             "criteria": dg.MetadataValue.md(criteria_table(report["gate"])),
             "gate": dg.MetadataValue.json(report["gate"]),
             "lineage": dg.MetadataValue.json(
-                {k: manifest[k] for k in ("dataset", "base_model", "git_commit")}
+                {
+                    k: manifest[k]
+                    for k in ("dataset", "training_set", "base_model", "git_commit", "training_key")
+                }
             ),
             "manifest": dg.MetadataValue.path(manifest_uri),
         },
