@@ -16,6 +16,7 @@ from fitsense_assets.defs.synthetic import checks as synthetic_checks
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
 from fitsense_core.artifacts import ArtifactStore
+from fitsense_core.distill import read_split
 from fitsense_core.reference import exercises_by_slug
 from fitsense_core.synthetic.load import count_run_rows
 
@@ -303,10 +304,20 @@ def test_dataset_job_builds_the_dataset_with_the_offline_teacher(
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS)
     dataset = result.asset_materializations_for_node("distillation_dataset")[0].metadata
-    assert dataset["dagster/row_count"].value >= 0.95 * 25 * 6
+    # Emergencies are withheld from train and val (the policy answers them), and counted.
+    withheld = dataset["withheld_emergencies"].value
+    assert withheld > 0
+    assert dataset["dagster/row_count"].value + withheld >= 0.95 * 25 * 6
     store = ArtifactStore(str(tmp_path))
     manifest = store.read_json("datasets", "distillation", "full", "manifest.json")
     assert manifest["records"] == dataset["dagster/row_count"].value
+    assert manifest["withheld"]["count"] == withheld
+    for split in ("train", "val"):
+        assert not [
+            r
+            for r in read_split(store, "full", split)
+            if r["metadata"]["expected_safety_level"] == "emergency"
+        ]
     assert manifest["teachers"] and all(k.startswith("offline/") for k in manifest["teachers"])
     for report in ("validation", "statistics", "anomalies", "bias"):
         assert store.exists("reports", "full", f"{report}.json")

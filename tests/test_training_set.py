@@ -541,3 +541,31 @@ def test_evaluation_rows_keep_the_generated_text(records, codebook) -> None:
         task_from_record(plan), "[[1", plan["messages"][-1]["content"], codebook, compact=True
     )
     assert row["generated_text"] == "[[1"
+
+
+def test_the_dataset_check_refuses_an_emergency_in_train(tmp_path: Path, records) -> None:
+    import pandas as pd
+
+    from fitsense_assets.defs.distill.checks import distillation_dataset_integrity
+    from fitsense_assets.resources import ArtifactStoreResource
+    from fitsense_core.synthetic import TableSet
+
+    store = ArtifactStore(str(tmp_path))
+    planted = _copy(records)
+    reply = next(r for r in planted["train"] if r["metadata"]["prompt_type"] == "safety")
+    reply["metadata"]["expected_safety_level"] = "emergency"
+    rows = [
+        DatasetRecord(r["id"], split, r["messages"], r["metadata"])
+        for split, rs in planted.items()
+        for r in rs
+    ]
+    write_dataset(store, RUN, rows, teachers={}, rejected=0, seed=13)
+    validated = pd.DataFrame({"prompt_id": [r.id for r in rows], "accepted": [True] * len(rows)})
+    store.write_tables(
+        TableSet({"validated": validated}, {"run_id": RUN}), *layout.validation_tables(RUN)
+    )
+    context = dg.build_op_context(partition_key=RUN)
+    result = distillation_dataset_integrity(
+        context, artifact_store=ArtifactStoreResource(root=str(tmp_path))
+    )
+    assert not result.passed and "1 emergencies in train" in result.description

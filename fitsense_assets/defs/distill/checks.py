@@ -8,7 +8,7 @@ from fitsense_assets.defs.distill.assets import distillation_dataset
 from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_assets.stages import read_validation
 from fitsense_core import layout
-from fitsense_core.distill import SPLITS, read_split
+from fitsense_core.distill import LEARNED_SPLITS, POLICY_LEVELS, SPLITS, read_split
 from fitsense_core.prompts import PROMPT_TYPES
 
 SHARE_TOLERANCE = 0.05
@@ -17,8 +17,9 @@ SHARE_TOLERANCE = 0.05
 @dg.asset_check(
     asset=distillation_dataset,
     blocking=True,
-    description="No rejected answer in the dataset, no person in two splits, "
-    "every prompt type in every split near its share, files match the manifest.",
+    description="No rejected answer in the dataset, no emergency in train or val, no person "
+    "in two splits, every prompt type in every split near its share, files match the "
+    "manifest.",
 )
 def distillation_dataset_integrity(
     context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
@@ -37,9 +38,19 @@ def distillation_dataset_integrity(
             problems.append(f"{split}.jsonl does not match the manifest")
         records = read_split(store, run_id, split)
         users[split] = {r["metadata"]["user_id"] for r in records}
+        # The shares judge the split assignment: the emergencies withheld from train and val
+        # after it count where they were assigned.
+        withheld = manifest.get("withheld", {}).get("by_split_and_type", {}).get(split, {})
         counts[split] = {
-            t: sum(r["metadata"]["prompt_type"] == t for r in records) for t in PROMPT_TYPES
+            t: sum(r["metadata"]["prompt_type"] == t for r in records) + withheld.get(t, 0)
+            for t in PROMPT_TYPES
         }
+        emergencies = sum(r["metadata"]["expected_safety_level"] in POLICY_LEVELS for r in records)
+        if split in LEARNED_SPLITS and emergencies:
+            problems.append(
+                f"{emergencies} emergencies in {split}: the policy answers those, the student "
+                "must not learn them"
+            )
         leaked = [r["id"] for r in records if r["id"] in rejected]
         if leaked:
             problems.append(f"{len(leaked)} rejected answers in {split}")
