@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from fitsense_core.coach.answers import LEAD_SEPARATOR
 from fitsense_core.coach.plans import create_plan
 from fitsense_core.plan_contract import resolve_exercise, validate_plan
 from fitsense_core.profile import UserProfile
@@ -246,8 +247,10 @@ async def test_coach_stream_sends_real_tokens_then_done(ai, db):
     assert events[0][1]["model_version"] == TEST_VERSION
     tokens = [d["text"] for e, d in events if e == "token"]
     done = events[-1][1]
+    # The test person is injured: the safety lead comes first, then the model's words.
+    assert tokens[0].startswith("Working around") and tokens[0].endswith(LEAD_SEPARATOR)
     if done["outcome"] == "ok":
-        assert len(tokens) > 3 and done["tokens"] == len(tokens)
+        assert len(tokens) > 4 and done["tokens"] == len(tokens) - 1
     else:  # withdrawn by the safety check: replaced by the knowledge-based coach
         assert done["outcome"] == "fallback" and "replace" in names
     row = (await audit_rows(db, user_id))[-1]
@@ -354,7 +357,9 @@ async def test_server_killed_mid_stream_ends_with_an_error_event(
             ) as response:
                 async for chunk in response.aiter_text():
                     buffer += chunk
-                    if "event: token" in buffer and server.process.poll() is None:
+                    # The first token is the safety lead (the person is injured), sent
+                    # before the model is asked; the second is the model's.
+                    if buffer.count("event: token") >= 2 and server.process.poll() is None:
                         server.process.kill()
             events = sse_events(buffer)
             names = [e for e, _ in events]
@@ -385,8 +390,11 @@ async def test_client_disconnect_stops_the_generation(api_db, registered_version
                 params={"q": "Explain in detail how to progress my training over months."},
                 headers=headers,
             ) as response:
+                streamed = ""
                 async for chunk in response.aiter_text():
-                    if "event: token" in chunk:
+                    streamed += chunk
+                    # After the safety lead (the person is injured), one of the model's tokens.
+                    if streamed.count("event: token") >= 2:
                         break
             row = None
             for _ in range(50):
