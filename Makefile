@@ -28,6 +28,11 @@ $(STAMP): pyproject.toml requirements.lock
 	    ensure_converter(Settings.from_env().tools_dir, print)'
 	touch $@
 
+# Triage: two-layer once a triage model passes its gate; until then the rules alone, said
+# explicitly (docs/triage.md). Override with FITSENSE_TRIAGE=two-layer.
+FITSENSE_TRIAGE ?= rules-only
+export FITSENSE_TRIAGE
+
 run: setup
 	$(BIN)/fitsense up
 

@@ -40,6 +40,9 @@ class ApiSettings:
     - ``FITSENSE_INFERENCE_USD_PER_1K_TOKENS``: estimated cost of 1,000 tokens read or
       written by the model (default 0: not estimated), for the ``cost_usd`` of inference log
       lines and ``fitsense_api_inference_cost_usd_total``.
+    - ``FITSENSE_TRIAGE``: ``two-layer`` (default: the app does not start without a triage
+      model that passed its gate) or ``rules-only`` (the regular-expression layer alone;
+      see ``docs/triage.md``).
     - The model endpoint and client: ``FITSENSE_MODEL_URL``, ``FITSENSE_MODEL_API_KEY``,
       ``FITSENSE_MODEL_BACKEND``, ``FITSENSE_MODEL_TIMEOUT_S`` (``fitsense_serving``).
     """

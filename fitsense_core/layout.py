@@ -234,3 +234,14 @@ def base_model_cache(home: Path) -> Path:
 def converted_base_gguf(home: Path, digest: str) -> Path:
     """The base model as a Q8_0 GGUF, converted once per digest for evaluation."""
     return home / "models" / "base-gguf" / digest[:16] / BASE_GGUF
+
+
+def triage_model(corpus_sha256: str) -> Parts:
+    """A triage model trained on the corpus with this sha256 (model.npz, report.json)."""
+    return ("triage", "models", corpus_sha256[:16])
+
+
+def triage_promoted() -> Parts:
+    """The pointer to the triage model the API and the pipeline load (written only when the
+    model passed its gate)."""
+    return ("triage", "promoted.json")

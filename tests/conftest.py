@@ -18,6 +18,9 @@ import psycopg
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The packaged triage model does not pass its gate yet (docs/triage.md): the suite runs the
+# rules alone, said explicitly; tests/test_triage_learned.py tests the learned layer.
+os.environ.setdefault("FITSENSE_TRIAGE", "rules-only")
 
 from fitsense_core.database import embedded_server_url, with_database
 from fitsense_core.migrations import migrate

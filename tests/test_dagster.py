@@ -86,6 +86,7 @@ DATASET_CHECKS = {
     ("student_training_set", "student_training_set_fit", True),
     ("model_version", "promotion_gate", True),
     ("golden_eval_set", "golden_eval_set_valid", True),
+    ("triage_model", "triage_recall_target", True),
 }
 RUN_CONFIG = {
     "ops": {
@@ -104,7 +105,12 @@ def test_definitions_contract() -> None:
     assert keys == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS) | set(MODEL_ASSETS) | {
         "live_monitoring",
         "golden_eval_set",
+        "triage_model",
     }
+    # The triage model is one per corpus (data version = corpus hash), not a run's partition.
+    triage = graph.get(dg.AssetKey("triage_model"))
+    assert triage.partitions_def is None and triage.group_name == "safety"
+    assert triage.code_version and not triage.parent_keys
     # The golden set is built once per golden-set version and shared by every run.
     golden = graph.get(dg.AssetKey("golden_eval_set"))
     assert golden.partitions_def is None and golden.group_name == "evaluation"

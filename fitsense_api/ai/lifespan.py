@@ -1,8 +1,14 @@
-"""The AI part of the app's lifespan: the model client, the inference gate and the plan
-job workers of this process, started after the pool and stopped before it closes."""
+"""The AI part of the app's lifespan: the triage model, the model client, the inference
+gate and the plan job workers of this process, started after the pool and stopped before
+it closes.
+
+The triage model is loaded first (:func:`fitsense_core.safety.learned.active`): the
+promoted model, else the packaged corpus's if it passes the gate; when there is none the
+app does not start, unless ``FITSENSE_TRIAGE=rules-only`` asks for the rules alone."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -13,11 +19,19 @@ from fitsense_api.ai.limits import InferenceGate
 from fitsense_api.ai.service import AiService
 from fitsense_api.settings import ApiSettings
 from fitsense_core.inference.client import ClientSettings, ModelClient
+from fitsense_core.safety import learned
+
+log = logging.getLogger("fitsense.api.ai")
 
 
 def ai_lifespan(settings: ApiSettings) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        model = learned.active()  # raises (the app does not start) without a usable model
+        if model is None:
+            log.warning("triage runs the rules alone (FITSENSE_TRIAGE=rules-only)")
+        else:
+            log.info("triage model loaded", extra={"corpus_sha256": model.corpus_sha256})
         client = ModelClient(ClientSettings.from_env(settings.model_environ))
         service = AiService(
             client,

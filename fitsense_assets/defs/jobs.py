@@ -21,3 +21,9 @@ pipeline_job = dg.define_asset_job(
     "distillation dataset, the student's training, export and evaluation, registration and "
     "promotion behind the gate.",
 )
+
+triage_job = dg.define_asset_job(
+    "triage",
+    selection=dg.AssetSelection.groups("safety"),
+    description="Train, evaluate and (behind its gate) promote the learned triage layer.",
+)
