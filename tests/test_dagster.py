@@ -78,9 +78,11 @@ DATASET_CHECKS = {
     ("prompts", "prompts_cover_every_person", True),
     ("teacher_outputs", "teacher_failure_rate", False),
     ("teacher_output_validation", "validation_pass_rate", True),
+    ("teacher_output_validation", "canaries_caught", True),
     ("qa_anomalies", "few_anomalies", False),
     ("qa_bias_slices", "no_critical_bias", True),
     ("distillation_dataset", "distillation_dataset_integrity", True),
+    ("distillation_dataset", "distillation_dataset_duplicates", True),
     ("model_version", "promotion_gate", True),
     ("golden_eval_set", "golden_eval_set_valid", True),
 }
@@ -295,9 +297,21 @@ def test_dataset_job_builds_the_dataset_with_the_offline_teacher(
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == set(SYNTHETIC_ASSETS) | set(DATASET_ASSETS)
     dataset = result.asset_materializations_for_node("distillation_dataset")[0].metadata
-    assert dataset["dagster/row_count"].value >= 0.95 * 25 * 6
     store = ArtifactStore(str(tmp_path))
     manifest = store.read_json("datasets", "distillation", "full", "manifest.json")
+    # Every prompt is in the dataset unless rejected or dropped as a duplicate.
+    dropped = manifest["dropped"]
+    duplicates = dropped["duplicates"]["candidates"] - dropped["duplicates"]["kept"]
+    assert (
+        manifest["records"]
+        + manifest["rejected"]
+        + duplicates
+        + dropped["test_requests_seen_in_train"]
+        >= 25 * 6
+    )
+    assert manifest["rejected"] <= 0.05 * 25 * 6
+    canaries = store.read_json("reports", "full", "canaries.json")
+    assert canaries["planted"] > 0 and canaries["recall"] == 1.0
     assert manifest["records"] == dataset["dagster/row_count"].value
     assert manifest["teachers"] and all(k.startswith("offline/") for k in manifest["teachers"])
     for report in ("validation", "statistics", "anomalies", "bias"):
@@ -308,3 +322,4 @@ def test_dataset_job_builds_the_dataset_with_the_offline_teacher(
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     }
     assert evaluations["validation_pass_rate"] and evaluations["distillation_dataset_integrity"]
+    assert evaluations["canaries_caught"] and evaluations["distillation_dataset_duplicates"]
