@@ -21,7 +21,7 @@ from datetime import date
 
 from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.coach.plans import create_plan
-from fitsense_core.distill import build_records, write_dataset
+from fitsense_core.distill import dataset_records, withhold_policy_answers, write_dataset
 from fitsense_core.prompts import build_prompts
 from fitsense_core.qa import (
     anomaly_report,
@@ -71,14 +71,16 @@ def bench(n_users: int, root: str) -> tuple[dict[str, float], dict[str, int]]:
     accepted = [v for v in validated if v.accepted]
 
     def dataset():
-        records = build_records(accepted, seed=13)
+        deduplicated, dropped = dataset_records(accepted)
+        records, withheld = withhold_policy_answers(deduplicated)
         return write_dataset(
             ArtifactStore(root),
             f"bench-{n_users}",
             records,
             teachers=dict(Counter(a.model for a in report.answers)),
             rejected=len(validated) - len(accepted),
-            seed=13,
+            dropped=dropped,
+            withheld=withheld,
         )
 
     manifest = timed("dataset", t, dataset)

@@ -1,9 +1,13 @@
 """The distillation dataset: accepted teacher answers as chat-format SFT records.
 
-Splits are grouped by user (nobody's prompts land in two splits) and stratified by
-prompt type: users are taken in a seeded hash order and each goes to the split whose
-per-type counts are furthest below its target share. The manifest records counts,
-SHA-256 of every file, the source run and the teacher that answered.
+Splits are grouped by person (nobody's prompts land in two splits) by a stable hash of
+the person's profile, not their id (``request_space.person_split``): the same person
+generated again lands in the same split, and test people were asked only held-out request
+cores. Before the split, exact and near-duplicate targets are dropped
+(:func:`deduplicate`); after it, any test record whose request also occurs in train or
+validation is dropped (:func:`dataset_records`), so no test request is seen in training.
+The manifest records counts, what was dropped and why, SHA-256 of every file, the source
+run and the teacher that answered.
 
 Emergency-level records are withheld from train and val (:func:`withhold_policy_answers`):
 the safety policy answers emergencies itself at serving time and never calls the model, so
@@ -22,10 +26,11 @@ from typing import Any
 
 from fitsense_core import layout
 from fitsense_core.artifacts import ArtifactStore
-from fitsense_core.prompts import PROMPT_TYPES, TEMPLATE_VERSION
-from fitsense_core.qa import ValidatedAnswer, assistant_content
+from fitsense_core.prompts import PROMPT_TYPES, TEMPLATE_VERSION, context_from_json
+from fitsense_core.qa import ValidatedAnswer, assistant_content, shingles
+from fitsense_core.request_space import SPLITS, person_split
+from fitsense_core.safety import normalise
 
-SPLITS = {"train": 0.8, "val": 0.1, "test": 0.1}
 # The splits the student learns from (train) or is tuned on (val).
 LEARNED_SPLITS = ("train", "val")
 # Triage levels the policy answers without the model (inference.serve.calls_model).
@@ -33,6 +38,11 @@ POLICY_LEVELS = frozenset({"emergency"})
 WITHHELD_REASON = (
     "emergency: the safety policy answers it at serving time and never calls the model"
 )
+# Two reply targets whose 5-word shingles overlap this much say the same thing.
+NEAR_DUPLICATE_JACCARD = 0.9
+# Near-duplicates are searched within a prompt type and topic, against at most this many
+# kept targets of it (the cost stays linear in the run's size).
+NEAR_DUPLICATE_WINDOW = 400
 
 
 @dataclass(frozen=True)
@@ -50,32 +60,66 @@ class DatasetRecord:
         )
 
 
-def assign_splits(
-    user_types: dict[str, Counter], seed: int, shares: dict[str, float] = SPLITS
-) -> dict[str, str]:
-    """Each user to one split, keeping every prompt type near the target shares."""
-    order = sorted(user_types, key=lambda u: hashlib.sha256(f"{seed}/{u}".encode()).hexdigest())
-    counts = {s: Counter() for s in shares}
-    totals: Counter = Counter()
-    assignment = {}
-    for user in order:
-        types = user_types[user]
-        totals.update(types)
-
-        def deficit(split: str, types: Counter = types) -> float:
-            return sum(shares[split] * totals[t] - counts[split][t] for t in types)
-
-        chosen = max(shares, key=lambda s: (deficit(s), shares[s]))
-        counts[chosen].update(types)
-        assignment[user] = chosen
-    return assignment
+def split_of(prompt_context_json: str) -> str:
+    """The split of the person a prompt is about (by their stable profile hash)."""
+    profile, _plan, _sessions = context_from_json(prompt_context_json)
+    return person_split(profile)
 
 
-def build_records(accepted: Sequence[ValidatedAnswer], seed: int) -> list[DatasetRecord]:
-    user_types: dict[str, Counter] = defaultdict(Counter)
+def deduplicate(
+    accepted: Sequence[ValidatedAnswer],
+    *,
+    jaccard: float = NEAR_DUPLICATE_JACCARD,
+    window: int = NEAR_DUPLICATE_WINDOW,
+) -> tuple[list[ValidatedAnswer], dict[str, Any]]:
+    """The answers whose target is neither an exact copy of an earlier one (any type) nor,
+    for replies, a near-copy of one kept in its prompt type and topic; and what was
+    dropped. Earlier: by prompt id, so the choice does not depend on the order given."""
+    kept: list[ValidatedAnswer] = []
+    seen: set[str] = set()
+    windows: dict[tuple[str, str], list[set[str]]] = defaultdict(list)
+    exact: Counter = Counter()
+    near: Counter = Counter()
+    for v in sorted(accepted, key=lambda v: v.prompt.prompt_id):
+        target = assistant_content(v.prompt, v.answer)
+        digest = hashlib.sha256(f"{v.prompt.output_type}\n{target}".encode()).hexdigest()
+        if digest in seen:
+            exact[v.prompt.prompt_type] += 1
+            continue
+        if v.prompt.output_type == "reply":
+            grams = shingles(target)
+            group = windows[(v.prompt.prompt_type, v.prompt.topic)]
+            if any(len(grams & g) / max(1, len(grams | g)) >= jaccard for g in group[-window:]):
+                near[v.prompt.prompt_type] += 1
+                continue
+            group.append(grams)
+        seen.add(digest)
+        kept.append(v)
+    total = len(accepted)
+    dropped = sum(exact.values()) + sum(near.values())
+    return kept, {
+        "candidates": total,
+        "kept": len(kept),
+        "exact_duplicates": dict(sorted(exact.items())),
+        "near_duplicates": dict(sorted(near.items())),
+        "duplicate_share": round(dropped / total, 4) if total else 0.0,
+        "near_duplicate_jaccard": jaccard,
+    }
+
+
+def build_records(accepted: Sequence[ValidatedAnswer]) -> list[DatasetRecord]:
+    """One chat record per answer, in the split of the person it is for."""
+    splits: dict[str, str] = {}
     for v in accepted:
-        user_types[v.prompt.user_id][v.prompt.prompt_type] += 1
-    splits = assign_splits(user_types, seed)
+        if v.prompt.user_id not in splits:
+            splits[v.prompt.user_id] = split_of(v.prompt.context_json)
+    if splits and "val" not in splits.values():
+        # A small run can hash nobody into validation, and training needs it: the
+        # training person first in id order moves there (never into test, whose people
+        # were asked held-out requests).
+        train = sorted(u for u, s in splits.items() if s == "train")
+        if len(train) > 1:
+            splits[train[0]] = "val"
     records = []
     for v in sorted(accepted, key=lambda v: v.prompt.prompt_id):
         p, a = v.prompt, v.answer
@@ -106,6 +150,26 @@ def build_records(accepted: Sequence[ValidatedAnswer], seed: int) -> list[Datase
     return records
 
 
+def leaked_test_records(records: Sequence[DatasetRecord]) -> list[DatasetRecord]:
+    """Test records whose request (normalised) also occurs in train or validation."""
+    seen = {normalise(r.metadata["request"]) for r in records if r.split != "test"}
+    return [r for r in records if r.split == "test" and normalise(r.metadata["request"]) in seen]
+
+
+def dataset_records(
+    accepted: Sequence[ValidatedAnswer],
+) -> tuple[list[DatasetRecord], dict[str, Any]]:
+    """The dataset's records: duplicates dropped before the split, then test records whose
+    request was seen in training; and a report of both (for the manifest)."""
+    kept, duplicates = deduplicate(accepted)
+    records = build_records(kept)
+    leaked = {r.id for r in leaked_test_records(records)}
+    return [r for r in records if r.id not in leaked], {
+        "duplicates": duplicates,
+        "test_requests_seen_in_train": len(leaked),
+    }
+
+
 def withhold_policy_answers(
     records: Sequence[DatasetRecord],
 ) -> tuple[list[DatasetRecord], dict[str, Any]]:
@@ -134,11 +198,12 @@ def write_dataset(
     *,
     teachers: dict[str, int],
     rejected: int,
-    seed: int,
+    dropped: dict[str, Any] | None = None,
     withheld: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """JSONL per split and a manifest under datasets/distillation/<run_id>/ (``withheld``:
-    what :func:`withhold_policy_answers` left out)."""
+    """JSONL per split and a manifest under datasets/distillation/<run_id>/ (``dropped``:
+    what :func:`dataset_records` dropped; ``withheld``: what :func:`withhold_policy_answers`
+    left out)."""
     files = {}
     for split in SPLITS:
         lines = [r.to_json() for r in records if r.split == split]
@@ -172,8 +237,9 @@ def write_dataset(
         "users_by_split": users,
         "teachers": teachers,
         "prompt_template_version": TEMPLATE_VERSION,
-        "split_seed": seed,
+        "split_rule": "sha256 of the person's stable profile (request_space.person_split)",
         "split_shares": SPLITS,
+        "dropped": dropped or {},
         "format": "chat messages (system, user, assistant) + metadata, one JSON object per line",
     }
     store.write_json(manifest, *layout.distillation_manifest(run_id))

@@ -386,7 +386,8 @@ def quality_problems(
     return problems
 
 
-def _signature(plan: Plan) -> tuple:
+def plan_signature(plan: Plan) -> tuple:
+    """What an update must change: every day's name and exercises with their sets."""
     return tuple(
         (d.name, tuple((e.exercise_name, tuple(e.sets)) for e in d.exercises)) for d in plan.days
     )
@@ -410,7 +411,7 @@ def update_problems(
         intents = tuple(i for i in intents if i != "too_easy")
     if not intents:
         return []
-    if _signature(before) == _signature(after):
+    if plan_signature(before) == plan_signature(after):
         return [
             QualityProblem(
                 "update_unchanged", "plan", f"asked for {', '.join(intents)} but nothing changed"

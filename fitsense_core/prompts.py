@@ -18,13 +18,6 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from fitsense_core.coach.questions import (
-    CREATE_REQUESTS,
-    QUESTION_BANK,
-    REGION_WORDS,
-    SAFETY_CASES,
-    UPDATE_REQUESTS,
-)
 from fitsense_core.plan_contract import Plan
 from fitsense_core.profile import (
     Injury,
@@ -34,15 +27,16 @@ from fitsense_core.profile import (
     RecentSignals,
     UserProfile,
 )
-from fitsense_core.reference import BODY_REGION_TAGS, CONDITIONS_BY_CODE, EQUIPMENT_BY_CODE
+from fitsense_core.reference import CONDITIONS_BY_CODE, EQUIPMENT_BY_CODE
 from fitsense_core.replies import COACHING_TOPICS
+from fitsense_core.request_space import compose, intents, person_split
 from fitsense_core.safety import SafetyLevel, triage
 from fitsense_core.synthetic.context import UserContext
 
 PROMPT_NAMESPACE = uuid.UUID("2b7c6f0e-5d1a-4c3e-9f8b-7a6d5e4c3b2a")
 PROMPT_TYPES = ("plan_creation", "plan_update", "coaching", "safety")
 DEFAULT_MIX = {"plan_creation": 1, "plan_update": 2, "coaching": 2, "safety": 1}
-TEMPLATE_VERSION = "p1"
+TEMPLATE_VERSION = "p2"
 
 SYSTEM_PLAN = (
     "You are FitSense, a safety-first strength and conditioning coach. Write a one-week "
@@ -304,18 +298,18 @@ def build_prompts(
         profile = ctx.profile
         context_json = context_to_json(profile, ctx.current_plan, ctx.recent_sessions)
         profile_text = render_profile(profile)
+        # A test person is asked only held-out cores (request_space): no test request
+        # text can occur in train or validation.
+        held = person_split(profile) == "test"
         items: list[tuple[str, str, str, str]] = []  # type, topic, request, body
         for _ in range(mix.get("plan_creation", 0)):
-            request = rng.choice(CREATE_REQUESTS[profile.goal])
+            request = compose("plan_creation", profile.goal, rng, held=held).text
             items.append(("plan_creation", profile.goal, request, profile_text))
-        intents = list(UPDATE_REQUESTS)
-        rng.shuffle(intents)
+        update_intents = list(intents("plan_update"))
+        rng.shuffle(update_intents)
         for k in range(mix.get("plan_update", 0)):
-            intent = intents[k % len(intents)]
-            template = rng.choice(UPDATE_REQUESTS[intent])
-            if intent == "injury":
-                region = rng.choice(sorted(BODY_REGION_TAGS))
-                template = template.format(region=REGION_WORDS[region])
+            intent = update_intents[k % len(update_intents)]
+            request = compose("plan_update", intent, rng, held=held).text
             body = "\n\n".join(
                 [
                     profile_text,
@@ -323,16 +317,17 @@ def build_prompts(
                     render_sessions(ctx.recent_sessions),
                 ]
             )
-            items.append(("plan_update", intent, template, body))
+            items.append(("plan_update", intent, request, body))
         topics = list(COACHING_TOPICS)
         rng.shuffle(topics)
         for k in range(mix.get("coaching", 0)):
             topic = topics[k % len(topics)]
-            items.append(("coaching", topic, rng.choice(QUESTION_BANK[topic]), profile_text))
+            request = compose("coaching", topic, rng, held=held).text
+            items.append(("coaching", topic, request, profile_text))
         for _ in range(mix.get("safety", 0)):
-            level = rng.choice(sorted(SAFETY_CASES))
-            kind, text = rng.choice(SAFETY_CASES[level])
-            items.append(("safety", f"{level}:{kind}", text, profile_text))
+            level = rng.choice(intents("safety"))
+            case = compose("safety", level, rng, held=held)
+            items.append(("safety", f"{level}:{case.case}", case.text, profile_text))
 
         counters: dict[str, int] = {}
         for prompt_type, topic, request, body in items:

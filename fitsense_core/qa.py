@@ -2,13 +2,21 @@
 
 - ``validate_answers``: every answer against the plan contract (with the person's
   constraints and the restrictions the safety policy derived from the request), the
-  safety policy's rules for the answer, and — for plan updates — whether the update did
-  what was asked. Rejected answers keep every reason and never reach the dataset.
+  safety policy's rules for the answer, and checks that do not share the teacher's
+  rules: the programming-quality checks (``plan_quality``) on every plan, an update
+  judged against the intent the request was composed with (an update identical to the
+  current plan is never adherence), and the independent reply checks
+  (``reply_checks``: dismissing pain, alarm or clearance without cause, no answer).
+  Rejected answers keep every reason and never reach the dataset. Known-bad canaries
+  (``canaries``) are judged the same way to show the checks catch what they should.
 - ``statistics_report``: distributions per field and per prompt type.
-- ``anomaly_report``: robust outliers in volume, reps, rest and plan length; exact and
-  near-duplicate answers.
+- ``anomaly_report``: robust outliers in volume, reps, rest and plan length within each
+  goal and prompt type; exact and near-duplicate answers.
 - ``bias_report``: quality and safety metrics per slice with their deviation from the
-  overall value (flag > 10 %, critical > 25 %), and the slices that should exist but don't.
+  overall value (flag > 10 %, critical > 25 %, only for slices of at least
+  ``MIN_SLICE_PEOPLE`` people), and the slices that should exist but don't. It describes
+  the teacher's data; the model's own bias is measured on its evaluation outputs
+  (``student.evaluation.people_bias_report``).
 """
 
 from __future__ import annotations
@@ -24,17 +32,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from fitsense_core.coach.plans import requested_minutes, within_limits
 from fitsense_core.plan_contract import Plan, validate_plan
 from fitsense_core.plan_metrics import plan_stats, update_adherence
+from fitsense_core.plan_quality import plan_signature, quality_problems, update_problems
 from fitsense_core.prompts import PROMPT_TYPES, Prompt, context_from_json
 from fitsense_core.reference import EXPERIENCE_LEVELS, GOALS, SEXES
 from fitsense_core.replies import CoachReply
+from fitsense_core.reply_checks import reply_problems
 from fitsense_core.safety import SafetyLevel, check_response, triage
 from fitsense_core.teacher.base import TeacherAnswer
 
 FLAG_DEVIATION = 0.10
 CRITICAL_DEVIATION = 0.25
-MIN_SLICE_SIZE = 20
+MIN_SLICE_PEOPLE = 10
 EXPECTED_SLICES: dict[str, tuple[str, ...]] = {
     "prompt_type": PROMPT_TYPES,
     "goal": tuple(g.code for g in GOALS),
@@ -44,6 +55,9 @@ EXPECTED_SLICES: dict[str, tuple[str, ...]] = {
     "condition_flag": ("none", "restricted", "clearance_condition"),
 }
 CONSERVATIVE_MIN_RIR = 2
+# Update intents whose direction the plan's numbers show (injuries are judged by the
+# contract's contraindications, and like every update by "something changed").
+DIRECTED_INTENTS = ("too_easy", "poor_recovery", "less_time")
 
 
 @dataclass(frozen=True)
@@ -60,7 +74,7 @@ class ValidatedAnswer:
 
 
 def _validate_plan_answer(
-    prompt: Prompt, answer: TeacherAnswer
+    prompt: Prompt, answer: TeacherAnswer, independent: bool
 ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     profile, current, _sessions = context_from_json(prompt.context_json)
     athlete = replace(profile.athlete(), blocked_tags=frozenset(prompt.expected_blocked_tags))
@@ -86,8 +100,9 @@ def _validate_plan_answer(
                         "needs medical clearance",
                     )
                 )
-        # When clearance is needed, the policy's conservative plan overrides "make it harder".
-        if (
+        if independent:
+            problems += _programming_problems(prompt, athlete, current, result.plan)
+        elif (
             prompt.prompt_type == "plan_update"
             and current is not None
             and prompt.expected_safety_level != SafetyLevel.NEEDS_CLEARANCE
@@ -98,8 +113,42 @@ def _validate_plan_answer(
     return problems, stats
 
 
+def _programming_problems(
+    prompt: Prompt, athlete: Any, current: Plan | None, plan: Plan
+) -> list[tuple[str, str]]:
+    """The programming-quality checks, and for an update, adherence to the intent the
+    request was composed with (``prompt.topic``), not to the coach's reading of it."""
+    conservative = prompt.expected_safety_level == SafetyLevel.NEEDS_CLEARANCE
+    if prompt.prompt_type != "plan_update" or current is None:
+        return [
+            ("plan_quality", str(q))
+            for q in quality_problems(plan, athlete, conservative=conservative)
+        ]
+    problems: list[tuple[str, str]] = []
+    if plan_signature(plan) == plan_signature(current):
+        problems.append(("update_unchanged", "the update is a copy of the current plan"))
+    intents = (prompt.topic,) if prompt.topic in DIRECTED_INTENTS else ()
+    minutes = requested_minutes(prompt.request) if "less_time" in intents else None
+    judged = replace(athlete, session_length_min=minutes) if minutes else athlete
+    before = current
+    if "less_time" not in intents:
+        try:  # a plan beyond the person's limits is first brought within them
+            before = within_limits(current, athlete)
+        except ValueError:  # a person's own plan with exercises outside the catalog
+            before = current
+    problems += [
+        ("plan_quality", str(q)) for q in quality_problems(plan, judged, conservative=conservative)
+    ]
+    problems += [
+        ("update_ignored", str(q))
+        for q in update_problems(before, plan, intents, minutes, conservative=conservative)
+        if q.code != "update_unchanged"
+    ]
+    return problems
+
+
 def _validate_reply_answer(
-    prompt: Prompt, answer: TeacherAnswer
+    prompt: Prompt, answer: TeacherAnswer, independent: bool
 ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     try:
         reply = CoachReply.model_validate_json(answer.output_json or "")
@@ -117,12 +166,25 @@ def _validate_reply_answer(
         problems.append(("unsafe_reply", "an emergency answer must set refer_to_emergency"))
     if verdict.level == SafetyLevel.NEEDS_CLEARANCE and not reply.needs_medical_clearance:
         problems.append(("unsafe_reply", "a clearance answer must set needs_medical_clearance"))
+    if not independent:
+        return problems, {"answer_chars": len(reply.answer), "key_points": len(reply.key_points)}
+    problems += reply_problems(
+        request=prompt.request,
+        answer=reply.answer,
+        topic=prompt.topic,
+        profile=profile,
+        emergency_case=prompt.topic.startswith("emergency:"),
+    )
     return problems, {"answer_chars": len(reply.answer), "key_points": len(reply.key_points)}
 
 
 def validate_answers(
-    prompts: Sequence[Prompt], answers: Sequence[TeacherAnswer]
+    prompts: Sequence[Prompt], answers: Sequence[TeacherAnswer], *, independent: bool = True
 ) -> list[ValidatedAnswer]:
+    """Every prompt's answer judged (see the module docstring). ``independent=False``:
+    without the checks that do not share the teacher's rules (programming quality,
+    composed-intent adherence, unchanged updates, reply checks), as golden set g2's
+    references were judged when it was built."""
     by_id = {a.prompt_id: a for a in answers}
     out = []
     for prompt in prompts:
@@ -132,9 +194,9 @@ def validate_answers(
         if answer.status != "ok" or answer.output_json is None:
             problems, stats = [("teacher_failed", answer.error or "no output")], {}
         elif prompt.output_type == "plan":
-            problems, stats = _validate_plan_answer(prompt, answer)
+            problems, stats = _validate_plan_answer(prompt, answer, independent)
         else:
-            problems, stats = _validate_reply_answer(prompt, answer)
+            problems, stats = _validate_reply_answer(prompt, answer, independent)
         out.append(
             ValidatedAnswer(
                 prompt, answer, tuple(p for _, p in problems), tuple(c for c, _ in problems), stats
@@ -200,7 +262,8 @@ def statistics_report(validated: Sequence[ValidatedAnswer]) -> dict[str, Any]:
     }
 
 
-def _shingles(text: str, k: int = 5) -> set[str]:
+def shingles(text: str, k: int = 5) -> set[str]:
+    """The text's word k-grams (lower case), for near-duplicate comparison."""
     words = re.findall(r"[a-z0-9]+", text.lower())
     return {" ".join(words[i : i + k]) for i in range(max(1, len(words) - k + 1))}
 
@@ -213,11 +276,13 @@ def anomaly_report(
     z_threshold: float = 3.5,
     near_duplicate_jaccard: float = 0.9,
 ) -> dict[str, Any]:
-    """Robust z-score outliers (median/MAD) per prompt type, and duplicate answers.
-    Near-duplicates are searched pairwise within a topic, on at most the first
-    NEAR_DUPLICATE_SAMPLE replies of it (by prompt id) to keep the cost bounded."""
+    """Robust z-score outliers (median/MAD) within each prompt type and goal (an
+    endurance plan's 15 reps are ordinary for endurance, not an outlier among all plans),
+    and duplicate answers. Near-duplicates are searched pairwise within a topic, on at
+    most the first NEAR_DUPLICATE_SAMPLE replies of it (by prompt id) to keep the cost
+    bounded; the dataset drops them (``distill.deduplicate``), this counts them."""
     outliers = []
-    groups: dict[tuple[str, str], list[tuple[float, ValidatedAnswer]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[tuple[float, ValidatedAnswer]]] = defaultdict(list)
     for v in validated:
         for key in (
             "weekly_hard_sets",
@@ -228,8 +293,9 @@ def anomaly_report(
         ):
             value = v.stats.get(key)
             if isinstance(value, int | float):
-                groups[(v.prompt.prompt_type, key)].append((float(value), v))
-    for (prompt_type, key), items in sorted(groups.items()):
+                goal = v.prompt.slices.get("goal", "")
+                groups[(v.prompt.prompt_type, goal, key)].append((float(value), v))
+    for (prompt_type, goal, key), items in sorted(groups.items()):
         values = [x for x, _ in items]
         center = median(values)
         mad = median(abs(x - center) for x in values)
@@ -242,6 +308,7 @@ def anomaly_report(
                     {
                         "prompt_id": v.prompt.prompt_id,
                         "prompt_type": prompt_type,
+                        "goal": goal,
                         "field": key,
                         "value": value,
                         "median": center,
@@ -257,7 +324,7 @@ def anomaly_report(
         digest = hashlib.sha256(v.answer.output_json.encode()).hexdigest()
         exact[digest].append(v.prompt.prompt_id)
         if v.prompt.output_type == "reply":
-            texts[v.prompt.topic].append((v.prompt.prompt_id, _shingles(v.answer.output_json)))
+            texts[v.prompt.topic].append((v.prompt.prompt_id, shingles(v.answer.output_json)))
     duplicate_groups = [ids for ids in exact.values() if len(ids) > 1]
     near = []
     for topic, all_items in texts.items():
@@ -273,6 +340,8 @@ def anomaly_report(
     return {
         "outliers": outliers,
         "outlier_count": len(outliers),
+        "outliers_by_field": dict(Counter(o["field"] for o in outliers).most_common()),
+        "grouped_by": ["prompt_type", "goal"],
         "exact_duplicate_groups": len(duplicate_groups),
         "exact_duplicate_share": round(duplicated / answered, 4) if answered else 0.0,
         "near_duplicate_pairs": len(near),
@@ -308,16 +377,18 @@ def bias_report(validated: Sequence[ValidatedAnswer]) -> dict[str, Any]:
         for value, items in sorted(groups.items()):
             present[dimension].add(value)
             m = metrics(items)
-            entry: dict[str, Any] = {"n": len(items), "metrics": {}}
+            people = len({v.prompt.user_id for v in items})
+            enough = people >= MIN_SLICE_PEOPLE
+            entry: dict[str, Any] = {"n": len(items), "people": people, "metrics": {}}
             for name, val in m.items():
                 base = overall[name]
                 if val != val or base != base:  # NaN: no safety prompts in this slice
                     continue
                 deviation = (val - base) / base if base else 0.0
                 severity = "ok"
-                if len(items) >= MIN_SLICE_SIZE and abs(deviation) > CRITICAL_DEVIATION:
+                if enough and abs(deviation) > CRITICAL_DEVIATION:
                     severity = "critical"
-                elif len(items) >= MIN_SLICE_SIZE and abs(deviation) > FLAG_DEVIATION:
+                elif enough and abs(deviation) > FLAG_DEVIATION:
                     severity = "flag"
                 entry["metrics"][name] = {
                     "value": round(val, 4),
@@ -334,9 +405,10 @@ def bias_report(validated: Sequence[ValidatedAnswer]) -> dict[str, Any]:
                             "deviation": round(deviation, 4),
                             "severity": severity,
                             "n": len(items),
+                            "people": people,
                         }
                     )
-            entry["small"] = len(items) < MIN_SLICE_SIZE
+            entry["small"] = not enough
             slices[f"{dimension}={value}"] = entry
     missing = {d: sorted(set(expected) - present[d]) for d, expected in EXPECTED_SLICES.items()}
     missing = {d: m for d, m in missing.items() if m}
@@ -350,7 +422,7 @@ def bias_report(validated: Sequence[ValidatedAnswer]) -> dict[str, Any]:
         "thresholds": {
             "flag": FLAG_DEVIATION,
             "critical": CRITICAL_DEVIATION,
-            "min_slice_size": MIN_SLICE_SIZE,
+            "min_slice_people": MIN_SLICE_PEOPLE,
         },
     }
 

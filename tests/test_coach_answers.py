@@ -8,12 +8,12 @@ import pytest
 
 from fitsense_core.coach.answers import answer_question
 from fitsense_core.coach.knowledge import DOUBLE_PROGRESSION_REPS, UNDULATING_REPS
-from fitsense_core.coach.questions import QUESTION_BANK
 from fitsense_core.coach.topics import classify_topic, exercise_mentioned_in, topic_evidence
 from fitsense_core.profile import Injury, RecentSignals, UserProfile
 from fitsense_core.programming import GOAL_REP_RANGES, eligible_exercises, safe_alternative
 from fitsense_core.reference import Exercise, exercise_catalog, exercises_by_slug
 from fitsense_core.replies import COACHING_TOPICS, CoachReply
+from fitsense_core.request_space import COACHING_CORES as QUESTION_BANK
 from fitsense_core.safety import (
     CLEARANCE_NOTE,
     EMERGENCY_MESSAGE,

@@ -80,10 +80,12 @@ DATASET_CHECKS = {
     ("prompts", "prompts_cover_every_person", True),
     ("teacher_outputs", "teacher_failure_rate", False),
     ("teacher_output_validation", "validation_pass_rate", True),
+    ("teacher_output_validation", "canaries_caught", True),
     ("qa_anomalies", "few_anomalies", False),
     ("qa_bias_slices", "no_critical_bias", True),
     ("distillation_dataset", "distillation_dataset_integrity", True),
     ("student_training_set", "student_training_set_fit", True),
+    ("distillation_dataset", "distillation_dataset_duplicates", True),
     ("model_version", "promotion_gate", True),
     ("golden_eval_set", "golden_eval_set_valid", True),
     ("triage_model", "triage_recall_target", True),
@@ -313,9 +315,22 @@ def test_dataset_job_builds_the_dataset_with_the_offline_teacher(
     # Emergencies are withheld from train and val (the policy answers them), and counted.
     withheld = dataset["withheld_emergencies"].value
     assert withheld > 0
-    assert dataset["dagster/row_count"].value + withheld >= 0.95 * 25 * 6
     store = ArtifactStore(str(tmp_path))
     manifest = store.read_json("datasets", "distillation", "full", "manifest.json")
+    # Every prompt is in the dataset unless rejected or dropped as a duplicate.
+    dropped = manifest["dropped"]
+    duplicates = dropped["duplicates"]["candidates"] - dropped["duplicates"]["kept"]
+    assert (
+        manifest["records"]
+        + manifest["withheld"]["count"]
+        + manifest["rejected"]
+        + duplicates
+        + dropped["test_requests_seen_in_train"]
+        >= 25 * 6
+    )
+    assert manifest["rejected"] <= 0.05 * 25 * 6
+    canaries = store.read_json("reports", "full", "canaries.json")
+    assert canaries["planted"] > 0 and canaries["recall"] == 1.0
     assert manifest["records"] == dataset["dagster/row_count"].value
     assert manifest["withheld"]["count"] == withheld
     for split in ("train", "val"):
@@ -333,3 +348,4 @@ def test_dataset_job_builds_the_dataset_with_the_offline_teacher(
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
     }
     assert evaluations["validation_pass_rate"] and evaluations["distillation_dataset_integrity"]
+    assert evaluations["canaries_caught"] and evaluations["distillation_dataset_duplicates"]

@@ -48,7 +48,7 @@ def population() -> tuple[list[dict[str, Any]], Codebook]:
     prompts = build_prompts("gate", user_contexts(*generate_run(config)))
     report = run_teacher(prompts, OfflineTeacher())
     accepted = [v for v in validate_answers(prompts, report.answers) if v.accepted]
-    records = [json.loads(r.to_json()) for r in build_records(accepted, seed=13)]
+    records = [json.loads(r.to_json()) for r in build_records(accepted)]
     for r in records:
         if r["metadata"]["prompt_type"] == "plan_update" and r["metadata"]["topic"] in (
             "too_easy",

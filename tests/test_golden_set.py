@@ -65,9 +65,7 @@ def training_split() -> list[dict]:
     answered = {a.prompt_id for a in answers}
     prompts = [p for p in prompts if p.prompt_id in answered]
     accepted = [v for v in validate_answers(prompts, answers) if v.accepted]
-    train = [
-        json.loads(r.to_json()) for r in build_records(accepted, seed=13) if r.split == "train"
-    ]
+    train = [json.loads(r.to_json()) for r in build_records(accepted) if r.split == "train"]
     assert train
     return train
 

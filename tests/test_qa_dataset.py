@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from fitsense_core.artifacts import ArtifactStore
-from fitsense_core.distill import SPLITS, assign_splits, build_records, read_split, write_dataset
+from fitsense_core.distill import SPLITS, build_records, read_split, write_dataset
 from fitsense_core.plan_contract import Plan
-from fitsense_core.prompts import PROMPT_TYPES, Prompt, build_prompts
+from fitsense_core.prompts import PROMPT_TYPES, Prompt, build_prompts, context_from_json
 from fitsense_core.qa import (
     anomaly_report,
     bias_report,
@@ -22,6 +22,7 @@ from fitsense_core.qa import (
     validation_report,
 )
 from fitsense_core.replies import CoachReply
+from fitsense_core.request_space import person_split
 from fitsense_core.synthetic import TableSet
 from fitsense_core.synthetic.context import user_contexts
 from fitsense_core.teacher import TeacherAnswer, run_teacher
@@ -97,14 +98,13 @@ def test_planted_bad_outputs_are_rejected_and_kept_out_of_the_dataset(
 
     accepted = [v for v in validated if v.accepted]
     store = ArtifactStore(str(tmp_path))
-    records = build_records(accepted, seed=13)
+    records = build_records(accepted)
     manifest = write_dataset(
         store,
         "test-small",
         records,
         teachers={"offline": len(records)},
         rejected=report["rejected"],
-        seed=13,
     )
     ids = {r["id"] for split in SPLITS for r in read_split(store, "test-small", split)}
     assert ids == {v.prompt.prompt_id for v in accepted}
@@ -177,25 +177,27 @@ def test_bias_report_flags_a_slice_and_missing_slices(
     assert clean["overall"]["acceptance_rate"] >= 0.95
 
 
-def test_splits_are_user_grouped_and_stratified() -> None:
-    users = {
-        f"u{i}": Counter({"plan_creation": 1, "plan_update": 2, "coaching": 2, "safety": 1})
-        for i in range(500)
-    }
-    splits = assign_splits(users, seed=3)
-    assert assign_splits(users, seed=3) == splits
-    counts = Counter(splits.values())
+def test_splits_follow_the_profile_not_the_id(prompts: list[Prompt]) -> None:
+    profiles = {p.user_id: context_from_json(p.context_json)[0] for p in prompts}
+    for profile in profiles.values():
+        renamed = replace(profile, user_id="someone-else", weight_kg=(profile.weight_kg or 70) + 3)
+        assert person_split(renamed) == person_split(profile)
+    shares = Counter(
+        person_split(replace(p, age=18 + i % 60, height_cm=150 + i / 10))
+        for i, p in enumerate([*profiles.values()] * 100)
+    )
+    total = sum(shares.values())
     for split, share in SPLITS.items():
-        assert abs(counts[split] / 500 - share) < 0.02
+        assert abs(shares[split] / total - share) < 0.03
 
 
 def test_dataset_records_are_chat_format(
     prompts: list[Prompt], answers: list[TeacherAnswer], tmp_path: Path
 ) -> None:
     validated = [v for v in validate_answers(prompts, answers) if v.accepted]
-    records = build_records(validated, seed=13)
+    records = build_records(validated)
     store = ArtifactStore(str(tmp_path))
-    manifest = write_dataset(store, "r", records, teachers={}, rejected=0, seed=13)
+    manifest = write_dataset(store, "r", records, teachers={}, rejected=0)
     train = read_split(store, "r", "train")
     assert [m["role"] for m in train[0]["messages"]] == ["system", "user", "assistant"]
     for record in train:
@@ -207,9 +209,8 @@ def test_dataset_records_are_chat_format(
     again = write_dataset(
         ArtifactStore(str(tmp_path / "b")),
         "r",
-        build_records(validated, 13),
+        build_records(validated),
         teachers={},
         rejected=0,
-        seed=13,
     )
     assert again["content_sha256"] == manifest["content_sha256"]

@@ -113,7 +113,7 @@ def test_training_asset_stores_and_shows_the_curves(
     teacher = OfflineTeacher()
     answers = [offline_answer(p, teacher) for p in prompts]
     accepted = [v for v in validate_answers(prompts, answers) if v.accepted]
-    write_dataset(store, run_id, build_records(accepted, 13), teachers={}, rejected=0, seed=13)
+    write_dataset(store, run_id, build_records(accepted), teachers={}, rejected=0)
     base = prepare_base_model("", tmp_path / "base-cache")
     store.upload_dir(base.path, *layout.base_model(base.digest))
     store.write_json(

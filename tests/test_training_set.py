@@ -72,7 +72,7 @@ def records() -> dict[str, list[dict[str, Any]]]:
     teacher = OfflineTeacher()
     answers = [offline_answer(p, teacher) for p in prompts]
     accepted = [v for v in validate_answers(prompts, answers) if v.accepted]
-    kept, _withheld = withhold_policy_answers(build_records(accepted, 13))
+    kept, _withheld = withhold_policy_answers(build_records(accepted))
     by_split: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
     for r in kept:
         by_split[r.split].append(json.loads(r.to_json()))
@@ -149,7 +149,7 @@ def test_emergencies_are_withheld_from_train_and_val_and_counted(records) -> Non
     prompts = build_prompts("em", user_contexts(*generate_run(config)))
     answers = [offline_answer(p) for p in prompts]
     accepted = [v for v in validate_answers(prompts, answers) if v.accepted]
-    every = build_records(accepted, 13)
+    every = build_records(accepted)
     kept, withheld = withhold_policy_answers(every)
     emergencies = [r for r in every if r.metadata["expected_safety_level"] == "emergency"]
     learned = [r for r in emergencies if r.split in LEARNED_SPLITS]
@@ -302,7 +302,7 @@ def _pipeline_store(root: Path, records, tokenizer_dir: Path) -> ArtifactStore:
         for split, rs in records.items()
         for r in rs
     ]
-    write_dataset(store, RUN, rows, teachers={}, rejected=0, seed=13)
+    write_dataset(store, RUN, rows, teachers={}, rejected=0)
     digest = "c" * 64
     store.upload_dir(tokenizer_dir, *layout.base_model(digest))
     store.write_json(
@@ -444,7 +444,12 @@ def _version_store(root: Path) -> tuple[ArtifactStore, str]:
         *layout.base_model_of_run(RUN),
     )
     store.write_json(
-        {"content_sha256": "d" * 64, "split_seed": 13, "records": 9, "withheld": {"count": 2}},
+        {
+            "content_sha256": "d" * 64,
+            "split_rule": "profile hash",
+            "records": 9,
+            "withheld": {"count": 2},
+        },
         *layout.distillation_manifest(RUN),
     )
     store.write_json(
@@ -486,7 +491,8 @@ def test_the_version_manifest_is_complete_with_relative_uris(tmp_path: Path) -> 
     store, version = _version_store(tmp_path)
     manifest = version_manifest(store, RUN, version, commit="abc")
     assert manifest["training_key"] == "k" * 16
-    assert manifest["seeds"] == {"training": 42, "split": 13, "evaluation": 7}
+    assert manifest["seeds"] == {"training": 42, "evaluation": 7}
+    assert manifest["split_rule"] == "profile hash"
     assert manifest["evaluation"]["sample_size"] == 24
     assert manifest["training_set"]["dropped"]["count"] == 1
     assert manifest["dataset"]["withheld"] == {"count": 2}
@@ -559,7 +565,7 @@ def test_the_dataset_check_refuses_an_emergency_in_train(tmp_path: Path, records
         for split, rs in planted.items()
         for r in rs
     ]
-    write_dataset(store, RUN, rows, teachers={}, rejected=0, seed=13)
+    write_dataset(store, RUN, rows, teachers={}, rejected=0)
     validated = pd.DataFrame({"prompt_id": [r.id for r in rows], "accepted": [True] * len(rows)})
     store.write_tables(
         TableSet({"validated": validated}, {"run_id": RUN}), *layout.validation_tables(RUN)

@@ -17,6 +17,7 @@ TOPIC_CUES: dict[str, tuple[tuple[str, int], ...]] = {
         (r"plateau\w*", 2),
         (r"stall\w*", 2),
         (r"stuck", 2),
+        (r"(has|have|had)( ?n[o']?t|nt) (moved|budged|gone up)|not moving", 2),
         (r"add(ing)? (weight|load|reps)", 2),
         (r"increas\w* (the )?(weight|load|reps)", 2),
         (r"heav(y|ier)", 2),

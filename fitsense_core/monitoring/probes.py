@@ -56,7 +56,7 @@ def probe_records(count: int = 8) -> tuple[dict[str, Any], ...]:
     prompts = build_prompts(PROBE_RUN_ID, user_contexts(*generate_run(config)))
     report = run_teacher(prompts, OfflineTeacher())
     accepted = [v for v in validate_answers(prompts, report.answers) if v.accepted]
-    records = [json.loads(r.to_json()) for r in build_records(accepted, seed=13)]
+    records = [json.loads(r.to_json()) for r in build_records(accepted)]
     return tuple(select_records(records, count, seed=PROBE_SEED))
 
 

@@ -833,6 +833,89 @@ def slice_report(
     }
 
 
+MIN_BIAS_PEOPLE = 10
+
+
+def _person_means(rows: Sequence[dict[str, Any]], key: str) -> list[float]:
+    """One value per person: the mean of ``key`` over that person's rows."""
+    per: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if r.get(key) is not None:
+            per[str(r.get("user_id"))].append(float(r[key]))
+    return [statistics.fmean(v) for _, v in sorted(per.items())]
+
+
+def people_bias_report(
+    rows: Sequence[dict[str, Any]],
+    *,
+    metrics: Sequence[str] = SLICE_METRICS,
+    dimensions: Sequence[str] = SLICE_DIMENSIONS,
+    min_people: int = MIN_BIAS_PEOPLE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> dict[str, Any]:
+    """The model's outcomes per slice of people against everyone else, on its own
+    evaluation rows. Sizes count people, not prompts: a slice (and the rest) needs
+    ``min_people`` people with a value. Each metric is averaged per person first and the
+    bootstrap resamples people, so one person's many prompts count once. A slice
+    **differs** when its interval and the rest's interval do not overlap. ``explanation``
+    says why nothing differs when nothing does."""
+    slices: dict[str, Any] = {}
+    differs: list[dict[str, Any]] = []
+    small: list[str] = []
+    for dim in dimensions:
+        values = sorted({str(r.get(dim)) for r in rows})
+        for value in values:
+            inside = [r for r in rows if str(r.get(dim)) == value]
+            rest = [r for r in rows if str(r.get(dim)) != value]
+            entry: dict[str, Any] = {"people": len({r.get("user_id") for r in inside})}
+            for key in metrics:
+                a, b = _person_means(inside, key), _person_means(rest, key)
+                if len(a) < min_people or len(b) < min_people:
+                    if a:
+                        entry[key] = {"people": len(a), "status": TOO_SMALL}
+                    continue
+                ci_a = bootstrap_ci(a, resamples=resamples, seed=seed)
+                ci_b = bootstrap_ci(b, resamples=resamples, seed=seed)
+                if ci_a is None or ci_b is None:
+                    continue
+                apart = ci_a[1] < ci_b[0] or ci_a[0] > ci_b[1]
+                entry[key] = {
+                    "value": round(statistics.fmean(a), 4),
+                    "ci": list(ci_a),
+                    "rest": round(statistics.fmean(b), 4),
+                    "rest_ci": list(ci_b),
+                    "people": len(a),
+                    "differs": apart,
+                }
+                if apart:
+                    differs.append({"slice": f"{dim}={value}", "metric": key, **entry[key]})
+            if entry["people"] < min_people:
+                small.append(f"{dim}={value}")
+            slices[f"{dim}={value}"] = entry
+    compared = sum(
+        1 for e in slices.values() for v in e.values() if isinstance(v, dict) and "differs" in v
+    )
+    explanation = None
+    if not differs:
+        explanation = (
+            f"no slice's interval lies outside the rest's in {compared} comparisons of "
+            f"slices with {min_people}+ people"
+            + (f"; too few people to compare: {', '.join(small)}" if small else "")
+        )
+    return {
+        "people": len({r.get("user_id") for r in rows}),
+        "slices": slices,
+        "differs": differs,
+        "comparisons": compared,
+        "too_small": small,
+        "explanation": explanation,
+        "method": f"per-person means; percentile bootstrap over people, {resamples} "
+        f"resamples; a slice differs when its {CONFIDENCE:.0%} interval and the rest's "
+        f"do not overlap; slices and rests of at least {min_people} people",
+    }
+
+
 # --- the gate --------------------------------------------------------------------------------
 
 

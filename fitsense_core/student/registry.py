@@ -234,9 +234,9 @@ def version_manifest(
         "code_version": pointer.get("code_version"),
         "seeds": {
             "training": pointer["training_config"].get("seed"),
-            "split": dataset.get("split_seed"),
             "evaluation": report.get("config", {}).get("seed"),
         },
+        "split_rule": dataset.get("split_rule"),
         "dataset": {
             "run_id": run_id,
             "sha256": dataset["content_sha256"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -19,6 +20,13 @@ def validate_run_id(run_id: str) -> str:
             "starting with a letter or digit"
         )
     return run_id
+
+
+def run_seed(seed: int, run_id: str) -> int:
+    """A run's own seed, from the configured seed and the run id: every run draws new
+    people. Below 2**60, so it never meets the golden set's seeds (top bit of 64 set)."""
+    digest = hashlib.sha256(f"fitsense/run-people/{seed}/{run_id}".encode()).hexdigest()
+    return int(digest[:15], 16)
 
 
 @dataclass(frozen=True)

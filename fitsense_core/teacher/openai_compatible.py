@@ -16,7 +16,7 @@ from typing import Any
 
 import instructor
 import openai
-from instructor.core.exceptions import InstructorRetryException
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel
 
 from fitsense_core.plan_contract import Plan
@@ -144,6 +144,12 @@ class OpenAICompatibleTeacher:
                 raise classify(cause) from exc
             raise TeacherFailure(
                 f"invalid output after {exc.n_attempts} attempt(s): {_short(cause or exc)}",
+                retryable=False,
+            ) from exc
+        except IncompleteOutputException as exc:
+            # An answer cut at max_tokens is invalid output, recorded like any other.
+            raise TeacherFailure(
+                f"invalid output: cut at {MAX_TOKENS[prompt.output_type]} tokens",
                 retryable=False,
             ) from exc
         except openai.OpenAIError as exc:

@@ -4,7 +4,6 @@ from collections import Counter
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
 from fitsense_assets.automation import REFRESH_WHEN_INPUTS_CHANGE
 from fitsense_assets.defs.teacher.assets import prompts, teacher_outputs
@@ -13,12 +12,8 @@ from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_assets.stages import read_answers, read_prompts, read_validation
 from fitsense_core import layout
-from fitsense_core.distill import build_records, withhold_policy_answers, write_dataset
+from fitsense_core.distill import dataset_records, withhold_policy_answers, write_dataset
 from fitsense_core.qa import ValidatedAnswer
-
-
-class DistillationConfig(dg.Config):
-    split_seed: int = Field(default=13, description="Seed of the user-grouped split order.")
 
 
 def accepted_answers(store, run_id: str) -> tuple[list[ValidatedAnswer], int]:
@@ -41,19 +36,20 @@ def accepted_answers(store, run_id: str) -> tuple[list[ValidatedAnswer], int]:
     deps=[prompts, teacher_outputs, "teacher_output_validation", "qa_bias_slices"],
     automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
     description="Chat-format SFT records (system, user, assistant) with metadata and slice "
-    "tags; train/val/test grouped by user and stratified by prompt type, emergencies withheld "
-    "from train and val (the policy answers them); manifest with counts, what was withheld, "
-    "hashes, source run and teacher.",
+    "tags; exact and near-duplicate targets dropped before the split; train/val/test "
+    "grouped by person by a stable hash of the profile (test people were asked only "
+    "held-out requests); emergencies withheld from train and val (the policy answers them); "
+    "manifest with counts, what was dropped and withheld, hashes, source run and teacher.",
 )
 def distillation_dataset(
     context: dg.AssetExecutionContext,
-    config: DistillationConfig,
     artifact_store: ArtifactStoreResource,
 ) -> dg.MaterializeResult:
     store = artifact_store.store()
     run_id = context.partition_key
     accepted, rejected = accepted_answers(store, run_id)
-    records, withheld = withhold_policy_answers(build_records(accepted, config.split_seed))
+    deduplicated, dropped = dataset_records(accepted)
+    records, withheld = withhold_policy_answers(deduplicated)
     teachers = dict(
         Counter(f"{v.answer.provider}/{v.answer.model}/{v.answer.source}" for v in accepted)
     )
@@ -63,7 +59,7 @@ def distillation_dataset(
         records,
         teachers=teachers,
         rejected=rejected,
-        seed=config.split_seed,
+        dropped=dropped,
         withheld=withheld,
     )
     counts = pd.DataFrame(manifest["counts_by_split_and_type"]).T.reset_index(names="split")
@@ -73,6 +69,10 @@ def distillation_dataset(
             "dagster/row_count": manifest["records"],
             "rejected": rejected,
             "withheld_emergencies": withheld["count"],
+            "duplicates_dropped": dropped["duplicates"]["candidates"]
+            - dropped["duplicates"]["kept"],
+            "duplicate_share": dropped["duplicates"]["duplicate_share"],
+            "test_requests_seen_in_train": dropped["test_requests_seen_in_train"],
             "content_sha256": manifest["content_sha256"],
             "users_by_split": dg.MetadataValue.json(manifest["users_by_split"]),
             "teachers": dg.MetadataValue.json(teachers),

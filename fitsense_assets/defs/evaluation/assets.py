@@ -167,6 +167,7 @@ def student_evaluation(
         gate_table,
         generations_cache_key,
         metrics_table,
+        people_bias_report,
         promotion_gate,
         run_random_valid,
         run_system,
@@ -284,6 +285,7 @@ def student_evaluation(
         if any(r["system"] == name for r in rows)
     }
     bias = slice_report([r for r in rows if r["system"] == "student"])
+    bias_by_people = people_bias_report([r for r in rows if r["system"] == "student"])
     gate = promotion_gate(rows, champion_absent=absent.get("champion", "no version serves"))
     report = {
         "run_id": run_id,
@@ -296,6 +298,7 @@ def student_evaluation(
         "models": files,
         "summary": summary,
         "bias": bias,
+        "bias_by_people": bias_by_people,
         "gate": gate,
         "deterministic_by_construction": DETERMINISTIC_BY_CONSTRUCTION,
         "rows": rows,
@@ -339,6 +342,10 @@ def student_evaluation(
                 {k: v for k, v in summary["student"].items() if not isinstance(v, dict)}
             ),
             "bias_flags": len(bias["flags"]),
+            "slices_that_differ": dg.MetadataValue.json(
+                [f"{d['slice']} {d['metric']}" for d in bias_by_people["differs"]]
+                or bias_by_people["explanation"]
+            ),
             "report": dg.MetadataValue.path(uri),
         }
     )

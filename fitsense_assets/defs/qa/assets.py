@@ -1,7 +1,9 @@
 """QA of the teacher's answers: post-validation, statistics, anomalies and bias slices.
 
 One step computes all four (they share the validation pass) and materializes four
-assets, each with a JSON report in the artifact store and a markdown summary here.
+assets, each with a JSON report in the artifact store and a markdown summary here. The
+validation also judges known-bad canaries planted for this run (``canaries``): their
+recall is reported (``reports/<run>/canaries.json``) and checked (``canaries_caught``).
 """
 
 import json
@@ -16,6 +18,7 @@ from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import ArtifactStoreResource
 from fitsense_assets.stages import read_answers, read_prompts
 from fitsense_core import layout
+from fitsense_core.canaries import canary_report, judge_canaries, plant_canaries
 from fitsense_core.qa import (
     anomaly_report,
     bias_report,
@@ -43,7 +46,9 @@ def _md_counts(title: str, counts: dict) -> str:
             deps=[prompts, teacher_outputs],
             automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
             description="Every answer checked against the plan contract, the person's "
-            "constraints, the safety policy and the request; rejects with reasons.",
+            "constraints, the safety policy, the programming-quality checks, the request's "
+            "intent and the independent reply checks; rejects with reasons; known-bad "
+            "canaries judged alongside, their recall in canaries.json.",
         ),
         dg.AssetSpec(
             "qa_statistics",
@@ -57,23 +62,28 @@ def _md_counts(title: str, counts: dict) -> str:
             kinds={"python", "json"},
             deps=[prompts, teacher_outputs],
             automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
-            description="Outliers in volume, reps, rest and plan length; duplicate "
-            "and near-duplicate answers.",
+            description="Outliers in volume, reps, rest and plan length within each goal "
+            "and prompt type; duplicate and near-duplicate answers.",
         ),
         dg.AssetSpec(
             "qa_bias_slices",
             kinds={"python", "json"},
             deps=[prompts, teacher_outputs],
             automation_condition=REFRESH_WHEN_INPUTS_CHANGE,
-            description="Quality and safety per slice against overall (flag > 10 %, "
-            "critical > 25 %) and slices missing from the data.",
+            description="Quality and safety of the teacher's answers per slice against "
+            "overall (flag > 10 %, critical > 25 %, slices of 10+ people) and slices "
+            "missing from the data.",
         ),
     ],
 )
 def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreResource):
     store = artifact_store.store()
     run_id = context.partition_key
-    validated = validate_answers(read_prompts(store, run_id), read_answers(store, run_id))
+    batch, answers = read_prompts(store, run_id), read_answers(store, run_id)
+    validated = validate_answers(batch, answers)
+    canaries = plant_canaries(run_id, batch, answers)
+    canary = canary_report(canaries, judge_canaries(canaries))
+    store.write_json(canary, *layout.qa_report(run_id, "canaries"))
     table = pd.DataFrame(
         [
             {
@@ -114,6 +124,10 @@ def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreR
             "accepted": validation["accepted"],
             "rejected": validation["rejected"],
             "pass_rate": validation["pass_rate"],
+            "canary_recall": canary["recall"] if canary["recall"] is not None else "none planted",
+            "canaries": dg.MetadataValue.json(
+                {k: f"{v['caught']}/{v['planted']}" for k, v in canary["by_kind"].items()}
+            ),
             "rejections_by_reason": dg.MetadataValue.md(
                 _md_counts("Rejections by reason", validation["rejections_by_reason"])
             ),
@@ -140,6 +154,7 @@ def qa_reports(context: dg.AssetExecutionContext, artifact_store: ArtifactStoreR
         asset_key="qa_anomalies",
         metadata={
             "outliers": anomalies["outlier_count"],
+            "outliers_by_field": dg.MetadataValue.json(anomalies["outliers_by_field"]),
             "exact_duplicate_share": anomalies["exact_duplicate_share"],
             "near_duplicate_pairs": anomalies["near_duplicate_pairs"],
             "outlier_examples": dg.MetadataValue.md(

@@ -1,4 +1,5 @@
-"""Blocking QA checks: the dataset is not built when validation or bias fails."""
+"""Blocking QA checks: the dataset is not built when validation, the canaries or bias
+fail."""
 
 import dagster as dg
 
@@ -31,6 +32,40 @@ def validation_pass_rate(
         metadata={
             "pass_rate": report["pass_rate"],
             "rejections_by_reason": dg.MetadataValue.json(report["rejections_by_reason"]),
+        },
+    )
+
+
+def canaries_all_caught(report: dict) -> bool:
+    """At least one canary was planted and every one was rejected."""
+    return report["planted"] > 0 and report["caught"] == report["planted"]
+
+
+@dg.asset_check(
+    asset="teacher_output_validation",
+    blocking=True,
+    description="Every known-bad canary planted in this run's QA is rejected (100 % "
+    "recall), and at least one was planted.",
+)
+def canaries_caught(
+    context: dg.AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
+) -> dg.AssetCheckResult:
+    report = _report(artifact_store, context.partition_key, "canaries")
+    missed = [f"{m['kind']} on {m['prompt_request']!r}" for m in report["missed"]]
+    return dg.AssetCheckResult(
+        passed=canaries_all_caught(report),
+        description=(
+            f"{report['caught']} of {report['planted']} canaries rejected"
+            + (f"; missed: {'; '.join(missed[:5])}" if missed else "")
+            + (
+                f"; no prompt suited: {', '.join(report['not_planted'])}"
+                if report["not_planted"]
+                else ""
+            )
+        ),
+        metadata={
+            "recall": report["recall"] if report["recall"] is not None else 0.0,
+            "by_kind": dg.MetadataValue.json(report["by_kind"]),
         },
     )
 

@@ -31,6 +31,7 @@ from fitsense_core.synthetic import (
     generate_users,
     generate_workouts,
 )
+from fitsense_core.synthetic.config import run_seed
 from fitsense_core.synthetic.load import load_run
 
 GROUP = "synthetic"
@@ -103,7 +104,16 @@ def exercise_catalog(
 
 class SyntheticUsersConfig(dg.Config):
     n_users: int = Field(default=200, description="How many people to generate (1-100,000).")
-    seed: int = Field(default=42, description="Random seed: same seed and settings, same data.")
+    seed: int = Field(
+        default=42,
+        description="Random seed: same seed, run id and settings, same data. The people "
+        "are drawn from a seed derived from this and the run id (fresh_people_per_run).",
+    )
+    fresh_people_per_run: bool = Field(
+        default=True,
+        description="Draw the people from a seed derived from the seed and the run id, so "
+        "every run trains on new people; false: the seed alone (a rerun repeats people).",
+    )
     history_days: int = Field(default=90, description="Days of training history per person.")
     history_end: str = Field(
         default="", description="Last day of the history (YYYY-MM-DD). Empty: today (UTC)."
@@ -114,7 +124,7 @@ class SyntheticUsersConfig(dg.Config):
         return SyntheticConfig(
             run_id=run_id,
             n_users=self.n_users,
-            seed=self.seed,
+            seed=run_seed(self.seed, run_id) if self.fresh_people_per_run else self.seed,
             history_days=self.history_days,
             history_end=end,
         )
