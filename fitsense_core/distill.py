@@ -107,8 +107,9 @@ def deduplicate(
     }
 
 
-def build_records(accepted: Sequence[ValidatedAnswer]) -> list[DatasetRecord]:
-    """One chat record per answer, in the split of the person it is for."""
+def person_splits(accepted: Sequence[ValidatedAnswer]) -> dict[str, str]:
+    """Each person's split, by the stable hash of their profile: decided over all accepted
+    answers, before anything is dropped, so dropping a record never moves a person."""
     splits: dict[str, str] = {}
     for v in accepted:
         if v.prompt.user_id not in splits:
@@ -120,6 +121,15 @@ def build_records(accepted: Sequence[ValidatedAnswer]) -> list[DatasetRecord]:
         train = sorted(u for u, s in splits.items() if s == "train")
         if len(train) > 1:
             splits[train[0]] = "val"
+    return splits
+
+
+def build_records(
+    accepted: Sequence[ValidatedAnswer], splits: dict[str, str] | None = None
+) -> list[DatasetRecord]:
+    """One chat record per answer, in the split of the person it is for (``splits``:
+    :func:`person_splits`, computed from ``accepted`` when not given)."""
+    splits = splits if splits is not None else person_splits(accepted)
     records = []
     for v in sorted(accepted, key=lambda v: v.prompt.prompt_id):
         p, a = v.prompt, v.answer
@@ -161,12 +171,28 @@ def dataset_records(
 ) -> tuple[list[DatasetRecord], dict[str, Any]]:
     """The dataset's records: duplicates dropped before the split, then test records whose
     request was seen in training; and a report of both (for the manifest)."""
+    splits = person_splits(accepted)
     kept, duplicates = deduplicate(accepted)
-    records = build_records(kept)
+    records = build_records(kept, splits)
     leaked = {r.id for r in leaked_test_records(records)}
-    return [r for r in records if r.id not in leaked], {
+    kept_ids = {r.id for r in records if r.id not in leaked}
+    by_split_type: dict[str, dict[str, int]] = defaultdict(dict)
+    for (split, prompt_type), n in sorted(
+        Counter(
+            (splits[v.prompt.user_id], v.prompt.prompt_type)
+            for v in accepted
+            if v.prompt.prompt_id not in kept_ids
+        ).items()
+    ):
+        by_split_type[split][prompt_type] = n
+    return [r for r in records if r.id in kept_ids], {
         "duplicates": duplicates,
         "test_requests_seen_in_train": len(leaked),
+        # Where the dropped records' people were assigned: the split shares are judged on
+        # the assignment (distillation_dataset_integrity), and de-duplication drops more
+        # from training people (test people were asked held-out requests, so their
+        # answers repeat less).
+        "by_split_and_type": dict(by_split_type),
     }
 
 

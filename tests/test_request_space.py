@@ -122,6 +122,44 @@ def test_duplicates_are_dropped_before_the_split(accepted: list[ValidatedAnswer]
     assert len(targets) == len(set(targets))
 
 
+def test_dropped_records_count_where_their_people_were_assigned(
+    accepted: list[ValidatedAnswer], tmp_path: Path
+) -> None:
+    # De-duplication drops mostly training people's repeated answers (test people were
+    # asked held-out requests): the share check judges the split assignment, so what was
+    # dropped counts in its person's split, and dropping never moves a person.
+    copies = [
+        replace(v, prompt=replace(v.prompt, prompt_id=f"zzzz-copy-{i}"))
+        for i, v in enumerate(accepted[:40])
+    ]
+    records, dropped = dataset_records([*accepted, *copies])
+    by_split = dropped["by_split_and_type"]
+    duplicates = dropped["duplicates"]["candidates"] - dropped["duplicates"]["kept"]
+    assert sum(n for types in by_split.values() for n in types.values()) == (
+        duplicates + dropped["test_requests_seen_in_train"]
+    )
+    assert duplicates >= 40
+    assert {r.split for r in records if r.metadata["user_id"] == accepted[0].prompt.user_id} == {
+        split_of(accepted[0].prompt.context_json)
+    }
+    records, withheld = withhold_policy_answers(records)
+    store = ArtifactStore(str(tmp_path))
+    write_dataset(store, "d", records, teachers={}, rejected=0, dropped=dropped, withheld=withheld)
+    assert integrity_problems(store, "d", set())[0] == []
+    # Without counting them, a split that lost its people's duplicates looks short.
+    forgotten = {**dropped, "by_split_and_type": {}}
+    write_dataset(
+        store, "f", records, teachers={}, rejected=0, dropped=forgotten, withheld=withheld
+    )
+    counts_with = integrity_problems(store, "d", set())[1]
+    counts_without = integrity_problems(store, "f", set())[1]
+    assert (
+        sum(sum(c.values()) for c in counts_with.values())
+        - sum(sum(c.values()) for c in counts_without.values())
+        == duplicates + dropped["test_requests_seen_in_train"]
+    )
+
+
 def test_a_leaked_test_request_is_dropped_and_caught(
     accepted: list[ValidatedAnswer], tmp_path: Path
 ) -> None:

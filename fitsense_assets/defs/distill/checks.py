@@ -70,10 +70,14 @@ def integrity_problems(
         users[split] = {r["metadata"]["user_id"] for r in records}
         requests[split] = {normalise(r["metadata"]["request"]) for r in records}
         # The shares judge the split assignment: the emergencies withheld from train and val
-        # after it count where they were assigned.
+        # and the records dropped (duplicates, leaked test requests) count where their
+        # people were assigned.
         withheld = manifest.get("withheld", {}).get("by_split_and_type", {}).get(split, {})
+        dropped = manifest.get("dropped", {}).get("by_split_and_type", {}).get(split, {})
         counts[split] = {
-            t: sum(r["metadata"]["prompt_type"] == t for r in records) + withheld.get(t, 0)
+            t: sum(r["metadata"]["prompt_type"] == t for r in records)
+            + withheld.get(t, 0)
+            + dropped.get(t, 0)
             for t in PROMPT_TYPES
         }
         emergencies = sum(r["metadata"]["expected_safety_level"] in POLICY_LEVELS for r in records)
