@@ -73,6 +73,45 @@ async def test_nesting_inside_an_object_is_refused_too(client, account) -> None:
     assert "nested" in assert_problem(response, 400)["detail"]
 
 
+# --- row 9: date bounds --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("from=0001-01-01T00:00:00%2B14:00", "query.from"),
+        ("to=0001-01-01T00:00:00%2B14:00", "query.to"),
+        ("to=9999-12-31T23:59:59-14:00", "query.to"),
+        ("from=9999-12-31T23:59:59.999999-00:01", "query.from"),
+    ],
+)
+async def test_workout_bounds_past_the_calendar_are_422(client, account, query, field) -> None:
+    headers, _ = await account()
+    response = await client.get(f"/workouts?{query}", headers=headers)
+    body = assert_problem(response, 422)
+    assert fields(body) == [field] and "range" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["to=0001-01-01", "to=0001-01-29", "from=0001-01-01&to=0001-01-05", "from=0001-01-01"],
+)
+async def test_signal_bounds_before_1900_are_422(client, account, query) -> None:
+    headers, _ = await account()
+    response = await client.get(f"/signals/sleep?{query}", headers=headers)
+    body = assert_problem(response, 422)
+    assert fields(body)[0] in ("query.from", "query.to") and "1900" in body["detail"]
+
+
+async def test_extreme_workout_bounds_in_range_still_list(client, account) -> None:
+    headers, _ = await account()
+    response = await client.get(
+        "/workouts?from=0001-01-01T00:00:00Z&to=9999-12-31T00:00:00Z", headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+
+
 # --- row 10: text PostgreSQL cannot store, and its own words ----------------------------
 
 

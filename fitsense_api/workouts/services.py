@@ -396,7 +396,12 @@ def parse_bound(value: str | None, field: str) -> datetime | None:
         ) from None
     if parsed.tzinfo is None:
         raise Unprocessable.field(field, "a date-time needs a UTC offset, e.g. Z or +01:00")
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise Unprocessable.field(
+            field, "is out of range: in UTC it must fall within the years 1 to 9999"
+        ) from None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
