@@ -218,3 +218,34 @@ async def test_lax_types_in_a_body_are_422(
 async def test_strict_login_refuses_a_number_for_the_email(client) -> None:
     response = await client.post("/auth/login", json={"email": 12345, "password": "x" * 10})
     assert fields(assert_problem(response, 422)) == ["email"]
+
+
+# --- row 17: security headers --------------------------------------------------------------
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+
+
+@pytest.mark.parametrize("path", ["/health", "/no-such-route", "/me", "/schema/openapi.json"])
+async def test_every_answer_carries_the_security_headers(client, path) -> None:
+    response = await client.get(path)
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (path, name)
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+async def test_answers_with_a_token_are_not_stored(client) -> None:
+    email = f"{uuid.uuid4().hex}@example.com"
+    signup = await client.post(
+        "/auth/signup", json={"name": "N", "email": email, "password": "a-long-password"}
+    )
+    login = await client.post("/auth/login", json={"email": email, "password": "a-long-password"})
+    for response in (signup, login):
+        assert response.status_code in (200, 201), response.text
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+    health = await client.get("/health")
+    assert "no-store" not in health.headers.get("cache-control", "")
