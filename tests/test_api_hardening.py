@@ -13,7 +13,9 @@ import asyncpg
 import pytest
 from litestar import Request
 
+from fitsense_api.ai.reasons import reason_code
 from fitsense_api.errors import handle_database_error
+from fitsense_core.inference import serve
 from tests.api_helpers import assert_problem, fields
 
 pytestmark = pytest.mark.anyio
@@ -179,6 +181,28 @@ def test_a_value_postgresql_refuses_does_not_answer_in_its_words() -> None:
     response = handle_database_error(Request(scope), error)
     assert response.status_code == 422
     assert "invalid byte sequence" not in json.dumps(response.content)
+
+
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [
+        (
+            f"{serve.UNAVAILABLE}: model server answered 400: this model's maximum context "
+            "length is 2048 tokens, you asked 2917 tokens",
+            "model_unavailable",
+        ),
+        (serve.not_capable("v7", "plan_update"), "capability_not_passed"),
+        (f"{serve.INVALID_PLAN}: day 3 has no exercises", "invalid_plan"),
+        (f"{serve.VIOLATING_PLAN}: uses a barbell", "violating_plan"),
+        (f"{serve.UNSAFE_REPLY}: dismisses pain", "unsafe_reply"),
+        (serve.EMPTY_REPLY, "empty_reply"),
+        ("no model answer", "no_model_answer"),
+        ("something new", "other"),
+        (None, None),
+    ],
+)
+def test_fallback_reasons_reach_clients_as_stable_codes(reason, code) -> None:
+    assert reason_code(reason) == code
 
 
 # --- row 12: strict types ------------------------------------------------------------------
