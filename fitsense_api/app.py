@@ -1,5 +1,6 @@
 """The Litestar application: ``create_app()`` wires settings, the pool's lifespan,
-dependencies, error mapping, request ids and logs, metrics, CORS and OpenAPI.
+dependencies, error mapping, strict body decoding, request ids and logs, security headers,
+metrics, CORS and OpenAPI.
 
 Run it with ``fitsense api`` (uvicorn). Tests build it with explicit settings.
 """
@@ -24,10 +25,13 @@ from fitsense_api.db import pool_lifespan, provide_connection
 from fitsense_api.errors import EXCEPTION_HANDLERS
 from fitsense_api.feedback.controllers import FeedbackController, TrainingConsentController
 from fitsense_api.health import HealthController
+from fitsense_api.input_text import check_parameters
 from fitsense_api.observability import RequestContextMiddleware, configure_logging
 from fitsense_api.openapi import document_problems, openapi_config
 from fitsense_api.plans.controllers import PlansController
 from fitsense_api.profile.controllers import ProfileController
+from fitsense_api.request_body import StrictJsonRequest
+from fitsense_api.security_headers import SecurityHeadersMiddleware
 from fitsense_api.settings import ApiSettings
 from fitsense_api.signals.controllers import SignalsController, TargetsController
 from fitsense_api.workouts.controllers import WorkoutsController
@@ -107,6 +111,8 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         ],
         on_startup=[freeze_startup_heap],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=StrictJsonRequest,
+        before_request=check_parameters,
         middleware=[prometheus.middleware],
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins))
         if settings.cors_origins
@@ -117,6 +123,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     )
     app.state.settings = settings
     document_problems(app.openapi_schema)  # built once and cached by Litestar
-    # Around everything, so unknown routes and early errors get a request id and a log line.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler)
+    # Around everything, so unknown routes and early errors get a request id and a log line,
+    # and every answer the security headers.
+    app.asgi_handler = SecurityHeadersMiddleware(RequestContextMiddleware(app.asgi_handler))
     return app

@@ -259,9 +259,9 @@ def handle_database_error(request: Request, exc: asyncpg.PostgresError) -> Respo
             # asyncpg refused to encode what our own code passed: a server bug.
             return handle_internal_error(request, exc)
         # PostgreSQL refused a value that validation let through: the client's 4xx, but
-        # logged because it marks a gap in validation.
+        # logged because it marks a gap in validation. The server's words stay in the log.
         log.warning("value refused by PostgreSQL on %s: %s", request.url.path, reason)
-        return problem(request, 422, f"a value is not acceptable: {reason}")
+        return problem(request, 422, "a value is not acceptable to the database")
     if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
         return problem(request, 409, "a concurrent change collided with this one; retry")
     return handle_internal_error(request, exc)

@@ -277,7 +277,7 @@ async def test_invalid_or_violating_model_answers_are_replaced(ai, db, monkeypat
     r = await ai.post("/plans/generate?wait=90", json={}, headers=headers)
     result = r.json()["result"]
     assert result["outcome"] == "fallback" and result["source"] == "rules"
-    assert result["fallback_reason"].startswith("model answer is not a valid plan")
+    assert result["fallback_reason"] == "invalid_plan"
     assert_safe_plan(r.json()["plan"]["plan"])
 
     unrestricted = UserProfile(
@@ -303,7 +303,7 @@ async def test_invalid_or_violating_model_answers_are_replaced(ai, db, monkeypat
     r = await ai.post("/plans/generate?wait=90", json={}, headers=headers)
     result = r.json()["result"]
     assert result["outcome"] == "fallback", result
-    assert "violates the person's constraints" in result["fallback_reason"]
+    assert result["fallback_reason"] == "violating_plan"
     assert_safe_plan(r.json()["plan"]["plan"])
     rows = await audit_rows(db, user_id)
     assert [row["outcome"] for row in rows] == ["fallback", "fallback"]
@@ -318,7 +318,7 @@ async def test_model_server_down_falls_back_and_opens_the_circuit(api_db, regist
         assert r.status_code == 201, r.text
         result = r.json()["result"]
         assert result["outcome"] == "fallback" and result["source"] == "rules"
-        assert result["fallback_reason"].startswith("model unavailable")
+        assert result["fallback_reason"] == "model_unavailable"
         assert_safe_plan(r.json()["plan"]["plan"])
         for _ in range(3):
             r = await client.post(

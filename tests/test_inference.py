@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fitsense_api.ai.context import load_context
+from fitsense_api.ai.reasons import reason_code
 from fitsense_core.inference import serve
 from fitsense_core.inference.endpoint import served_model_name
 from fitsense_core.plan_contract import Plan
@@ -219,7 +220,7 @@ async def test_the_served_plan_is_the_evaluations_served_plan(
     assert served == served_answer(task, model_text, codebook)
     judgement = serve.judge_plan(model_text, codebook, task)
     assert job["result"]["outcome"] == ("ok" if judgement.reason is None else "fallback")
-    assert job["result"]["fallback_reason"] == judgement.reason
+    assert job["result"]["fallback_reason"] == reason_code(judgement.reason)
     assert (answer == "valid") == (judgement.reason is None)
 
 

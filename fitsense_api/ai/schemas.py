@@ -30,6 +30,18 @@ InteractionId = Annotated[
 SafetyLevelName = Literal["emergency", "needs_clearance", "injury_aware", "ok"]
 
 
+# A short, stable code (fitsense_api.ai.reasons); the full reason stays in the audit row.
+FallbackReason = Annotated[
+    str | None,
+    msgspec.Meta(
+        description="Why the model's answer was not served, as a code: model_unavailable, "
+        "capability_not_passed, invalid_plan, violating_plan, poor_plan, unsafe_reply, "
+        "empty_reply, not_prose, alarming_reply, off_topic, no_model_answer or other.",
+        examples=["model_unavailable"],
+    ),
+]
+
+
 class PlanGenerateIn(msgspec.Struct, forbid_unknown_fields=True):
     request: RequestText | None = None
 
@@ -69,7 +81,7 @@ class PlanJobResult(msgspec.Struct):
         msgspec.Meta(description="student: the served model; rules: the knowledge-based coach."),
     ]
     model_version: str | None
-    fallback_reason: str | None
+    fallback_reason: FallbackReason
     request: str
     adaptation: dict[str, Any] | None = None
     interaction_id: InteractionId = None
@@ -97,7 +109,7 @@ class CoachOut(msgspec.Struct):
     key_points: list[str]
     needs_medical_clearance: bool
     refer_to_emergency: bool
-    fallback_reason: str | None
+    fallback_reason: FallbackReason
     interaction_id: InteractionId = None
     source: Annotated[
         Literal["model", "rules", "policy"],

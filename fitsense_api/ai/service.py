@@ -36,6 +36,7 @@ from fitsense_api.ai.adapt import adaptation_request
 from fitsense_api.ai.audit import Interaction, record
 from fitsense_api.ai.context import load_context
 from fitsense_api.ai.limits import InferenceGate
+from fitsense_api.ai.reasons import reason_code
 from fitsense_api.errors import Conflict
 from fitsense_api.plans.services import insert_plan_version, load_plan, to_contract
 from fitsense_core.inference import serve
@@ -282,7 +283,7 @@ class AiService:
             plan_id=plan_id,
             source=served.source,
             model_version=model_version,
-            fallback_reason=served.fallback_reason,
+            fallback_reason=reason_code(served.fallback_reason),
             request=request,
             adaptation=adaptation,
             interaction_id=interaction_id,
@@ -318,7 +319,7 @@ class AiService:
             key_points=list(reply.key_points),
             needs_medical_clearance=reply.needs_medical_clearance,
             refer_to_emergency=reply.refer_to_emergency,
-            fallback_reason=reply.fallback_reason,
+            fallback_reason=reason_code(reply.fallback_reason),
         )
 
     async def _served(
@@ -332,6 +333,8 @@ class AiService:
         if reply.outcome != "ok":
             audit.outcome, audit.error = reply.outcome, reply.fallback_reason
             audit.response_text = reply.text
+            if reply.fallback_reason:
+                log.warning("coach fallback", extra={"reason": reply.fallback_reason})
         if reply.outcome == "refused":
             audit.latency_ms = 0
         result = self.answer_of(reply, audit.safety_level)
@@ -398,7 +401,11 @@ class AiService:
             yield "answer", {"text": result.answer}
             yield (
                 "done",
-                {"outcome": reply.outcome, "safety_level": level, "reason": reply.fallback_reason},
+                {
+                    "outcome": reply.outcome,
+                    "safety_level": level,
+                    "reason": reason_code(reply.fallback_reason),
+                },
             )
             return
         streamed = StreamResult()
@@ -471,14 +478,19 @@ class AiService:
                 return
             audit.outcome, audit.error = reply.outcome, reply.fallback_reason
             audit.response_text = reply.text
+            log.warning("coach fallback", extra={"reason": reply.fallback_reason})
             if not pieces and not lead_sent:
                 yield "meta", {"safety_level": level, "model_version": None, "source": "rules"}
                 yield "answer", {"text": reply.text}
             else:  # what was streamed is withdrawn and replaced
-                yield "replace", {"text": reply.text, "reason": reply.fallback_reason}
+                yield "replace", {"text": reply.text, "reason": reason_code(reply.fallback_reason)}
             yield (
                 "done",
-                {"outcome": reply.outcome, "safety_level": level, "reason": reply.fallback_reason},
+                {
+                    "outcome": reply.outcome,
+                    "safety_level": level,
+                    "reason": reason_code(reply.fallback_reason),
+                },
             )
         finally:
             self.gate.release()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -11,6 +11,9 @@ from fitsense_api.auth import services
 from fitsense_api.auth.schemas import LoginRequest, SessionOut, SignupRequest, UserOut
 from fitsense_api.deps import Connection, User
 from fitsense_api.openapi import BEARER
+
+# An answer that carries a bearer token is kept by no cache.
+NO_STORE = CacheControlHeader(no_store=True)
 
 
 class AuthController(Controller):
@@ -21,6 +24,7 @@ class AuthController(Controller):
         "/signup",
         operation_id="signup",
         status_code=HTTP_201_CREATED,
+        cache_control=NO_STORE,
         summary="Create an account and a first session",
         description="The email is normalized (trimmed, lower-cased); the password is stored "
         "as an argon2id hash. 409 when the email is taken.",
@@ -36,6 +40,7 @@ class AuthController(Controller):
         "/login",
         operation_id="login",
         status_code=HTTP_200_OK,
+        cache_control=NO_STORE,
         summary="Exchange email and password for a bearer token",
         description="Failed attempts are limited per account and per client address; "
         "past the limit the answer is 429 with Retry-After.",

@@ -96,8 +96,12 @@ class SignalsController(Controller):
         kind: Kind,
         user: User,
         connection: Connection,
-        start: Annotated[str | None, _day_bound(name="from", description="First day.")] = None,
-        end: Annotated[str | None, _day_bound(name="to", description="Last day.")] = None,
+        start: Annotated[
+            str | None, _day_bound(name="from", description="First day, 1900-01-01 or later.")
+        ] = None,
+        end: Annotated[
+            str | None, _day_bound(name="to", description="Last day, 1900-01-01 or later.")
+        ] = None,
     ) -> list[SignalEntry]:
         return await services.list_signals(
             connection,

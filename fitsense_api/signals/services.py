@@ -159,15 +159,19 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_day(value: str | None, field: str) -> date | None:
-    """An ISO date (YYYY-MM-DD) from a query string."""
+    """An ISO date (YYYY-MM-DD) from a query string, no earlier than any logged day (and
+    far enough from the calendar's start for the default range to be counted back)."""
     if value is None:
         return None
     try:
         if not _ISO_DATE.fullmatch(value):
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise Unprocessable.field(field, "must be a date like 2026-11-02") from None
+    if day < EARLIEST:
+        raise Unprocessable.field(field, "must be on or after 1900-01-01 (no day is logged before)")
+    return day
 
 
 def check_day(day: date, field: str) -> None:

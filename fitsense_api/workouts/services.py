@@ -159,12 +159,11 @@ WHERE user_id = $1 AND endpoint = $2 AND key = $3
 # --- validation --------------------------------------------------------------------
 
 
-def _check_text(value: str | None, field: str) -> str | None:
-    """Trimmed, blank as absent; PostgreSQL text cannot hold NUL characters."""
+def _clean_text(value: str | None) -> str | None:
+    """Trimmed, blank as absent (text the database cannot store was refused on the way in,
+    ``fitsense_api.input_text``)."""
     if value is None:
         return None
-    if "\x00" in value:
-        raise Unprocessable.field(field, "must not contain NUL characters")
     return value.strip() or None
 
 
@@ -188,10 +187,8 @@ def _check_workout(data: WorkoutIn) -> _Texts:
     if data.plan_day_id is not None and data.plan_id is None:
         raise Unprocessable.field("plan_day_id", "needs plan_id (the plan the day belongs to)")
     return _Texts(
-        notes=_check_text(data.notes, "notes"),
-        exercise_notes=[
-            _check_text(e.notes, f"exercises[{i}].notes") for i, e in enumerate(data.exercises)
-        ],
+        notes=_clean_text(data.notes),
+        exercise_notes=[_clean_text(e.notes) for e in data.exercises],
     )
 
 
@@ -399,7 +396,12 @@ def parse_bound(value: str | None, field: str) -> datetime | None:
         ) from None
     if parsed.tzinfo is None:
         raise Unprocessable.field(field, "a date-time needs a UTC offset, e.g. Z or +01:00")
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise Unprocessable.field(
+            field, "is out of range: in UTC it must fall within the years 1 to 9999"
+        ) from None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -60,6 +60,7 @@ EMPTY_REPLY = "the model answered nothing"
 NOT_PROSE = "model answer is not a prose answer"
 ALARMING_REPLY = "model answer carries safety language the triage did not call for"
 OFF_TOPIC = "model answer shares no content word with the question"
+NO_MODEL_ANSWER = "no model answer"
 # Until the retrieval-grounded reply judge (issue 18): the least a reply must be. Alarm
 # wording on a question the triage found ordinary scares people without cause.
 _ALARM = re.compile(
@@ -384,7 +385,7 @@ def serve_plan(
     problems = plan_problems(plan, task)
     if problems:  # the safety net of the safety net: never serve a violating plan
         raise RuntimeError(f"knowledge-based plan violates the contract: {problems[:3]}")
-    return ServedPlan(plan, "rules", reason or "no model answer", clearance_message(verdict))
+    return ServedPlan(plan, "rules", reason or NO_MODEL_ANSWER, clearance_message(verdict))
 
 
 # --- replies -------------------------------------------------------------------------------
