@@ -18,7 +18,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from fitsense_api.ai.controllers import AiPlansController, CoachController, JobsController
 from fitsense_api.ai.lifespan import ai_lifespan
 from fitsense_api.auth.controllers import AuthController, MeController
-from fitsense_api.auth.security import provide_user
+from fitsense_api.auth.security import provide_caller, provide_user
 from fitsense_api.catalog.controllers import CatalogController
 from fitsense_api.dashboard.controllers import DashboardController
 from fitsense_api.db import pool_lifespan, provide_connection
@@ -104,6 +104,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         dependencies={
             "connection": Provide(provide_connection),
             "user": Provide(provide_user),
+            "caller": Provide(provide_caller),
         },
         lifespan=[
             pool_lifespan(settings.database_url, settings.pool_min, settings.pool_max),

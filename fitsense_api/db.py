@@ -1,4 +1,5 @@
-"""The asyncpg pool the app's lifespan owns, and the per-request connection dependency."""
+"""The asyncpg pool the app's lifespan owns, the per-request connection dependency, and
+brief connections for handlers that wait, stream or call the model in between queries."""
 
 from __future__ import annotations
 
@@ -66,14 +67,29 @@ def pool_lifespan(url: str, min_size: int, max_size: int):
     return lifespan
 
 
-async def provide_connection(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """One pooled connection per request, returned to the pool when the answer is sent."""
-    pool: asyncpg.Pool = state.pool
+def pool_exhausted(pool: asyncpg.Pool) -> bool:
+    """Every connection the pool may open is open and in use: the next request waits."""
+    return pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for a few queries, given back at the end of the block; 503 when
+    none frees up within ``CONNECT_TIMEOUT_S``. Handlers that wait for a job, stream or
+    call the model use this around their queries instead of holding one throughout."""
     try:
         conn = await pool.acquire(timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, asyncpg.PostgresConnectionError) as exc:
-        raise Unavailable(f"the database is not answering: {type(exc).__name__}") from exc
+        raise Unavailable(
+            f"the database is not answering: {type(exc).__name__}", headers={"Retry-After": "2"}
+        ) from exc
     try:
         yield conn
     finally:
         await pool.release(conn)
+
+
+async def provide_connection(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """One pooled connection per request, returned to the pool when the answer is sent."""
+    async with connection(state.pool) as conn:
+        yield conn

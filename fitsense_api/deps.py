@@ -11,3 +11,6 @@ from fitsense_api.auth.security import CurrentUser
 Connection = NamedDependency[asyncpg.Connection]
 # The authenticated caller (``auth.security.provide_user``); declaring it requires a token.
 User = NamedDependency[CurrentUser]
+# The authenticated caller, looked up on a connection that is given back at once
+# (``auth.security.provide_caller``): for handlers that must not hold one while they wait.
+Caller = NamedDependency[CurrentUser]

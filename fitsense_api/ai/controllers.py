@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import ResponseHeader, State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -22,7 +23,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPT
 from fitsense_api.ai import jobs
 from fitsense_api.ai.context import COACH_NEEDS
 from fitsense_api.ai.jobs import JobRunner
-from fitsense_api.ai.limits import check_job_queue, check_user_limits
+from fitsense_api.ai.limits import Place, check_job_queue, reserve_ai_request
 from fitsense_api.ai.schemas import (
     CoachIn,
     CoachOut,
@@ -32,7 +33,8 @@ from fitsense_api.ai.schemas import (
     PlanUpdateIn,
 )
 from fitsense_api.ai.service import AiService, no_active_plan
-from fitsense_api.deps import Connection, User
+from fitsense_api.db import connection
+from fitsense_api.deps import Caller, Connection, User
 from fitsense_api.errors import Unprocessable
 from fitsense_api.observability import current_request_id
 from fitsense_api.openapi import BEARER
@@ -93,30 +95,38 @@ async def job_out(conn: asyncpg.Connection, user_id: UUID, row: asyncpg.Record) 
     )
 
 
-async def _submit(
-    state: State,
-    conn: asyncpg.Connection,
-    user_id: UUID,
-    kind: str,
-    request: dict[str, Any],
-    wait: int,
-) -> Response[JobOut]:
+async def _admit_job(
+    state: State, conn: asyncpg.Connection, user_id: UUID, kind: str, request: dict[str, Any]
+) -> UUID:
+    """Check the request, then reserve the person's AI request and a place in the queue and
+    store the job, in one transaction: concurrent submissions get exactly the limits."""
     settings: ApiSettings = state.settings
     await require_profile(conn, user_id, COACH_NEEDS)
     needs_active = kind != "plan_generate" and request.get("base_plan_id") is None
     if needs_active and await find_plan(conn, user_id, None) is None:
         raise no_active_plan()
-    await check_user_limits(conn, user_id, settings.ai_rate_per_minute, settings.ai_daily_quota)
-    await check_job_queue(conn, settings.ai_max_queued_jobs)
+    async with conn.transaction():
+        await reserve_ai_request(
+            conn, user_id, kind, settings.ai_rate_per_minute, settings.ai_daily_quota
+        )
+        await check_job_queue(conn, settings.ai_max_queued_jobs)
+        return await jobs.create_job(conn, user_id, kind, request, _request_id())
+
+
+async def _submit(
+    state: State, user_id: UUID, kind: str, request: dict[str, Any], wait: int
+) -> Response[JobOut]:
+    """Store the job and answer with it, after up to ``wait`` seconds; no connection is
+    held while waiting (one person's waits must not take everyone's connections)."""
+    pool: asyncpg.Pool = state.pool
     runner: JobRunner = state.jobs
-    job_id = await jobs.create_job(conn, user_id, kind, request, _request_id())
+    async with connection(pool) as conn:
+        job_id = await _admit_job(state, conn, user_id, kind, request)
     runner.notify()
-    row = await (
-        runner.wait_for(conn, user_id, job_id, wait)
-        if wait
-        else jobs.get_job(conn, user_id, job_id)
-    )
-    out = await job_out(conn, user_id, row)
+    if wait:
+        await runner.wait_for(pool, user_id, job_id, wait)
+    async with connection(pool) as conn:
+        out = await job_out(conn, user_id, await jobs.get_job(conn, user_id, job_id))
     status = HTTP_202_ACCEPTED
     if out.status == "succeeded":
         status = HTTP_201_CREATED if out.plan is not None else HTTP_200_OK
@@ -146,13 +156,12 @@ class AiPlansController(Controller):
     async def generate(
         self,
         state: State,
-        user: User,
-        connection: Connection,
+        caller: Caller,
         wait: Wait = 0,
         data: JSONBody[PlanGenerateIn | None] = None,
     ) -> Response[JobOut]:
         request = {"request": data.request if data else None}
-        return await _submit(state, connection, user.id, "plan_generate", request, wait)
+        return await _submit(state, caller.id, "plan_generate", request, wait)
 
     @post(
         "/{plan_id:uuid}/update",
@@ -170,13 +179,13 @@ class AiPlansController(Controller):
         state: State,
         plan_id: Annotated[UUID, PathParameter(description="The version to start from.")],
         data: JSONBody[PlanUpdateIn],
-        user: User,
-        connection: Connection,
+        caller: Caller,
         wait: Wait = 0,
     ) -> Response[JobOut]:
-        await load_plan(connection, user.id, plan_id)  # 404 for another user's id
+        async with connection(state.pool) as conn:
+            await load_plan(conn, caller.id, plan_id)  # 404 for another user's id
         request = {"request": data.request, "base_plan_id": str(plan_id)}
-        return await _submit(state, connection, user.id, "plan_update", request, wait)
+        return await _submit(state, caller.id, "plan_update", request, wait)
 
     @post(
         "/adapt-next-week",
@@ -190,10 +199,8 @@ class AiPlansController(Controller):
         "soreness, energy): poor readiness makes a recovery week, many missed sessions hold "
         "the load. The result's `adaptation` shows the numbers and the request they made.",
     )
-    async def adapt(
-        self, state: State, user: User, connection: Connection, wait: Wait = 0
-    ) -> Response[JobOut]:
-        return await _submit(state, connection, user.id, "plan_adapt", {}, wait)
+    async def adapt(self, state: State, caller: Caller, wait: Wait = 0) -> Response[JobOut]:
+        return await _submit(state, caller.id, "plan_adapt", {}, wait)
 
 
 class JobsController(Controller):
@@ -224,9 +231,13 @@ def _question(text: str | None) -> str:
     return question
 
 
-async def _coach_limits(state: State, conn: asyncpg.Connection, user_id: UUID) -> None:
+async def _reserve_coach(state: State, conn: asyncpg.Connection, user_id: UUID, kind: str) -> None:
+    """Reserve one of the person's AI requests (429 beyond the rate or quota)."""
     settings: ApiSettings = state.settings
-    await check_user_limits(conn, user_id, settings.ai_rate_per_minute, settings.ai_daily_quota)
+    async with conn.transaction():
+        await reserve_ai_request(
+            conn, user_id, kind, settings.ai_rate_per_minute, settings.ai_daily_quota
+        )
 
 
 def _sse(event: str, data: dict[str, Any]) -> ServerSentEventMessage:
@@ -234,7 +245,12 @@ def _sse(event: str, data: dict[str, Any]) -> ServerSentEventMessage:
 
 
 async def coach_events(
-    service: AiService, pool: asyncpg.Pool, user_id: UUID, question: str, request_id: str
+    service: AiService,
+    pool: asyncpg.Pool,
+    user_id: UUID,
+    question: str,
+    place: Place,
+    request_id: str,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The service's events as SSE, with a keep-alive comment after every quiet
     ``KEEPALIVE_S``. The answer is produced in its own task: when the client goes away
@@ -243,9 +259,8 @@ async def coach_events(
 
     async def produce() -> None:
         try:
-            async with pool.acquire() as conn:
-                async for item in service.stream(conn, user_id, question, request_id=request_id):
-                    queue.put_nowait(item)
+            async for item in service.stream(pool, user_id, question, place, request_id=request_id):
+                queue.put_nowait(item)
         except asyncio.CancelledError:
             raise
         except Exception:  # the client gets an error event; the trace goes to the log
@@ -291,13 +306,12 @@ class CoachController(Controller):
         "in its promotion gate (the model is not asked). 409 before "
         "onboarding; 429 beyond the rate or quota; 503 when the coach is saturated.",
     )
-    async def ask(
-        self, state: State, data: JSONBody[CoachIn], user: User, connection: Connection
-    ) -> CoachOut:
+    async def ask(self, state: State, data: JSONBody[CoachIn], caller: Caller) -> CoachOut:
         question = _question(data.question)
-        await _coach_limits(state, connection, user.id)
+        async with connection(state.pool) as conn:
+            await _reserve_coach(state, conn, caller.id, "coach")
         service: AiService = state.ai
-        answer = await service.answer(connection, user.id, question, request_id=_request_id())
+        answer = await service.answer(state.pool, caller.id, question, request_id=_request_id())
         return CoachOut(
             answer=answer.answer,
             outcome=answer.outcome,  # type: ignore[arg-type]
@@ -311,19 +325,25 @@ class CoachController(Controller):
             source=answer.source,  # type: ignore[arg-type]
         )
 
-    async def _stream(
-        self, state: State, user_id: UUID, conn: asyncpg.Connection, text: str
-    ) -> ServerSentEvent:
+    async def _stream(self, state: State, user_id: UUID, text: str) -> ServerSentEvent:
+        """Everything that can refuse the stream is decided before it is answered 200
+        (afterwards only an event could say so): the profile (409), a place at the gate
+        (503) and the person's AI request (429), both reserved, not just checked."""
         question = _question(text)
-        # Checked before the stream starts: afterwards only an event could say so. (POST
-        # /coach learns it from loading the context.)
-        await require_profile(conn, user_id, COACH_NEEDS)
-        await _coach_limits(state, conn, user_id)
         service: AiService = state.ai
-        service.gate.check_room()  # 503 now rather than an error event later
+        async with connection(state.pool) as conn:
+            await require_profile(conn, user_id, COACH_NEEDS)
+            place = service.gate.reserve()
+            try:
+                await _reserve_coach(state, conn, user_id, "coach_stream")
+            except BaseException:
+                place.release()
+                raise
         return ServerSentEvent(
-            coach_events(service, state.pool, user_id, question, _request_id()),
+            coach_events(service, state.pool, user_id, question, place, _request_id()),
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            # A stream cut off before its first event never runs its generator's cleanup.
+            background=BackgroundTask(place.release),
         )
 
     @get(
@@ -340,13 +360,12 @@ class CoachController(Controller):
     async def stream_get(
         self,
         state: State,
-        user: User,
-        connection: Connection,
+        caller: Caller,
         q: Annotated[
             str, QueryParameter(min_length=1, max_length=2000, description="The question.")
         ],
     ) -> ServerSentEvent:
-        return await self._stream(state, user.id, connection, q)
+        return await self._stream(state, caller.id, q)
 
     @post(
         "/stream",
@@ -356,6 +375,6 @@ class CoachController(Controller):
         description="The same events as GET /coach/stream.",
     )
     async def stream_post(
-        self, state: State, data: JSONBody[CoachIn], user: User, connection: Connection
+        self, state: State, data: JSONBody[CoachIn], caller: Caller
     ) -> ServerSentEvent:
-        return await self._stream(state, user.id, connection, data.question)
+        return await self._stream(state, caller.id, data.question)

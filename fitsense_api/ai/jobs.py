@@ -5,6 +5,10 @@ A worker claims the oldest queued job with ``FOR UPDATE SKIP LOCKED`` (several p
 never take the same one) and holds a lease while it runs. When a process dies mid-job the
 lease runs out and the next worker takes the job again; after ``MAX_ATTEMPTS`` such
 losses the job fails with that reason instead of looping for ever.
+
+Workers take their connections from a pool of their own (one per worker, held for the
+job), so requests cannot starve them of one, nor they the requests. Waiting for a job
+(``?wait=``) holds no connection: each look at the job takes one briefly.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from uuid import UUID
 import asyncpg
 
 from fitsense_api.ai.service import AiService
+from fitsense_api.db import connection
 from fitsense_api.errors import ApiError, NotFound
 
 log = logging.getLogger("fitsense.api.jobs")
@@ -87,9 +92,12 @@ async def get_job(conn: asyncpg.Connection, user_id: UUID, job_id: UUID) -> asyn
 
 
 class JobRunner:
-    """Runs queued plan jobs in this process, ``workers`` at a time."""
+    """Runs queued plan jobs in this process, ``workers`` at a time, on ``pool`` (the
+    workers' own; None when ``workers`` is 0)."""
 
-    def __init__(self, pool: asyncpg.Pool, service: AiService, workers: int) -> None:
+    def __init__(self, pool: asyncpg.Pool | None, service: AiService, workers: int) -> None:
+        if workers and pool is None:
+            raise ValueError("job workers need a connection pool")
         self.pool = pool
         self.service = service
         self.workers = workers
@@ -116,13 +124,15 @@ class JobRunner:
         self.wakeup.set()
 
     async def wait_for(
-        self, conn: asyncpg.Connection, user_id: UUID, job_id: UUID, timeout_s: float
-    ):
-        """The job once it has finished, or as it is after ``timeout_s``."""
+        self, pool: asyncpg.Pool, user_id: UUID, job_id: UUID, timeout_s: float
+    ) -> asyncpg.Record:
+        """The job once it has finished, or as it is after ``timeout_s``; a connection of
+        ``pool`` is held only while the job is read."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            row = await get_job(conn, user_id, job_id)
+            async with connection(pool) as conn:
+                row = await get_job(conn, user_id, job_id)
             remaining = deadline - loop.time()
             if row["status"] in ("succeeded", "failed") or remaining <= 0:
                 return row
@@ -148,6 +158,7 @@ class JobRunner:
 
     async def run_one(self) -> bool:
         """Claim and run one job; False when none was waiting."""
+        assert self.pool is not None  # workers exist only with a pool
         async with self.pool.acquire() as conn:
             await conn.execute(ABANDON)
             job = await conn.fetchrow(CLAIM)

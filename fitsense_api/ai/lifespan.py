@@ -1,6 +1,7 @@
 """The AI part of the app's lifespan: the triage model, the model client, the inference
-gate and the plan job workers of this process, started after the pool and stopped before
-it closes.
+gate and the plan job workers of this process with their own connection pool (one
+connection per worker, apart from the requests' pool), started after the requests' pool
+and stopped before it closes.
 
 The triage model is loaded first (:func:`fitsense_core.safety.learned.active`): the
 promoted model, else the packaged corpus's if it passes the gate; when there is none the
@@ -17,6 +18,7 @@ from litestar import Litestar
 from fitsense_api.ai.jobs import JobRunner
 from fitsense_api.ai.limits import InferenceGate
 from fitsense_api.ai.service import AiService
+from fitsense_api.db import create_pool
 from fitsense_api.settings import ApiSettings
 from fitsense_core.inference.client import ClientSettings, ModelClient
 from fitsense_core.safety import learned
@@ -38,7 +40,9 @@ def ai_lifespan(settings: ApiSettings) -> Callable[[Litestar], AbstractAsyncCont
             InferenceGate(settings.ai_max_concurrent, settings.ai_max_waiting),
             settings.database_url,
         )
-        runner = JobRunner(app.state.pool, service, settings.ai_job_workers)
+        workers = settings.ai_job_workers
+        job_pool = await create_pool(settings.database_url, 1, workers) if workers else None
+        runner = JobRunner(job_pool, service, workers)
         app.state.ai = service
         app.state.jobs = runner
         runner.start()
@@ -47,5 +51,7 @@ def ai_lifespan(settings: ApiSettings) -> Callable[[Litestar], AbstractAsyncCont
         finally:
             await runner.stop()
             await service.aclose()
+            if job_pool is not None:
+                await job_pool.close()
 
     return lifespan

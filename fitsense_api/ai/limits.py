@@ -1,6 +1,6 @@
-"""Limits on AI work: per-person rate and daily quota (429), and a bounded number of model
-calls per worker process (503) so that a saturated server answers quickly instead of
-queueing without end."""
+"""Limits on AI work: per-person rate and daily quota (429), reserved before the work; a
+bounded plan queue (503); and a bounded number of model calls per worker process (503) so
+that a saturated server answers quickly instead of queueing without end."""
 
 from __future__ import annotations
 
@@ -14,30 +14,44 @@ import asyncpg
 from fitsense_api.errors import TooManyRequests, Unavailable
 from fitsense_api.observability import note_rate_limit
 
-# AI requests of one person: audited model calls made outside jobs plus jobs asked for
-# (a job audits its own calls with its id, so nothing is counted twice). Seconds until
-# the oldest request of each window leaves it give Retry-After.
+# Serialises the admission of one person's AI requests: the count and the reservation are
+# one step, so requests made at once cannot all pass the check.
+LOCK_PERSON = "SELECT pg_advisory_xact_lock(hashtextextended('ai-requests:' || $1::uuid::text, 0))"
+# Serialises job submissions of everyone for the queue bound (held for a few milliseconds).
+LOCK_QUEUE = "SELECT pg_advisory_xact_lock(hashtextextended('ai-job-queue', 0))"
+
+# The person's AI requests (reservations, sql/0014): seconds until the oldest one of each
+# window leaves it give Retry-After.
 USAGE = """
-WITH asked AS (
-  SELECT created_at FROM ai_interactions
-   WHERE user_id = $1 AND job_id IS NULL AND created_at > now() - interval '1 day'
-  UNION ALL
-  SELECT created_at FROM ai_jobs WHERE user_id = $1 AND created_at > now() - interval '1 day'
-)
-SELECT count(*) FILTER (WHERE created_at > now() - interval '1 minute') AS minute,
+SELECT count(*) FILTER (WHERE requested_at > now() - interval '1 minute') AS minute,
        count(*) AS day,
-       extract(epoch FROM min(created_at) FILTER (WHERE created_at > now() - interval '1 minute')
+       extract(epoch FROM min(requested_at) FILTER (
+                 WHERE requested_at > now() - interval '1 minute')
                + interval '1 minute' - now()) AS minute_retry,
-       extract(epoch FROM min(created_at) + interval '1 day' - now()) AS day_retry
-FROM asked
+       extract(epoch FROM min(requested_at) + interval '1 day' - now()) AS day_retry
+FROM ai_requests WHERE user_id = $1 AND requested_at > now() - interval '1 day'
 """
+RESERVE = "INSERT INTO ai_requests (user_id, kind) VALUES ($1, $2)"
+# Reservations out of both windows count for nothing; each person's are pruned as they ask.
+PRUNE = "DELETE FROM ai_requests WHERE user_id = $1 AND requested_at <= now() - interval '1 day'"
 
 QUEUED_JOBS = "SELECT count(*) FROM ai_jobs WHERE status IN ('queued', 'running')"
 
 
-async def check_user_limits(
-    conn: asyncpg.Connection, user_id: UUID, per_minute: int, per_day: int
+def _in_transaction(conn: asyncpg.Connection) -> None:
+    if not conn.is_in_transaction():
+        raise RuntimeError("AI admission runs inside a transaction (its locks are per transaction)")
+
+
+async def reserve_ai_request(
+    conn: asyncpg.Connection, user_id: UUID, kind: str, per_minute: int, per_day: int
 ) -> None:
+    """Reserve one of the person's AI requests, or 429 (nothing reserved) beyond the rate
+    or the daily quota. Runs in the caller's transaction: the reservation is taken back
+    if the rest of the admission fails."""
+    _in_transaction(conn)
+    await conn.execute(LOCK_PERSON, user_id)
+    await conn.execute(PRUNE, user_id)
     row = await conn.fetchrow(USAGE, user_id)
     if row["minute"] >= per_minute:
         note_rate_limit("ai_per_minute")
@@ -51,15 +65,38 @@ async def check_user_limits(
             f"daily AI quota reached: {per_day} requests per 24 hours",
             retry_after_s=int(float(row["day_retry"] or 3600)) + 1,
         )
+    await conn.execute(RESERVE, user_id, kind)
+
+
+async def queued_jobs(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval(QUEUED_JOBS)
 
 
 async def check_job_queue(conn: asyncpg.Connection, max_queued: int) -> None:
-    if await conn.fetchval(QUEUED_JOBS) >= max_queued:
+    """503 when the queue is full; otherwise the queue stays locked until the caller's
+    transaction ends, so the job it inserts is counted by the next submission."""
+    _in_transaction(conn)
+    await conn.execute(LOCK_QUEUE)
+    if await queued_jobs(conn) >= max_queued:
         note_rate_limit("plan_queue")
         raise Unavailable(
             f"the plan queue is full ({max_queued} jobs waiting); try again shortly",
             headers={"Retry-After": "10"},
         )
+
+
+class Place:
+    """A place (running or waiting) reserved at an :class:`InferenceGate`; given back once,
+    however many of its holders release it."""
+
+    def __init__(self, gate: InferenceGate) -> None:
+        self._gate = gate
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._gate.release()
 
 
 class InferenceGate:
@@ -92,6 +129,12 @@ class InferenceGate:
 
     def release(self) -> None:
         self._admitted -= 1
+
+    def reserve(self) -> Place:
+        """``admit`` as an object that is released once (a stream's place is released by
+        whichever of its ends runs)."""
+        self.admit()
+        return Place(self)
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:

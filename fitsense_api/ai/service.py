@@ -35,8 +35,9 @@ import asyncpg
 from fitsense_api.ai.adapt import adaptation_request
 from fitsense_api.ai.audit import Interaction, record
 from fitsense_api.ai.context import load_context
-from fitsense_api.ai.limits import InferenceGate
+from fitsense_api.ai.limits import InferenceGate, Place
 from fitsense_api.ai.reasons import reason_code
+from fitsense_api.db import connection
 from fitsense_api.errors import Conflict
 from fitsense_api.plans.services import insert_plan_version, load_plan, to_contract
 from fitsense_core.inference import serve
@@ -292,10 +293,11 @@ class AiService:
     # --- coach ------------------------------------------------------------------------
 
     async def _coach_task(
-        self, conn: asyncpg.Connection, user_id: UUID, question: str, request_id: str
+        self, pool: asyncpg.Pool, user_id: UUID, question: str, request_id: str
     ) -> tuple[StudentTask, Triage, Interaction]:
         """The student's task (the person's context in it), the triage and the audit row."""
-        ctx = await load_context(conn, user_id)
+        async with connection(pool) as conn:
+            ctx = await load_context(conn, user_id)
         task = live_task(str(uuid4()), "coaching", question, ctx.profile, ctx.plan, ctx.sessions)
         verdict = triage(question, ctx.profile)
         audit = Interaction(
@@ -324,7 +326,7 @@ class AiService:
 
     async def _served(
         self,
-        conn: asyncpg.Connection,
+        pool: asyncpg.Pool,
         audit: Interaction,
         reply: serve.ServedReply,
         model_version: str | None = None,
@@ -339,15 +341,18 @@ class AiService:
             audit.latency_ms = 0
         result = self.answer_of(reply, audit.safety_level)
         result.model_version = model_version
-        result.interaction_id = await record(conn, audit)
+        async with connection(pool) as conn:
+            result.interaction_id = await record(conn, audit)
         return result
 
     async def answer(
-        self, conn: asyncpg.Connection, user_id: UUID, question: str, *, request_id: str
+        self, pool: asyncpg.Pool, user_id: UUID, question: str, *, request_id: str
     ) -> CoachAnswer:
-        task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
+        """One answer; connections of ``pool`` are taken only to read the context and to
+        write the audit row, none is held while the model answers."""
+        task, verdict, audit = await self._coach_task(pool, user_id, question, request_id)
         if not serve.calls_model(task, verdict):
-            return await self._served(conn, audit, serve.policy_reply(verdict))
+            return await self._served(pool, audit, serve.policy_reply(verdict))
         model_text, model_version = None, None
         started = time.perf_counter()
         served, unavailable = await self.serving_for("coach")
@@ -370,33 +375,49 @@ class AiService:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
         reply = serve.serve_reply(task, verdict, model_text, unavailable)
         return await self._served(
-            conn, audit, reply, model_version if reply.source == "model" else None
+            pool, audit, reply, model_version if reply.source == "model" else None
         )
 
     async def stream(
         self,
-        conn: asyncpg.Connection,
+        pool: asyncpg.Pool,
         user_id: UUID,
         question: str,
+        place: Place,
         *,
         request_id: str,
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """Events of a streamed answer: ``meta`` first, then ``token`` pieces (or one
         ``answer`` from the policy or the knowledge-based coach), then ``done`` — or
         ``error`` when the model server fails mid-answer. The audit row is written last,
-        also when the client goes away (outcome ``error``, "client disconnected")."""
-        task, verdict, audit = await self._coach_task(conn, user_id, question, request_id)
+        also when the client goes away (outcome ``error``, "client disconnected").
+
+        ``place`` is the stream's place at the gate, reserved before the stream was
+        answered; it is released when the model is done (at once when the model is not
+        asked). Connections of ``pool`` are taken only around the queries."""
+        try:
+            async for event in self._stream(pool, user_id, question, place, request_id):
+                yield event
+        finally:
+            place.release()
+
+    async def _stream(
+        self, pool: asyncpg.Pool, user_id: UUID, question: str, place: Place, request_id: str
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        task, verdict, audit = await self._coach_task(pool, user_id, question, request_id)
         level = str(verdict.level)
         if not serve.calls_model(task, verdict):
-            result = await self._served(conn, audit, serve.policy_reply(verdict))
+            place.release()
+            result = await self._served(pool, audit, serve.policy_reply(verdict))
             yield "meta", {"safety_level": level, "model_version": None, "source": "policy"}
             yield "answer", {"text": result.answer, "refer_to_emergency": True}
             yield "done", {"outcome": "refused", "safety_level": level}
             return
         served, not_asked = await self.serving_for("coach")
         if served is None:  # the knowledge-based coach answers; no inference slot is taken
+            place.release()
             reply = serve.serve_reply(task, verdict, None, not_asked)
-            result = await self._served(conn, audit, reply)
+            result = await self._served(pool, audit, reply)
             yield "meta", {"safety_level": level, "model_version": None, "source": reply.source}
             yield "answer", {"text": result.answer}
             yield (
@@ -413,7 +434,6 @@ class AiService:
         pieces: list[str] = []  # the model's words only
         unavailable: str | None = None
         lead_sent = False
-        self.gate.admit()
         finished = False
         try:
             async with self.gate.turn():
@@ -493,10 +513,11 @@ class AiService:
                 },
             )
         finally:
-            self.gate.release()
+            place.release()
             if not finished:
                 audit.outcome, audit.error = "error", "client disconnected before the answer ended"
                 audit.note_stream(streamed, lead + "".join(pieces))
             # Also when the stream was cancelled (client gone): this generator runs in its
             # own asyncio task, so one cancellation does not stop the audit write.
-            await record(conn, audit)
+            async with connection(pool) as conn:
+                await record(conn, audit)

@@ -14,8 +14,10 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Request
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 
+from fitsense_api.db import connection
 from fitsense_api.errors import Unauthorized
 from fitsense_api.observability import set_current_user
 
@@ -98,16 +100,28 @@ FROM token JOIN users ON users.id = token.user_id
 """
 
 
-async def provide_user(
-    request: Request, connection: NamedDependency[asyncpg.Connection]
-) -> CurrentUser:
+async def authenticate(request: Request, conn: asyncpg.Connection) -> CurrentUser:
     """The caller, from ``Authorization: Bearer <token>``; 401 when missing or invalid."""
     token = bearer_token(request)
     if token is None or len(token) > 256:
         raise Unauthorized()
-    row = await connection.fetchrow(AUTHENTICATE, token_digest(token))
+    row = await conn.fetchrow(AUTHENTICATE, token_digest(token))
     if row is None:
         raise Unauthorized("the bearer token is unknown, expired or revoked")
     user = CurrentUser(row["id"], row["email"], row["name"], row["token_id"])
     set_current_user(str(user.id))
     return user
+
+
+async def provide_user(
+    request: Request, connection: NamedDependency[asyncpg.Connection]
+) -> CurrentUser:
+    """The caller, on the request's connection (held until the answer is sent)."""
+    return await authenticate(request, connection)
+
+
+async def provide_caller(request: Request, state: State) -> CurrentUser:
+    """The caller, on a connection given back at once: for handlers that wait, stream or
+    call the model, which take connections only around their queries."""
+    async with connection(state.pool) as conn:
+        return await authenticate(request, conn)
