@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from fitsense_api.proxies import SETTING as SETTING_TRUSTED_PROXIES
+from fitsense_api.proxies import parse_trusted_proxies
 from fitsense_core.errors import ConfigurationError
 from fitsense_core.settings import deployment_environment, env_float, env_int
 
@@ -20,8 +22,12 @@ class ApiSettings:
     - ``FITSENSE_API_MAX_BODY_BYTES``: largest request body accepted (default 1 MiB).
     - ``FITSENSE_API_CORS_ORIGINS``: comma-separated origins allowed by CORS (default none).
     - ``FITSENSE_API_LOGIN_MAX_FAILURES_PER_ACCOUNT`` / ``..._PER_CLIENT``: failed logins
-      allowed per account / per client address in ``FITSENSE_API_LOGIN_WINDOW_MINUTES``
-      (default 5 / 20 in 15 minutes) before login answers 429.
+      one client address may make at one account / in all in
+      ``FITSENSE_API_LOGIN_WINDOW_MINUTES`` (default 5 / 20 in 15 minutes) before login
+      answers it 429 (``auth.throttle``: other addresses are not affected).
+    - ``FITSENSE_API_TRUSTED_PROXIES``: comma-separated addresses or networks of the proxies
+      whose ``X-Forwarded-For`` names the client (default none, in every environment: the
+      client is the TCP peer); ``fitsense api`` passes them to uvicorn (``proxies``).
     - ``FITSENSE_API_LOG_LEVEL``: INFO by default; every line is one JSON object.
     - ``FITSENSE_API_PASSWORD_HASH``: ``argon2`` (default) or ``argon2-fast`` (the minimum
       cost argon2 allows; only for tests and benchmarks that create many accounts).
@@ -56,6 +62,7 @@ class ApiSettings:
     login_max_failures_per_account: int = 5
     login_max_failures_per_client: int = 20
     login_window_minutes: int = 15
+    trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     log_level: str = "INFO"
     password_hash: str = "argon2"
     ai_rate_per_minute: int = 10
@@ -108,6 +115,7 @@ class ApiSettings:
                 env, "FITSENSE_API_LOGIN_MAX_FAILURES_PER_CLIENT", 20, 1, 10000
             ),
             login_window_minutes=env_int(env, "FITSENSE_API_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
+            trusted_proxies=parse_trusted_proxies(env.get(SETTING_TRUSTED_PROXIES, "")),
             log_level=level,
             password_hash=password_hash,
             ai_rate_per_minute=env_int(env, "FITSENSE_API_AI_RATE_PER_MINUTE", 10, 1, 10000),

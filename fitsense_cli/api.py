@@ -103,6 +103,9 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def _run_api(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from fitsense_api.app import default_settings
+    from fitsense_api.proxies import uvicorn_proxy_options
+
     uvicorn.run(
         "fitsense_api.app:create_app",
         factory=True,
@@ -112,4 +115,6 @@ def _run_api(host: str, port: int, workers: int) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
+        # Who may say who the client is (FITSENSE_API_TRUSTED_PROXIES; none by default).
+        **uvicorn_proxy_options(default_settings()),
     )

@@ -42,14 +42,15 @@ class AuthController(Controller):
         status_code=HTTP_200_OK,
         cache_control=NO_STORE,
         summary="Exchange email and password for a bearer token",
-        description="Failed attempts are limited per account and per client address; "
-        "past the limit the answer is 429 with Retry-After.",
+        description="Failed attempts are limited per client address, and per account from "
+        "that address (a guesser elsewhere cannot lock the owner out); past a limit the "
+        "answer is 429 with Retry-After, before the password is checked.",
     )
     async def login(
-        self, data: JSONBody[LoginRequest], request: Request, connection: Connection, state: State
+        self, data: JSONBody[LoginRequest], request: Request, state: State
     ) -> SessionOut:
         client = request.client.host if request.client else "unknown"
-        return await services.login(connection, data.email, data.password, client, state.settings)
+        return await services.login(state.pool, data.email, data.password, client, state.settings)
 
     @post(
         "/logout",

@@ -16,8 +16,9 @@ from fitsense_api.auth.security import (
     token_digest,
     verify_password,
 )
-from fitsense_api.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unprocessable
-from fitsense_api.observability import note_rate_limit
+from fitsense_api.auth.throttle import mark_succeeded, reserve_attempt
+from fitsense_api.db import connection
+from fitsense_api.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from fitsense_api.settings import ApiSettings
 
 # The same rule as the users_email_format CHECK constraint.
@@ -73,55 +74,27 @@ async def signup(
         return await _issue_token(conn, _user(row), settings)
 
 
-LOGIN_FAILURES = """
-WITH last_success AS (
-    SELECT max(attempted_at) AS at FROM login_attempts WHERE email = $1 AND succeeded
-), failures AS (
-    SELECT email = $1 AS same_account, client = $2 AS same_client, attempted_at
-    FROM login_attempts
-    WHERE (email = $1 OR client = $2) AND NOT succeeded
-      AND attempted_at > now() - $3::interval
-)
-SELECT
-    count(*) FILTER (WHERE same_account AND attempted_at > coalesce(
-        (SELECT at FROM last_success), '-infinity')) AS account_failures,
-    count(*) FILTER (WHERE same_client) AS client_failures,
-    ceil(extract(epoch FROM min(attempted_at) + $3::interval - now()))::int AS retry_after_s
-FROM failures
-"""
-
-
 async def login(
-    conn: asyncpg.Connection, email: str, password: str, client: str, settings: ApiSettings
+    pool: asyncpg.Pool, email: str, password: str, client: str, settings: ApiSettings
 ) -> SessionOut:
+    """A session for the right password. The attempt is reserved (and throttled) before
+    argon2 runs; no connection is held while it does."""
     email = email.strip().lower()
-    window = timedelta(minutes=settings.login_window_minutes)
-    limits = await conn.fetchrow(LOGIN_FAILURES, email, client, window)
-    if (
-        limits["account_failures"] >= settings.login_max_failures_per_account
-        or limits["client_failures"] >= settings.login_max_failures_per_client
-    ):
-        note_rate_limit("login")
-        raise TooManyRequests(
-            "too many failed logins; try again later", limits["retry_after_s"] or 60
+    async with connection(pool) as conn:
+        attempt_id = await reserve_attempt(conn, email, client, settings)
+        row = await conn.fetchrow(
+            "SELECT id, name, email, created_at, password_hash FROM users WHERE email = $1", email
         )
-    row = await conn.fetchrow(
-        "SELECT id, name, email, created_at, password_hash FROM users WHERE email = $1", email
-    )
     if row is None:
         await burn_verification(settings.password_hash)
         ok = False
     else:
         ok = await verify_password(row["password_hash"], password, settings.password_hash)
-    await conn.execute(
-        "INSERT INTO login_attempts (email, client, succeeded) VALUES ($1, $2, $3)",
-        email[:320],
-        client[:100],
-        ok,
-    )
     if not ok:
         raise Unauthorized("the email or password is wrong")
-    return await _issue_token(conn, _user(row), settings)
+    async with connection(pool) as conn:
+        await mark_succeeded(conn, attempt_id)
+        return await _issue_token(conn, _user(row), settings)
 
 
 async def logout(conn: asyncpg.Connection, token_id: UUID) -> None:
