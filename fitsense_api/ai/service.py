@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID, uuid4
@@ -396,8 +397,9 @@ class AiService:
         answered; it is released when the model is done (at once when the model is not
         asked). Connections of ``pool`` are taken only around the queries."""
         try:
-            async for event in self._stream(pool, user_id, question, place, request_id):
-                yield event
+            async with aclosing(self._stream(pool, user_id, question, place, request_id)) as events:
+                async for event in events:
+                    yield event
         finally:
             place.release()
 
