@@ -193,6 +193,8 @@ def test_a_value_postgresql_refuses_does_not_answer_in_its_words() -> None:
             "length is 2048 tokens, you asked 2917 tokens",
             "model_unavailable",
         ),
+        (f"{serve.REQUEST_TOO_LONG}: the request is 6022 bytes", "request_too_long"),
+        (f"{serve.REQUEST_REFUSED}: 400 BadRequestError", "request_refused"),
         (serve.not_capable("v7", "plan_update"), "capability_not_passed"),
         (f"{serve.INVALID_PLAN}: day 3 has no exercises", "invalid_plan"),
         (f"{serve.VIOLATING_PLAN}: uses a barbell", "violating_plan"),
