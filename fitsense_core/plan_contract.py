@@ -34,6 +34,12 @@ DAY_NAME = r"^[A-Z][A-Z0-9_]{0,39}$"
 DURATION = re.compile(r"\b\d+\s*(?:-\s*\d+\s*)?(?:s|sec|secs|seconds?|min|mins|minutes?)\b", re.I)
 LOAD_IN_NOTES = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:kg|kgs|kilos?|lb|lbs|pounds?)\b", re.I)
 
+# The largest plan the contract takes; a longer list is refused before anything else is
+# checked, so the cost of validating a plan is bounded whatever a client sends.
+MAX_DAYS = 7
+MAX_EXERCISES_PER_DAY = 12
+MAX_SETS_PER_EXERCISE = 10
+
 Int = Annotated[int, Field(strict=True)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
@@ -43,7 +49,7 @@ class _Strict(BaseModel):
 
 
 class PlanSet(_Strict):
-    set_number: Int = Field(ge=1, le=10)
+    set_number: Int = Field(ge=1, le=MAX_SETS_PER_EXERCISE)
     target_reps: Int = Field(ge=1, le=30, description="Timed work: 1, duration in the notes.")
     target_rir: Int = Field(ge=0, le=5, description="Reps in reserve; 0 = to failure.")
     rest_seconds: Int = Field(ge=0, le=600)
@@ -51,16 +57,16 @@ class PlanSet(_Strict):
 
 class PlanExercise(_Strict):
     exercise_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    position: Int = Field(ge=1, le=12)
+    position: Int = Field(ge=1, le=MAX_EXERCISES_PER_DAY)
     notes: Text | None = None
-    sets: list[PlanSet] = Field(min_length=1, max_length=10)
+    sets: list[PlanSet] = Field(min_length=1, max_length=MAX_SETS_PER_EXERCISE)
 
 
 class PlanDay(_Strict):
     name: Annotated[str, StringConstraints(pattern=DAY_NAME)]
-    day_order: Int = Field(ge=1, le=7)
+    day_order: Int = Field(ge=1, le=MAX_DAYS)
     notes: Text | None = None
-    exercises: list[PlanExercise] = Field(max_length=12)
+    exercises: list[PlanExercise] = Field(max_length=MAX_EXERCISES_PER_DAY)
 
 
 class Plan(_Strict):
@@ -69,7 +75,7 @@ class Plan(_Strict):
     plan_name: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ]
-    days: list[PlanDay] = Field(min_length=1, max_length=7)
+    days: list[PlanDay] = Field(min_length=1, max_length=MAX_DAYS)
 
     def training_days(self) -> list[PlanDay]:
         return [d for d in self.days if d.exercises]
@@ -180,6 +186,31 @@ def _duplicates(values: list[tuple[int, Any]], path: str, field: str) -> list[Vi
             )
         else:
             seen[value] = i
+    return out
+
+
+def _too_long(value: Any, path: str, limit: int, what: str) -> list[Violation]:
+    if isinstance(value, list) and len(value) > limit:
+        return [Violation(path, f"at most {limit} {what}; {len(value)} given", "range")]
+    return []
+
+
+def _oversized(data: dict) -> list[Violation]:
+    """Lists longer than the contract allows. Counted before any other check, which each
+    cost time per item (the catalog look-up suggests close names)."""
+    out = _too_long(data.get("days"), "days", MAX_DAYS, "days")
+    if out:
+        return out
+    days = _items(data.get("days"))
+    for i, day in days:
+        limit = MAX_EXERCISES_PER_DAY
+        out += _too_long(day.get("exercises"), f"days[{i}].exercises", limit, "exercises per day")
+    if out:
+        return out
+    for i, day in days:
+        for j, ex in _items(day.get("exercises")):
+            path = f"days[{i}].exercises[{j}].sets"
+            out += _too_long(ex.get("sets"), path, MAX_SETS_PER_EXERCISE, "sets per exercise")
     return out
 
 
@@ -331,6 +362,9 @@ def validate_plan(data: Any, athlete: Athlete | None = None) -> PlanValidation:
         return PlanValidation(None, tuple(violations))
     if not isinstance(raw, dict):
         return PlanValidation(None, (Violation("$", "a plan must be a JSON object", "type"),))
+    oversized = _oversized(raw)
+    if oversized:
+        return PlanValidation(None, tuple(oversized))
     plan, structural = _structure(raw)
     violations = structural + _plan_rules(raw)
     if athlete is not None:

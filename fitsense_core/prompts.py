@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -58,6 +59,17 @@ SYSTEM_COACH = (
     "anyone to train through pain. Reply as JSON with answer, key_points, "
     "needs_medical_clearance and refer_to_emergency."
 )
+
+
+# A line break or any other control character, with the white space around it: the
+# prompts are line-structured (``person: …``, ``avoid …``), so free text gets none.
+_BREAKS = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\u2028\u2029][\s\x00-\x1f\x7f-\x9f\u2028\u2029]*")
+
+
+def one_line(text: str) -> str:
+    """Free text (a question, an update request) as it enters a prompt: every run of line
+    breaks and control characters is one space, so it cannot start a line of its own."""
+    return _BREAKS.sub(" ", text)
 
 
 @dataclass(frozen=True)

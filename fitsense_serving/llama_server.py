@@ -1,11 +1,15 @@
 """Running llama-cpp-python's OpenAI-compatible server on a local GGUF model.
 
 This module starts a server bound to 127.0.0.1 with an API key, waiting until it answers.
+The key goes in through the server's environment (``API_KEY``, read by its pydantic
+settings), not its command line: any user on the host can read a process's arguments, only
+its owner its environment.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,6 +54,22 @@ class LlamaServer:
                 self.process.wait()
 
 
+# What a bearer token may hold (RFC 6750's b64token), non-empty: an empty key would leave
+# the server open.
+_KEY = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+# Variables the server's entry point reads over its command line (``CONFIG_FILE`` replaces
+# every setting, ``HOST``/``PORT`` the address): a PORT set for this process (Cloud Run
+# sets one) must not move the model server off the port it was given.
+_OVERRIDES = ("CONFIG_FILE", "HOST", "PORT")
+
+
+def _server_environment(api_key: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.upper() not in _OVERRIDES}
+    return {**env, "API_KEY": api_key}
+
+
 def _ready(base_url: str, api_key: str) -> bool:
     request = urllib.request.Request(
         f"{base_url}/models", headers={"Authorization": f"Bearer {api_key}"}
@@ -73,6 +93,11 @@ def start_llama_server(
     startup_timeout_s: float = 120,
 ) -> LlamaServer:
     """Start the server on 127.0.0.1 and wait until ``/v1/models`` answers."""
+    if not _KEY.fullmatch(api_key):
+        raise ServerStartError(
+            "the model server's API key must be a non-empty bearer token "
+            "(letters, digits and -._~+/)"
+        )
     port = port or free_port()
     command = [
         sys.executable,
@@ -85,9 +110,6 @@ def start_llama_server(
         "127.0.0.1",
         "--port",
         str(port),
-        # One argument: a random key may start with "-", which argparse would take for
-        # an option of its own.
-        f"--api_key={api_key}",
         "--n_ctx",
         str(n_ctx),
         "--n_threads",
@@ -96,7 +118,11 @@ def start_llama_server(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=_server_environment(api_key),
     )
     server = LlamaServer(process, f"http://127.0.0.1:{port}/v1", api_key, model_alias, log_path)
     deadline = time.monotonic() + startup_timeout_s

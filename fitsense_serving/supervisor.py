@@ -46,7 +46,7 @@ import psycopg
 
 from fitsense_core import layout
 from fitsense_core.errors import FitSenseError
-from fitsense_core.inference.endpoint import served_model_name
+from fitsense_core.inference.endpoint import SERVED_CONTEXT_TOKENS, served_model_name
 from fitsense_serving.llama_server import LlamaServer, start_llama_server
 from fitsense_serving.targets import (
     NO_VERSION_MESSAGE,
@@ -122,7 +122,7 @@ class Supervisor:
         poll_interval_s: float | None = 5.0,
         drain_timeout_s: float = 120.0,
         retry_backoff_s: float = 60.0,
-        n_ctx: int = 2048,
+        n_ctx: int = SERVED_CONTEXT_TOKENS,
         n_threads: int | None = None,
         startup_timeout_s: float = 120.0,
         upstream_timeout_s: float = 300.0,

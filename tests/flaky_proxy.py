@@ -41,6 +41,19 @@ def start_proxy(upstream: str, script: Script) -> tuple[ThreadingHTTPServer, str
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:
+            """Forwarded whatever the script says, as ``fitsense serve``'s proxy answers
+            ``GET /v1/models`` itself while a backend fails."""
+            request = urllib.request.Request(
+                upstream + self.path.removeprefix("/v1"),
+                headers={k: v for k, v in self.headers.items() if k.lower() == "authorization"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return self._send(response.status, response.read().decode())
+            except urllib.error.HTTPError as exc:
+                return self._send(exc.code, exc.read().decode())
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             payload = self.rfile.read(length)

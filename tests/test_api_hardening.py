@@ -5,7 +5,9 @@ and the security headers every answer carries."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +18,7 @@ from litestar import Request
 from fitsense_api.ai.reasons import reason_code
 from fitsense_api.errors import handle_database_error
 from fitsense_core.inference import serve
-from tests.api_helpers import assert_problem, fields
+from tests.api_helpers import ONBOARDING, assert_problem, fields
 
 pytestmark = pytest.mark.anyio
 
@@ -191,6 +193,8 @@ def test_a_value_postgresql_refuses_does_not_answer_in_its_words() -> None:
             "length is 2048 tokens, you asked 2917 tokens",
             "model_unavailable",
         ),
+        (f"{serve.REQUEST_TOO_LONG}: the request is 6022 bytes", "request_too_long"),
+        (f"{serve.REQUEST_REFUSED}: 400 BadRequestError", "request_refused"),
         (serve.not_capable("v7", "plan_update"), "capability_not_passed"),
         (f"{serve.INVALID_PLAN}: day 3 has no exercises", "invalid_plan"),
         (f"{serve.VIOLATING_PLAN}: uses a barbell", "violating_plan"),
@@ -273,3 +277,81 @@ async def test_answers_with_a_token_are_not_stored(client) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
     health = await client.get("/health")
     assert "no-store" not in health.headers.get("cache-control", "")
+
+
+# --- row 4: a plan written by hand cannot hold the process ---------------------------------
+
+
+async def _onboarded(client, account) -> dict:
+    headers, _ = await account()
+    response = await client.put("/onboarding", json=ONBOARDING, headers=headers)
+    assert response.status_code == 200, response.text
+    return headers
+
+
+def _plan(days: int, exercises: int, sets: int, name: str = "Dumbbell Bench Presss") -> dict:
+    return {
+        "plan_name": "Hand-written",
+        "days": [
+            {
+                "name": f"DAY_{d}",
+                "day_order": d,
+                "notes": None,
+                "exercises": [
+                    {
+                        "exercise_name": f"{name} {p}",
+                        "position": p,
+                        "sets": [
+                            {"set_number": s, "target_reps": 8, "target_rir": 2, "rest_seconds": 90}
+                            for s in range(1, sets + 1)
+                        ],
+                    }
+                    for p in range(1, exercises + 1)
+                ],
+            }
+            for d in range(1, days + 1)
+        ],
+    }
+
+
+async def _health_latency_while(live, request) -> tuple[float, object]:
+    """The slowest /health answer while ``request`` runs in the same event loop."""
+    task = asyncio.create_task(request)
+    await asyncio.sleep(0)
+    slowest = 0.0
+    while not task.done():
+        started = time.perf_counter()
+        assert (await live.get("/health")).status_code == 200
+        slowest = max(slowest, time.perf_counter() - started)
+        await asyncio.sleep(0.01)
+    return slowest, await task
+
+
+async def test_an_oversized_plan_is_a_fast_422_and_health_keeps_answering(
+    client, live, account
+) -> None:
+    headers = await _onboarded(client, account)
+    body = json.dumps(_plan(days=1, exercises=14_000, sets=0), separators=(",", ":"))
+    assert len(body) < 1 << 20
+    started = time.perf_counter()
+    slowest, response = await _health_latency_while(
+        live, live.post("/plans", content=body.encode(), headers={**headers, **JSON})
+    )
+    assert time.perf_counter() - started < 1.5
+    problem = assert_problem(response, 422)
+    assert fields(problem) == ["days[0].exercises"]
+    assert "at most 12" in problem["detail"]
+    assert slowest < 0.5
+
+
+async def test_a_largest_valid_size_plan_is_judged_off_the_event_loop(
+    client, live, account
+) -> None:
+    headers = await _onboarded(client, account)
+    body = _plan(days=7, exercises=12, sets=10)
+    slowest, response = await _health_latency_while(
+        live, live.post("/plans", json=body, headers=headers)
+    )
+    problem = assert_problem(response, 422)
+    assert "unknown_exercise" in {e["code"] for e in problem["errors"]}
+    assert slowest < 0.5

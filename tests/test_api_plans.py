@@ -429,7 +429,18 @@ async def test_a_flood_of_violations_is_reported_in_a_bounded_answer(
 ) -> None:
     headers, user_id = await _onboarded(client, new_account)
     plan = hand_plan()
-    plan["days"][0]["exercises"][0]["sets"] = [_set(1, reps=0) for _ in range(400)]
+    # The largest plan the contract takes (7 days, 12 exercises, 10 sets), every set wrong.
+    plan["days"] = [
+        {
+            "name": f"DAY_{d}",
+            "day_order": d,
+            "notes": None,
+            "exercises": [
+                _exercise("Dumbbell Bench Press", p, sets=10, reps=0) for p in range(1, 13)
+            ],
+        }
+        for d in range(1, 8)
+    ]
     body = assert_problem(await client.post("/plans", json=plan, headers=headers), 422)
     assert len(body["errors"]) == plan_services.MAX_REPORTED
     assert "the first 200 are listed" in body["detail"]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from fitsense_core.errors import MigrationError
-from fitsense_core.migrations import applied_versions, discover, migrate
+from fitsense_core.migrations import ADVISORY_LOCK_KEY, applied_versions, discover, migrate
 from fitsense_core.reference import CONDITIONS, EQUIPMENT, GOALS, exercise_catalog
 
 
@@ -168,3 +171,80 @@ def test_badly_named_file_is_refused(tmp_path: Path, repo_root: Path) -> None:
     (sql_dir / "add_stuff.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match=r"NNNN_description\.sql"):
         discover(sql_dir)
+
+
+# --- issue 20 row 16: a start cannot hang behind a held lock -------------------------------
+
+
+def _migrate_within(url: str, seconds: float, **kwargs) -> tuple[float, BaseException | None]:
+    """Run ``migrate`` in a thread; (seconds it took, what it raised). A run still waiting
+    after ``seconds`` counts as hung (the caller then releases the lock it waits on)."""
+    pool = ThreadPoolExecutor(1)
+    started = time.monotonic()
+    future = pool.submit(migrate, url, **kwargs)
+    try:
+        future.result(timeout=seconds)
+        error = None
+    except FuturesTimeout:
+        pool.shutdown(wait=False)
+        return float("inf"), None
+    except Exception as exc:  # returned to the test, which asserts on it
+        error = exc
+    pool.shutdown()
+    return time.monotonic() - started, error
+
+
+@pytest.mark.parametrize(
+    "lock",
+    [
+        "LOCK TABLE exercises IN ACCESS EXCLUSIVE MODE",
+        "SELECT * FROM goals FOR UPDATE",
+        "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE",
+    ],
+)
+def test_a_held_lock_fails_the_migration_fast_and_clearly(
+    fresh_migrated_db: str, monkeypatch: pytest.MonkeyPatch, lock: str
+) -> None:
+    monkeypatch.setenv("FITSENSE_MIGRATION_LOCK_TIMEOUT_S", "1")
+    holder = psycopg.connect(fresh_migrated_db)
+    try:
+        holder.execute(lock)
+        took, error = _migrate_within(fresh_migrated_db, 10)
+    finally:
+        holder.close()
+    assert took < 5, "the migration waited on the lock"
+    assert isinstance(error, MigrationError), error
+    message = str(error)
+    assert "lock" in message and "1 s" in message and "FITSENSE_MIGRATION_LOCK_TIMEOUT_S" in message
+    assert "pg_stat_activity" in message and "unchanged" in message
+
+
+def test_a_concurrent_migration_is_named_as_such(fresh_migrated_db: str, monkeypatch) -> None:
+    monkeypatch.setenv("FITSENSE_MIGRATION_LOCK_TIMEOUT_S", "1")
+    holder = psycopg.connect(fresh_migrated_db)
+    try:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+        took, error = _migrate_within(fresh_migrated_db, 10)
+    finally:
+        holder.close()
+    assert took < 5 and isinstance(error, MigrationError), error
+    assert "another migration" in str(error)
+
+
+def test_a_migration_over_the_statement_timeout_fails_clearly(
+    empty_db: str, tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FITSENSE_MIGRATION_STATEMENT_TIMEOUT_S", "1")
+    sql_dir = _copy_sql(tmp_path, repo_root)
+    (sql_dir / "9999_slow.sql").write_text("SELECT pg_sleep(30);")
+    took, error = _migrate_within(empty_db, 15, directory=sql_dir)
+    assert took < 8 and isinstance(error, MigrationError), error
+    message = str(error)
+    assert "9999_slow.sql" in message and "FITSENSE_MIGRATION_STATEMENT_TIMEOUT_S" in message
+    assert _tables(empty_db) == set()
+
+
+def test_timeouts_last_only_for_the_migration(fresh_migrated_db: str) -> None:
+    migrate(fresh_migrated_db)
+    with psycopg.connect(fresh_migrated_db) as conn:
+        assert conn.execute("SHOW lock_timeout").fetchone()[0] == "0"

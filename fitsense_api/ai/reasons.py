@@ -10,6 +10,8 @@ from fitsense_core.inference import serve
 # Checked in order: the first prefix a reason starts with names its code.
 REASON_CODES: tuple[tuple[str, str], ...] = (
     (serve.UNAVAILABLE, "model_unavailable"),
+    (serve.REQUEST_TOO_LONG, "request_too_long"),
+    (serve.REQUEST_REFUSED, "request_refused"),
     (serve.NOT_CAPABLE, "capability_not_passed"),
     (serve.INVALID_PLAN, "invalid_plan"),
     (serve.VIOLATING_PLAN, "violating_plan"),

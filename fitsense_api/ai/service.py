@@ -42,7 +42,12 @@ from fitsense_api.db import connection
 from fitsense_api.errors import Conflict
 from fitsense_api.plans.services import insert_plan_version, load_plan, to_contract
 from fitsense_core.inference import serve
-from fitsense_core.inference.client import ModelClient, ModelUnavailable, StreamResult
+from fitsense_core.inference.client import (
+    ModelClient,
+    ModelUnavailable,
+    RequestRefused,
+    StreamResult,
+)
 from fitsense_core.inference.endpoint import version_of
 from fitsense_core.safety import Triage, triage
 from fitsense_core.student import registry
@@ -123,6 +128,12 @@ def no_active_plan() -> Conflict:
     )
 
 
+def not_answered(exc: ModelUnavailable) -> str:
+    """The fallback reason of a model call that gave no answer."""
+    prefix = serve.REQUEST_REFUSED if isinstance(exc, RequestRefused) else serve.UNAVAILABLE
+    return f"{prefix}: {exc}"
+
+
 class AiService:
     """Per worker process: the model client, the inference gate, codebooks and
     capabilities by version."""
@@ -160,12 +171,15 @@ class AiService:
             self._capabilities[version] = frozenset(record.capabilities)
         return self._capabilities[version]
 
-    async def serving_for(self, kind: str) -> tuple[str | None, str | None]:
-        """The served model's name for a request of ``kind`` (a key of
-        :data:`CAPABILITY_OF`), or None and why the model is not to be asked: the server
-        cannot say what it serves, or the serving version did not pass that capability.
-        Asked before any inference slot is taken: a request the model will not answer
-        neither waits for nor is refused a turn."""
+    async def serving_for(self, kind: str, task: StudentTask) -> tuple[str | None, str | None]:
+        """The served model's name for ``task``, a request of ``kind`` (a key of
+        :data:`CAPABILITY_OF`), or None and why the model is not to be asked: the request
+        may not fit the model's context, the server cannot say what it serves, or the
+        serving version did not pass that capability. Asked before any inference slot is
+        taken: a request the model will not answer neither waits for nor is refused a turn."""
+        too_long = serve.too_long_for_model(task, self.client.settings.context_tokens)
+        if too_long is not None:
+            return None, too_long
         capability = CAPABILITY_OF[kind]
         try:
             served = await self.client.served_model()
@@ -173,7 +187,7 @@ class AiService:
             if capability not in await self.capabilities(version):
                 return None, serve.not_capable(version, capability)
         except ModelUnavailable as exc:
-            return None, f"{serve.UNAVAILABLE}: {exc}"
+            return None, not_answered(exc)
         return served, None
 
     # --- plans ------------------------------------------------------------------------
@@ -183,7 +197,7 @@ class AiService:
     ) -> tuple[serve.PlanJudgement | None, str | None]:
         """The judged model answer, or None and why the model gave none (not asked)."""
         started = time.perf_counter()
-        served, not_asked = await self.serving_for(audit.context_type)
+        served, not_asked = await self.serving_for(audit.context_type, task)
         if served is None:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
             return None, not_asked
@@ -200,7 +214,7 @@ class AiService:
                 )
         except ModelUnavailable as exc:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
-            return None, f"{serve.UNAVAILABLE}: {exc}"
+            return None, not_answered(exc)
         audit.note_completion(completion, completion.text)
         await progress("validating", 0.8)
         return serve.judge_plan(completion.text, codebook, task), None
@@ -356,7 +370,7 @@ class AiService:
             return await self._served(pool, audit, serve.policy_reply(verdict))
         model_text, model_version = None, None
         started = time.perf_counter()
-        served, unavailable = await self.serving_for("coach")
+        served, unavailable = await self.serving_for("coach", task)
         if served is not None:
             try:
                 async with self.gate.slot():
@@ -366,7 +380,7 @@ class AiService:
                         request.messages, max_tokens=request.max_tokens, model=served
                     )
             except ModelUnavailable as exc:
-                unavailable = f"{serve.UNAVAILABLE}: {exc}"
+                unavailable = not_answered(exc)
             else:
                 model_text, model_version = completion.text, completion.model_version
                 audit.note_completion(
@@ -415,7 +429,7 @@ class AiService:
             yield "answer", {"text": result.answer, "refer_to_emergency": True}
             yield "done", {"outcome": "refused", "safety_level": level}
             return
-        served, not_asked = await self.serving_for("coach")
+        served, not_asked = await self.serving_for("coach", task)
         if served is None:  # the knowledge-based coach answers; no inference slot is taken
             place.release()
             reply = serve.serve_reply(task, verdict, None, not_asked)
@@ -442,7 +456,7 @@ class AiService:
                 try:
                     codebook = await self.codebook(version_of(served))
                 except ModelUnavailable as exc:
-                    unavailable = f"{serve.UNAVAILABLE}: {exc}"
+                    unavailable = not_answered(exc)
                 if unavailable is None:
                     yield (
                         "meta",
@@ -467,7 +481,7 @@ class AiService:
                             yield "token", {"text": piece}
                     except ModelUnavailable as exc:
                         if not streamed.completion_tokens:
-                            unavailable = f"{serve.UNAVAILABLE}: {exc}"
+                            unavailable = not_answered(exc)
                         else:
                             audit.outcome, audit.error = "error", f"stream broke: {exc}"
                             audit.note_stream(streamed, lead + "".join(pieces))

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 from uuid import UUID
 
+import anyio.to_thread
 import asyncpg
 import msgspec
 
@@ -324,7 +325,9 @@ async def create_manual_plan(
         user_id,
         "a plan is checked against your goals, days per week, equipment, conditions and injuries",
     )
-    result = validate_plan(data, profile.athlete())
+    # CPU work (pydantic, the catalog's close-name suggestions): off the event loop, so
+    # other requests are answered meanwhile.
+    result = await anyio.to_thread.run_sync(validate_plan, data, profile.athlete())
     if result.violations or result.plan is None:
         errors = [{"field": v.path, "message": v.reason, "code": v.code} for v in result.violations]
         first = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])

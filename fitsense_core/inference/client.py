@@ -17,6 +17,7 @@ import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ import httpx2
 import openai
 
 from fitsense_core.errors import ConfigurationError, FitSenseError
-from fitsense_core.inference.endpoint import ModelEndpoint, version_of
+from fitsense_core.inference.endpoint import SERVED_CONTEXT_TOKENS, ModelEndpoint, version_of
 from fitsense_core.settings import env_float, env_int
 
 Backend = Literal["llama-cpp", "openai"]
@@ -35,6 +36,11 @@ class ModelUnavailable(FitSenseError):
     """The model server cannot answer now (down, timing out, failing, or circuit open)."""
 
 
+class RequestRefused(ModelUnavailable):
+    """The model server refused this request as invalid (a 4xx: too long for its context,
+    a malformed body): the request's fault, not the server's."""
+
+
 class CircuitOpen(ModelUnavailable):
     """Recent calls failed; calls are not tried until the breaker's cool-down ends."""
 
@@ -42,7 +48,12 @@ class CircuitOpen(ModelUnavailable):
 class CircuitBreaker:
     """Closed → open after ``failure_threshold`` consecutive failures; after
     ``reset_after_s`` one trial call is let through (half-open): success closes it,
-    failure opens it again. While open, callers fail fast and fall back."""
+    failure opens it again. While open, callers fail fast and fall back.
+
+    Only a call to the model itself takes part: :meth:`before_call` admits it (True: it is
+    the half-open trial), :meth:`success` / :meth:`failure` give the verdict, and
+    :meth:`settle`, always called once it ends, frees the trial slot of a call that ended
+    without one (cancelled, or refused for the request's own fault)."""
 
     def __init__(self, failure_threshold: int = 3, reset_after_s: float = 15.0) -> None:
         self.failure_threshold = failure_threshold
@@ -64,15 +75,22 @@ class CircuitBreaker:
             return 0
         return max(1, round(self.reset_after_s - (time.monotonic() - self._opened_at)))
 
-    def before_call(self) -> None:
+    def check(self) -> str:
+        """Raise :class:`CircuitOpen` when no call may go now; else the state."""
         state = self.state
         if state == "open" or (state == "half_open" and self._trial_running):
             raise CircuitOpen(
                 f"model server circuit open after {self._failures} failures; "
                 f"next try in {self.retry_after_s()} s"
             )
-        if state == "half_open":
+        return state
+
+    def before_call(self) -> bool:
+        """Admit a call (or raise :class:`CircuitOpen`); True when it is the trial."""
+        if self.check() == "half_open":
             self._trial_running = True
+            return True
+        return False
 
     def success(self) -> None:
         self._failures = 0
@@ -84,6 +102,12 @@ class CircuitBreaker:
         self._trial_running = False
         if self._opened_at is not None or self._failures >= self.failure_threshold:
             self._opened_at = time.monotonic()
+
+    def settle(self, trial: bool) -> None:
+        """A call admitted by :meth:`before_call` ended. Were it the trial and it got no
+        verdict, the next call is the trial; else nothing changes."""
+        if trial:
+            self._trial_running = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +142,8 @@ class ClientSettings:
     max_retries: int = 1
     failure_threshold: int = 3
     reset_after_s: float = 15.0
+    # The served model's context in tokens: `fitsense serve` runs llama.cpp with 2048.
+    context_tokens: int = SERVED_CONTEXT_TOKENS
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ClientSettings:
@@ -133,10 +159,17 @@ class ClientSettings:
             backend=backend,  # type: ignore[arg-type]
             timeout_s=env_float(env, "FITSENSE_MODEL_TIMEOUT_S", 30.0, 1, 600),
             max_retries=env_int(env, "FITSENSE_MODEL_MAX_RETRIES", 1, 0, 5),
+            context_tokens=env_int(
+                env, "FITSENSE_MODEL_CONTEXT_TOKENS", SERVED_CONTEXT_TOKENS, 1024, 1 << 20
+            ),
         )
 
 
 VERSION_TTL_S = 5.0
+# Answers that blame the request (malformed, too long for the context, an unknown model
+# name after a switch): the server works, so they are no failure of it. 401/403 (a wrong
+# key), 408, 429 and 5xx are.
+REQUEST_ERRORS = (400, 404, 413, 422)
 # openai 3 runs on httpx2; a connection that breaks mid-stream surfaces as its own error.
 TRANSPORT_ERRORS = (TimeoutError, openai.APIError, httpx2.HTTPError)
 
@@ -164,30 +197,36 @@ class ModelClient:
         return self.settings.backend
 
     def _failed(self, exc: Exception) -> ModelUnavailable:
-        self.breaker.failure()
+        """The error a failed call raises; a failure of the server unless the server
+        blamed the request (:data:`REQUEST_ERRORS`)."""
         self._served = None
         reason = type(exc).__name__
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        if isinstance(exc, openai.APIStatusError) and exc.status_code in REQUEST_ERRORS:
+            return RequestRefused(
+                f"model server refused the request: {exc.status_code} {reason}: {detail}"
+            )
+        self.breaker.failure()
         return ModelUnavailable(f"model server failed: {reason}{': ' + detail if detail else ''}")
 
     async def served_model(self) -> str:
-        """The model name the server answers to now (cached for a few seconds)."""
+        """The model name the server answers to now (cached for a few seconds). ``fitsense
+        serve`` answers this itself, so an answer says nothing of the model: it is no
+        success for the breaker, and while the circuit is open it is not asked."""
         now = time.monotonic()
         if self._served is not None and now - self._served[0] < VERSION_TTL_S:
             return self._served[1]
         async with self._version_lock:
             if self._served is not None and time.monotonic() - self._served[0] < VERSION_TTL_S:
                 return self._served[1]
-            self.breaker.before_call()
+            self.breaker.check()
             try:
                 page = await self._openai.models.list(timeout=self.settings.connect_timeout_s + 1)
             except TRANSPORT_ERRORS as exc:
                 raise self._failed(exc) from exc
             models = [m.id for m in page.data]
             if not models:
-                self.breaker.failure()
                 raise ModelUnavailable("the model server serves no model yet")
-            self.breaker.success()
             self._served = (time.monotonic(), models[0])
             return models[0]
 
@@ -202,13 +241,13 @@ class ModelClient:
         seed: int | None = 7,
     ) -> Completion:
         model = model or await self.served_model()
-        self.breaker.before_call()
-        started = time.perf_counter()
         body = dict(extra_body or {})
         response_format = body.pop("response_format", None)
         kwargs: dict[str, Any] = {}
         if response_format is not None:
             kwargs["response_format"] = response_format
+        trial = self.breaker.before_call()
+        started = time.perf_counter()
         try:
             response = await self._openai.chat.completions.create(
                 model=model,
@@ -219,9 +258,11 @@ class ModelClient:
                 extra_body=body or None,
                 **kwargs,
             )
+            self.breaker.success()
         except TRANSPORT_ERRORS as exc:
             raise self._failed(exc) from exc
-        self.breaker.success()
+        finally:
+            self.breaker.settle(trial)
         choice = response.choices[0] if response.choices else None
         usage = response.usage
         return Completion(
@@ -249,7 +290,25 @@ class ModelClient:
         model = model or await self.served_model()
         result.model_name = model
         result.model_version = version_of(model)
-        self.breaker.before_call()
+        trial = self.breaker.before_call()
+        pieces = self._stream(messages, max_tokens, result, model, temperature, seed)
+        try:
+            # aclosing: a consumer that leaves early closes the upstream response at once.
+            async with aclosing(pieces):
+                async for piece in pieces:
+                    yield piece
+        finally:
+            self.breaker.settle(trial)
+
+    async def _stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        result: StreamResult,
+        model: str,
+        temperature: float,
+        seed: int | None,
+    ) -> AsyncIterator[str]:
         started = time.perf_counter()
         try:
             upstream = await self._openai.chat.completions.create(

@@ -56,6 +56,11 @@ def local_api_key(home: Path) -> str:
     return key
 
 
+# The context, in tokens, of the llama.cpp servers `fitsense serve` runs; the API sends no
+# request that may not fit it (FITSENSE_MODEL_CONTEXT_TOKENS where another server serves).
+SERVED_CONTEXT_TOKENS = 2048
+
+
 @dataclass(frozen=True)
 class ModelEndpoint:
     base_url: str

@@ -40,6 +40,7 @@ from fitsense_core.coach.plans import (
 from fitsense_core.plan_contract import Plan, validate_plan
 from fitsense_core.plan_quality import QualityProblem, quality_problems, update_problems
 from fitsense_core.profile import LoggedSession, UserProfile
+from fitsense_core.prompts import one_line
 from fitsense_core.safety import CLEARANCE_NOTE, SafetyLevel, Triage, check_response
 from fitsense_core.student.compact import (
     CONSERVATIVE_MIN_RIR,
@@ -142,6 +143,34 @@ class TokenLimits:
 
 
 TOKEN_LIMITS = TokenLimits()
+
+# The request was not sent: the person's words may not fit the model's context (below).
+REQUEST_TOO_LONG = "request too long for the model"
+# The server refused the request as invalid (a 4xx); not a failure of the server.
+REQUEST_REFUSED = "model refused the request"
+# Tokens of a prompt besides the person's words: at most ~430 measured (a plan update with
+# its current plan, in SmolLM2's chat template); kept with room to spare.
+PROMPT_FRAME_TOKENS = 600
+
+
+def request_budget_bytes(context_tokens: int, max_tokens: int) -> int:
+    """UTF-8 bytes of free text that surely fit a context of ``context_tokens`` beside the
+    prompt's frame and an answer of ``max_tokens``: every token of the student's byte-level
+    vocabulary holds at least one byte (a 2,000-character question of emoji is ~6,000
+    tokens; of English prose ~450)."""
+    return context_tokens - max_tokens - PROMPT_FRAME_TOKENS
+
+
+def too_long_for_model(task: StudentTask, context_tokens: int) -> str | None:
+    """Why ``task``'s request is not sent to a model with this context (None: it fits)."""
+    budget = request_budget_bytes(context_tokens, TOKEN_LIMITS.for_task(task))
+    size = len(one_line(task.request).encode())
+    if size <= budget:
+        return None
+    return (
+        f"{REQUEST_TOO_LONG}: the request is {size} bytes of UTF-8; at most {budget} surely "
+        f"fit the model's {context_tokens}-token context"
+    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from fitsense_core.errors import ConfigurationError
-from fitsense_core.inference.serve import INVALID_PLAN, NOT_CAPABLE, UNAVAILABLE
+from fitsense_core.inference.serve import (
+    INVALID_PLAN,
+    NOT_CAPABLE,
+    REQUEST_REFUSED,
+    REQUEST_TOO_LONG,
+    UNAVAILABLE,
+)
 from fitsense_core.student.evaluation import percentile
 
 PLAN_CONTEXTS = ("plan_generate", "plan_update", "plan_adapt")
@@ -77,8 +83,11 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             or (r["slices"] or {}).get("probe_context") in PLAN_CONTEXTS
         )
         and r["outcome"] in ("ok", "fallback")
-        # The model was not asked: down, or the version did not pass that capability.
-        and not (r["error"] or "").startswith((UNAVAILABLE, NOT_CAPABLE))
+        # The model gave no answer: down, the version did not pass that capability, or the
+        # request was too long for it or refused by it.
+        and not (r["error"] or "").startswith(
+            (UNAVAILABLE, NOT_CAPABLE, REQUEST_TOO_LONG, REQUEST_REFUSED)
+        )
     ]
     invalid = sum(1 for r in plan_rows if (r["error"] or "").startswith(INVALID_PLAN))
     semantic_ok = sum(1 for r in plan_rows if r["outcome"] == "ok")

@@ -25,7 +25,7 @@ from fitsense_core.errors import DataValidationError
 from fitsense_core.plan_contract import Plan
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import Athlete
-from fitsense_core.prompts import context_from_json, slice_tags
+from fitsense_core.prompts import context_from_json, one_line, slice_tags
 from fitsense_core.safety import (
     CLEARANCE_NOTE,
     CRISIS_MESSAGE,
@@ -168,7 +168,7 @@ def render_task(task: StudentTask, codebook: Codebook) -> list[dict[str, str]]:
     if task.prompt_type == "plan_update" and task.current_plan is not None:
         lines.append(f"current: {encode_plan(task.current_plan, codebook, approximate=True)}")
         lines.append(f"log (rir/reps vs target): {_log_line(task, codebook)}")
-    lines.append(f"request: {task.request}")
+    lines.append(f"request: {one_line(task.request)}")
     system = SYSTEM_PLAN if task.output_type == "plan" else SYSTEM_REPLY
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
