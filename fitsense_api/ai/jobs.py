@@ -21,7 +21,7 @@ from uuid import UUID
 
 import asyncpg
 
-from fitsense_api.ai.service import AiService
+from fitsense_api.ai.service import AiService, PlanResult
 from fitsense_api.db import connection
 from fitsense_api.errors import ApiError, NotFound
 
@@ -59,16 +59,18 @@ UPDATE ai_jobs SET stage = $2, progress = $3, lease_until = now() + interval '{L
 WHERE id = $1 AND status = 'running'
 """.replace("{LEASE_S}", str(LEASE_S))
 
+# Only by the attempt that still holds the job: one whose lease ran out and was taken by
+# another worker (``attempts`` moved on) stores nothing.
 SUCCEED = """
-UPDATE ai_jobs SET status = 'succeeded', stage = 'done', progress = 1, result = $2,
-       plan_id = $3, finished_at = now(), lease_until = NULL, error = NULL
-WHERE id = $1
+UPDATE ai_jobs SET status = 'succeeded', stage = 'done', progress = 1, result = $3,
+       plan_id = $4, finished_at = now(), lease_until = NULL, error = NULL
+WHERE id = $1 AND status = 'running' AND attempts = $2
 """
 
 FAIL = """
-UPDATE ai_jobs SET status = 'failed', stage = 'failed', error = $2, finished_at = now(),
+UPDATE ai_jobs SET status = 'failed', stage = 'failed', error = $3, finished_at = now(),
        lease_until = NULL
-WHERE id = $1
+WHERE id = $1 AND status = 'running' AND attempts = $2
 """
 
 GET = """
@@ -89,6 +91,10 @@ async def get_job(conn: asyncpg.Connection, user_id: UUID, job_id: UUID) -> asyn
     if row is None:
         raise NotFound(f"no job {job_id}")
     return row
+
+
+class LeaseLost(Exception):
+    """The job was taken by another worker while this one ran it (its lease ran out)."""
 
 
 class JobRunner:
@@ -169,9 +175,16 @@ class JobRunner:
             async def progress(stage: str, fraction: float) -> None:
                 await conn.execute(PROGRESS, job_id, stage, fraction)
 
+            async def succeed(result: PlanResult) -> None:
+                done = await conn.execute(
+                    SUCCEED, job_id, job["attempts"], result.to_json(), result.plan_id
+                )
+                if done != "UPDATE 1":
+                    raise LeaseLost(job_id)  # rolls back the version and audit row stored
+
             request = job["request"]
             try:
-                result = await self.service.run_plan(
+                await self.service.run_plan(
                     conn,
                     job["user_id"],
                     job["kind"],
@@ -182,16 +195,19 @@ class JobRunner:
                     if request.get("base_plan_id")
                     else None,
                     progress=progress,
+                    finish=succeed,
                 )
+            except LeaseLost:
+                log.warning("plan job taken over by another worker", extra={"job_id": str(job_id)})
             except ApiError as exc:
-                await conn.execute(FAIL, job_id, exc.detail)
+                await conn.execute(FAIL, job_id, job["attempts"], exc.detail)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # recorded on the job, logged with its trace
                 log.exception("plan job failed", extra={"job_id": str(job_id)})
-                await conn.execute(FAIL, job_id, f"internal error: {type(exc).__name__}")
-            else:
-                await conn.execute(SUCCEED, job_id, result.to_json(), result.plan_id)
+                await conn.execute(
+                    FAIL, job_id, job["attempts"], f"internal error: {type(exc).__name__}"
+                )
         async with self.finished:
             self.finished.notify_all()
         return True

@@ -79,6 +79,14 @@ async def _no_progress(_stage: str, _fraction: float) -> None:
     return None
 
 
+# Called with the job's result inside the transaction that stores it (see ``run_plan``).
+Finish = Callable[["PlanResult"], Awaitable[None]]
+
+
+async def _no_finish(_result: PlanResult) -> None:
+    return None
+
+
 @dataclass
 class PlanResult:
     outcome: str  # ok | fallback | refused
@@ -230,11 +238,14 @@ class AiService:
         job_id: UUID | None = None,
         base_plan_id: UUID | None = None,
         progress: Progress = _no_progress,
+        finish: Finish = _no_finish,
     ) -> PlanResult:
         """Generate, update or adapt the person's plan; the new version is stored active.
 
         An update starts from ``base_plan_id`` (one of the person's versions) when given,
-        else from the active version."""
+        else from the active version. The plan version, the audit row and ``finish`` (a
+        job's completion) are one transaction: a worker that dies before it commits leaves
+        nothing, and the job's retry stores the only version."""
         await progress("context", 0.1)
         ctx = await load_context(conn, user_id)
         if base_plan_id is not None:
@@ -265,16 +276,18 @@ class AiService:
             audit.outcome = "refused"
             audit.response_text = verdict.message
             audit.latency_ms = 0
-            interaction_id = await record(conn, audit)
-            await progress("refused", 1.0)
-            return PlanResult(
-                outcome="refused",
-                safety_level=str(verdict.level),
-                message=verdict.message,
-                request=request,
-                adaptation=adaptation,
-                interaction_id=interaction_id,
-            )
+            async with conn.transaction():
+                refused = PlanResult(
+                    outcome="refused",
+                    safety_level=str(verdict.level),
+                    message=verdict.message,
+                    request=request,
+                    adaptation=adaptation,
+                    interaction_id=await record(conn, audit),
+                )
+                await progress("refused", 1.0)
+                await finish(refused)
+            return refused
         judgement, unavailable = await self._model_plan(task, audit, progress)
         served = serve.serve_plan(task, verdict, judgement, unavailable)
         model_version = audit.model_version if served.outcome == "ok" else None
@@ -282,28 +295,30 @@ class AiService:
             audit.outcome = served.outcome
             audit.error = served.fallback_reason
             log.warning("plan fallback", extra={"reason": served.fallback_reason, "kind": kind})
-        plan_id = await insert_plan_version(
-            conn,
-            user_id,
-            served.plan,
-            source=served.source,
-            model_version=model_version,
-            parent_plan_id=ctx.plan_id,
-        )
-        interaction_id = await record(conn, audit)
-        await progress("stored", 1.0)
-        return PlanResult(
-            outcome=audit.outcome,
-            safety_level=str(verdict.level),
-            message=served.message,
-            plan_id=plan_id,
-            source=served.source,
-            model_version=model_version,
-            fallback_reason=reason_code(served.fallback_reason),
-            request=request,
-            adaptation=adaptation,
-            interaction_id=interaction_id,
-        )
+        async with conn.transaction():
+            plan_id = await insert_plan_version(
+                conn,
+                user_id,
+                served.plan,
+                source=served.source,
+                model_version=model_version,
+                parent_plan_id=ctx.plan_id,
+            )
+            stored = PlanResult(
+                outcome=audit.outcome,
+                safety_level=str(verdict.level),
+                message=served.message,
+                plan_id=plan_id,
+                source=served.source,
+                model_version=model_version,
+                fallback_reason=reason_code(served.fallback_reason),
+                request=request,
+                adaptation=adaptation,
+                interaction_id=await record(conn, audit),
+            )
+            await progress("stored", 1.0)
+            await finish(stored)
+        return stored
 
     # --- coach ------------------------------------------------------------------------
 
