@@ -18,6 +18,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from fitsense_api.ai.controllers import AiPlansController, CoachController, JobsController
 from fitsense_api.ai.lifespan import ai_lifespan
 from fitsense_api.auth.controllers import AuthController, MeController
+from fitsense_api.auth.passwords import passwords_lifespan
 from fitsense_api.auth.security import provide_caller, provide_user
 from fitsense_api.catalog.controllers import CatalogController
 from fitsense_api.dashboard.controllers import DashboardController
@@ -108,6 +109,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         },
         lifespan=[
             pool_lifespan(settings.database_url, settings.pool_min, settings.pool_max),
+            passwords_lifespan(settings),
             ai_lifespan(settings),  # after the pool: its job workers use it
         ],
         on_startup=[freeze_startup_heap],

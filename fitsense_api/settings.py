@@ -25,6 +25,12 @@ class ApiSettings:
       one client address may make at one account / in all in
       ``FITSENSE_API_LOGIN_WINDOW_MINUTES`` (default 5 / 20 in 15 minutes) before login
       answers it 429 (``auth.throttle``: other addresses are not affected).
+    - ``FITSENSE_API_SIGNUP_MAX_PER_CLIENT`` / ``FITSENSE_API_SIGNUP_WINDOW_MINUTES``:
+      signups (whatever their answer) one client address may make in the window (default
+      20 in 60 minutes) before signup answers it 429 (``auth.signup_limit``).
+    - ``FITSENSE_API_PASSWORD_HASH_MAX_CONCURRENT`` / ``..._MAX_WAITING``: argon2 hashes and
+      checks a worker process runs at once, on threads of their own / lets wait (default
+      2 / 16); beyond them signup and login answer 503 with Retry-After.
     - ``FITSENSE_API_TRUSTED_PROXIES``: comma-separated addresses or networks of the proxies
       whose ``X-Forwarded-For`` names the client (default none, in every environment: the
       client is the TCP peer); ``fitsense api`` passes them to uvicorn (``proxies``).
@@ -39,6 +45,8 @@ class ApiSettings:
       with Retry-After instead of an ever longer queue.
     - ``FITSENSE_API_AI_MAX_QUEUED_JOBS``: unfinished plan jobs of all users (default 64)
       before new ones are refused with 503.
+    - ``FITSENSE_API_AI_MAX_QUEUED_JOBS_PER_USER``: unfinished plan jobs one person may
+      have (default 3) before new ones are refused with 429.
     - ``FITSENSE_API_AI_JOB_WORKERS``: plan jobs each worker process runs at once (default
       1; 0 runs none: another process does the jobs).
     - ``FITSENSE_ENV``: ``local``, ``dev``, ``stage`` or ``prod`` (the ``env`` label of every
@@ -62,6 +70,10 @@ class ApiSettings:
     login_max_failures_per_account: int = 5
     login_max_failures_per_client: int = 20
     login_window_minutes: int = 15
+    signup_max_per_client: int = 20
+    signup_window_minutes: int = 60
+    password_hash_max_concurrent: int = 2
+    password_hash_max_waiting: int = 16
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     log_level: str = "INFO"
     password_hash: str = "argon2"
@@ -70,6 +82,7 @@ class ApiSettings:
     ai_max_concurrent: int = 2
     ai_max_waiting: int = 8
     ai_max_queued_jobs: int = 64
+    ai_max_queued_jobs_per_user: int = 3
     ai_job_workers: int = 1
     model_environ: dict[str, str] | None = None
     environment: str = "local"
@@ -115,6 +128,16 @@ class ApiSettings:
                 env, "FITSENSE_API_LOGIN_MAX_FAILURES_PER_CLIENT", 20, 1, 10000
             ),
             login_window_minutes=env_int(env, "FITSENSE_API_LOGIN_WINDOW_MINUTES", 15, 1, 1440),
+            signup_max_per_client=env_int(
+                env, "FITSENSE_API_SIGNUP_MAX_PER_CLIENT", 20, 1, 100_000
+            ),
+            signup_window_minutes=env_int(env, "FITSENSE_API_SIGNUP_WINDOW_MINUTES", 60, 1, 1440),
+            password_hash_max_concurrent=env_int(
+                env, "FITSENSE_API_PASSWORD_HASH_MAX_CONCURRENT", 2, 1, 64
+            ),
+            password_hash_max_waiting=env_int(
+                env, "FITSENSE_API_PASSWORD_HASH_MAX_WAITING", 16, 0, 10_000
+            ),
             trusted_proxies=parse_trusted_proxies(env.get(SETTING_TRUSTED_PROXIES, "")),
             log_level=level,
             password_hash=password_hash,
@@ -123,6 +146,9 @@ class ApiSettings:
             ai_max_concurrent=env_int(env, "FITSENSE_API_AI_MAX_CONCURRENT", 2, 1, 64),
             ai_max_waiting=env_int(env, "FITSENSE_API_AI_MAX_WAITING", 8, 0, 1000),
             ai_max_queued_jobs=env_int(env, "FITSENSE_API_AI_MAX_QUEUED_JOBS", 64, 1, 100_000),
+            ai_max_queued_jobs_per_user=env_int(
+                env, "FITSENSE_API_AI_MAX_QUEUED_JOBS_PER_USER", 3, 1, 1000
+            ),
             ai_job_workers=env_int(env, "FITSENSE_API_AI_JOB_WORKERS", 1, 0, 16),
             model_environ=None if environ is None else dict(environ),
             environment=environment,

@@ -78,6 +78,8 @@ def ai_environ(server_url: str, api_key: str, **extra: str) -> dict[str, str]:
         "FITSENSE_MODEL_TIMEOUT_S": "60",
         "FITSENSE_API_AI_RATE_PER_MINUTE": "1000",
         "FITSENSE_API_AI_DAILY_QUOTA": "100000",
+        "FITSENSE_API_AI_MAX_QUEUED_JOBS_PER_USER": "1000",
+        "FITSENSE_API_SIGNUP_MAX_PER_CLIENT": "10000",
         **extra,
     }
 

@@ -150,6 +150,7 @@ def api_settings(api_db: str):
             "FITSENSE_API_LOG_LEVEL": "WARNING",
             # Every test client logs in from "testclient"; the per-client limit has its own test.
             "FITSENSE_API_LOGIN_MAX_FAILURES_PER_CLIENT": "10000",
+            "FITSENSE_API_SIGNUP_MAX_PER_CLIENT": "10000",
         },
     )
 

@@ -109,7 +109,9 @@ async def _admit_job(
         await reserve_ai_request(
             conn, user_id, kind, settings.ai_rate_per_minute, settings.ai_daily_quota
         )
-        await check_job_queue(conn, settings.ai_max_queued_jobs)
+        await check_job_queue(
+            conn, user_id, settings.ai_max_queued_jobs, settings.ai_max_queued_jobs_per_user
+        )
         return await jobs.create_job(conn, user_id, kind, request, _request_id())
 
 

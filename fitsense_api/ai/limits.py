@@ -1,6 +1,7 @@
 """Limits on AI work: per-person rate and daily quota (429), reserved before the work; a
-bounded plan queue (503); and a bounded number of model calls per worker process (503) so
-that a saturated server answers quickly instead of queueing without end."""
+bounded plan queue (503) with a cap on each person's unfinished jobs (429); and a bounded
+number of model calls per worker process (503) so that a saturated server answers quickly
+instead of queueing without end."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ RESERVE = "INSERT INTO ai_requests (user_id, kind) VALUES ($1, $2)"
 PRUNE = "DELETE FROM ai_requests WHERE user_id = $1 AND requested_at <= now() - interval '1 day'"
 
 QUEUED_JOBS = "SELECT count(*) FROM ai_jobs WHERE status IN ('queued', 'running')"
+PERSONS_QUEUED_JOBS = (
+    "SELECT count(*) FROM ai_jobs WHERE user_id = $1 AND status IN ('queued', 'running')"
+)
 
 
 def _in_transaction(conn: asyncpg.Connection) -> None:
@@ -72,11 +76,20 @@ async def queued_jobs(conn: asyncpg.Connection) -> int:
     return await conn.fetchval(QUEUED_JOBS)
 
 
-async def check_job_queue(conn: asyncpg.Connection, max_queued: int) -> None:
-    """503 when the queue is full; otherwise the queue stays locked until the caller's
-    transaction ends, so the job it inserts is counted by the next submission."""
+async def check_job_queue(
+    conn: asyncpg.Connection, user_id: UUID, max_queued: int, max_per_person: int
+) -> None:
+    """429 when the person already has ``max_per_person`` unfinished jobs, 503 when the
+    queue is full; otherwise the queue stays locked until the caller's transaction ends, so
+    the job it inserts is counted by the next submission."""
     _in_transaction(conn)
     await conn.execute(LOCK_QUEUE)
+    if await conn.fetchval(PERSONS_QUEUED_JOBS, user_id) >= max_per_person:
+        note_rate_limit("plan_jobs_per_person")
+        raise TooManyRequests(
+            f"you have {max_per_person} plan requests in progress; wait for one to finish",
+            retry_after_s=10,
+        )
     if await queued_jobs(conn) >= max_queued:
         note_rate_limit("plan_queue")
         raise Unavailable(

@@ -12,6 +12,11 @@ from fitsense_api.auth.schemas import LoginRequest, SessionOut, SignupRequest, U
 from fitsense_api.deps import Connection, User
 from fitsense_api.openapi import BEARER
 
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 # An answer that carries a bearer token is kept by no cache.
 NO_STORE = CacheControlHeader(no_store=True)
 
@@ -27,13 +32,21 @@ class AuthController(Controller):
         cache_control=NO_STORE,
         summary="Create an account and a first session",
         description="The email is normalized (trimmed, lower-cased); the password is stored "
-        "as an argon2id hash. 409 when the email is taken.",
+        "as an argon2id hash. 409 when the email is taken (see docs/api.md, Signup). "
+        "Signups are limited per client address (429 with Retry-After); 503 with "
+        "Retry-After while too many password hashes are running.",
     )
     async def signup(
-        self, data: JSONBody[SignupRequest], connection: Connection, state: State
+        self, data: JSONBody[SignupRequest], request: Request, state: State
     ) -> SessionOut:
         return await services.signup(
-            connection, data.name, data.email, data.password, state.settings
+            state.pool,
+            state.passwords,
+            data.name,
+            data.email,
+            data.password,
+            client_address(request),
+            state.settings,
         )
 
     @post(
@@ -44,13 +57,20 @@ class AuthController(Controller):
         summary="Exchange email and password for a bearer token",
         description="Failed attempts are limited per client address, and per account from "
         "that address (a guesser elsewhere cannot lock the owner out); past a limit the "
-        "answer is 429 with Retry-After, before the password is checked.",
+        "answer is 429 with Retry-After, before the password is checked. 503 with "
+        "Retry-After while too many password checks are running.",
     )
     async def login(
         self, data: JSONBody[LoginRequest], request: Request, state: State
     ) -> SessionOut:
-        client = request.client.host if request.client else "unknown"
-        return await services.login(state.pool, data.email, data.password, client, state.settings)
+        return await services.login(
+            state.pool,
+            state.passwords,
+            data.email,
+            data.password,
+            client_address(request),
+            state.settings,
+        )
 
     @post(
         "/logout",

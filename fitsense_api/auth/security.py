@@ -1,18 +1,14 @@
-"""Passwords (argon2id), bearer tokens (random, stored as SHA-256, expiring, revocable)
-and the ``user`` dependency that every authenticated handler declares."""
+"""Bearer tokens (random, stored as SHA-256, expiring, revocable) and the ``user``
+dependency that every authenticated handler declares (passwords: ``auth.passwords``)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
-from functools import cache
 from uuid import UUID
 
 import asyncpg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -30,39 +26,6 @@ class CurrentUser:
     email: str
     name: str
     token_id: UUID
-
-
-@cache
-def _hasher(kind: str) -> PasswordHasher:
-    if kind == "argon2-fast":
-        # The lowest cost argon2 accepts: only for tests and benchmarks (settings say so).
-        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    return PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-
-
-async def hash_password(password: str, kind: str = "argon2") -> str:
-    # argon2 is deliberately slow; keep it off the event loop.
-    return await asyncio.to_thread(_hasher(kind).hash, password)
-
-
-async def verify_password(password_hash: str, password: str, kind: str = "argon2") -> bool:
-    def check() -> bool:
-        try:
-            return _hasher(kind).verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await asyncio.to_thread(check)
-
-
-_DUMMY_HASH: dict[str, str] = {}
-
-
-async def burn_verification(kind: str = "argon2") -> None:
-    """Spend the time of a real check, so an unknown email answers as slowly as a known one."""
-    if kind not in _DUMMY_HASH:
-        _DUMMY_HASH[kind] = await hash_password(secrets.token_hex(16), kind)
-    await verify_password(_DUMMY_HASH[kind], "not-the-password", kind)
 
 
 def new_token() -> str:

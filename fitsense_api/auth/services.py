@@ -8,14 +8,10 @@ from uuid import UUID
 
 import asyncpg
 
+from fitsense_api.auth.passwords import Passwords
 from fitsense_api.auth.schemas import SessionOut, UserOut
-from fitsense_api.auth.security import (
-    burn_verification,
-    hash_password,
-    new_token,
-    token_digest,
-    verify_password,
-)
+from fitsense_api.auth.security import new_token, token_digest
+from fitsense_api.auth.signup_limit import reserve_signup
 from fitsense_api.auth.throttle import mark_succeeded, reserve_attempt
 from fitsense_api.db import connection
 from fitsense_api.errors import Conflict, NotFound, Unauthorized, Unprocessable
@@ -51,14 +47,24 @@ async def _issue_token(
 
 
 async def signup(
-    conn: asyncpg.Connection, name: str, email: str, password: str, settings: ApiSettings
+    pool: asyncpg.Pool,
+    passwords: Passwords,
+    name: str,
+    email: str,
+    password: str,
+    client: str,
+    settings: ApiSettings,
 ) -> SessionOut:
+    """An account and its first session. The signup is counted against the client address
+    (and refused past its limit) before argon2 runs; no connection is held while it does."""
     email = normalize_email(email)
     name = name.strip()
     if not name:
         raise Unprocessable.field("name", "must not be blank")
-    password_hash = await hash_password(password, settings.password_hash)
-    async with conn.transaction():
+    async with connection(pool) as conn:
+        await reserve_signup(conn, client, settings)
+    password_hash = await passwords.hash(password)
+    async with connection(pool) as conn, conn.transaction():
         row = await conn.fetchrow(
             "INSERT INTO users (name, email, password_hash) VALUES ($1, $2, $3) "
             "ON CONFLICT (email) DO NOTHING RETURNING id, name, email, created_at",
@@ -75,7 +81,12 @@ async def signup(
 
 
 async def login(
-    pool: asyncpg.Pool, email: str, password: str, client: str, settings: ApiSettings
+    pool: asyncpg.Pool,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    client: str,
+    settings: ApiSettings,
 ) -> SessionOut:
     """A session for the right password. The attempt is reserved (and throttled) before
     argon2 runs; no connection is held while it does."""
@@ -86,10 +97,10 @@ async def login(
             "SELECT id, name, email, created_at, password_hash FROM users WHERE email = $1", email
         )
     if row is None:
-        await burn_verification(settings.password_hash)
+        await passwords.burn_verification()
         ok = False
     else:
-        ok = await verify_password(row["password_hash"], password, settings.password_hash)
+        ok = await passwords.verify(row["password_hash"], password)
     if not ok:
         raise Unauthorized("the email or password is wrong")
     async with connection(pool) as conn:
