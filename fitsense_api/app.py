@@ -13,7 +13,7 @@ import importlib.metadata
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 
 from fitsense_api.ai.controllers import AiPlansController, CoachController, JobsController
 from fitsense_api.ai.lifespan import ai_lifespan
@@ -27,6 +27,7 @@ from fitsense_api.errors import EXCEPTION_HANDLERS
 from fitsense_api.feedback.controllers import FeedbackController, TrainingConsentController
 from fitsense_api.health import HealthController
 from fitsense_api.input_text import check_parameters
+from fitsense_api.metrics import MetricsController
 from fitsense_api.observability import RequestContextMiddleware, configure_logging
 from fitsense_api.openapi import document_problems, openapi_config
 from fitsense_api.plans.controllers import PlansController
@@ -36,11 +37,6 @@ from fitsense_api.security_headers import SecurityHeadersMiddleware
 from fitsense_api.settings import ApiSettings
 from fitsense_api.signals.controllers import SignalsController, TargetsController
 from fitsense_api.workouts.controllers import WorkoutsController
-
-
-class MetricsController(PrometheusController):
-    path = "/metrics"
-    include_in_schema = False
 
 
 def _version() -> str:

@@ -34,6 +34,8 @@ class ApiSettings:
     - ``FITSENSE_API_TRUSTED_PROXIES``: comma-separated addresses or networks of the proxies
       whose ``X-Forwarded-For`` names the client (default none, in every environment: the
       client is the TCP peer); ``fitsense api`` passes them to uvicorn (``proxies``).
+    - ``FITSENSE_METRICS_TOKEN``: the bearer token ``/metrics`` asks for (default none:
+      ``/metrics`` is open in ``local`` and refused elsewhere; ``fitsense_api.metrics``).
     - ``FITSENSE_API_LOG_LEVEL``: INFO by default; every line is one JSON object.
     - ``FITSENSE_API_PASSWORD_HASH``: ``argon2`` (default) or ``argon2-fast`` (the minimum
       cost argon2 allows; only for tests and benchmarks that create many accounts).
@@ -84,7 +86,8 @@ class ApiSettings:
     ai_max_queued_jobs: int = 64
     ai_max_queued_jobs_per_user: int = 3
     ai_job_workers: int = 1
-    model_environ: dict[str, str] | None = None
+    model_environ: dict[str, str] | None = field(default=None, repr=False)  # the model key
+    metrics_token: str | None = field(default=None, repr=False)
     environment: str = "local"
     inference_usd_per_1k_tokens: float = 0.0
 
@@ -151,6 +154,7 @@ class ApiSettings:
             ),
             ai_job_workers=env_int(env, "FITSENSE_API_AI_JOB_WORKERS", 1, 0, 16),
             model_environ=None if environ is None else dict(environ),
+            metrics_token=(env.get("FITSENSE_METRICS_TOKEN") or "").strip() or None,
             environment=environment,
             inference_usd_per_1k_tokens=env_float(
                 env, "FITSENSE_INFERENCE_USD_PER_1K_TOKENS", 0.0, 0.0, 100.0

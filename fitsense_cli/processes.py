@@ -178,16 +178,21 @@ class ModelReady:
     the proxy has said for ``settle_s`` that it has none to serve (the API then answers from
     the knowledge-based coach until one is promoted). A version still starting is waited
     for; the settling covers the moment before the proxy's first look at the registry.
-    ``state`` is the last body /ready answered."""
+    ``state`` is the last body /ready answered; it names versions and reasons only to the
+    holder of the model API key (``api_key``), else it is the status alone."""
 
     root: str
+    api_key: str | None = field(default=None, repr=False)
     settle_s: float = 15.0
     state: dict[str, Any] = field(default_factory=dict)
     unready_since: float | None = None
 
     def __call__(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.root}/ready", timeout=2) as response:
+            request = urllib.request.Request(f"{self.root}/ready")
+            if self.api_key:
+                request.add_header("Authorization", f"Bearer {self.api_key}")
+            with urllib.request.urlopen(request, timeout=2) as response:
                 self.state = json.loads(response.read() or b"{}")
                 return True
         except urllib.error.HTTPError as exc:

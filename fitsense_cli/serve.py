@@ -248,7 +248,7 @@ def start_model_server(group: ProcessGroup, endpoint: ModelEndpoint) -> Child:
     """``fitsense serve`` as a child of ``group``, for as long as the group runs; returns
     once a version serves or the server has none to serve, and says which."""
     child = group.start("serve", [*fitsense_command(), "serve"])
-    ready = ModelReady(endpoint.base_url.removesuffix("/v1"))
+    ready = ModelReady(endpoint.base_url.removesuffix("/v1"), endpoint.api_key)
     group.wait_until(child, ready, 180, "/ready")
     serving = ready.state.get("version") if ready.state.get("ready") else ready.state.get("reason")
     group.echo(f"model server on {endpoint.base_url}: {serving} (log {child.log_path})")

@@ -103,7 +103,9 @@ def create_proxy_app(
 ) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The ASGI app in front of the supervisor's backends.
 
-    ``/health`` and ``/ready`` need no key; everything under ``/v1`` needs
+    ``/health`` and ``/ready`` need no key, but ``/ready`` answers only its status
+    (``ready``, ``state``) without it: the versions, pids and load are for the key's
+    holders. Everything under ``/v1`` needs
     ``Authorization: Bearer <api_key>``. ``GET /v1/models`` is answered here; every other
     ``POST /v1/...`` is forwarded to the backend chosen by the body's ``model`` field, the
     ``model`` rewritten to that backend's served name so that the answer names the version
@@ -190,6 +192,8 @@ def create_proxy_app(
             await _send_json(send, 200, {"status": "ok"})
         elif path == "/ready":
             status, body = await supervisor.readiness()
+            if not authorized(scope):
+                body = {"ready": body["ready"], "state": body["state"]}
             await _send_json(send, status, body)
         elif path == "/v1" or path.startswith("/v1/"):
             if not authorized(scope):

@@ -44,17 +44,19 @@ async def test_ai_request_lines_carry_model_version_endpoint_user_and_cost(
         FITSENSE_API_LOG_LEVEL="INFO",
         FITSENSE_ENV="dev",
         FITSENSE_INFERENCE_USD_PER_1K_TOKENS="0.5",
+        FITSENSE_METRICS_TOKEN="scraper",
     )
+    scraper = {"Authorization": "Bearer scraper"}
     async for client in ai_client(api_db, environ):
         headers, user_id = await onboarded(client)
-        before = (await client.get("/metrics")).text
+        before = (await client.get("/metrics", headers=scraper)).text
         capsys.readouterr()
         r = await client.post(
             "/coach", json={"question": QUESTION}, headers={**headers, "X-Request-ID": "obs-1"}
         )
         assert r.status_code == 200, r.text
         lines = json_lines(capsys.readouterr().err)
-        after = (await client.get("/metrics")).text
+        after = (await client.get("/metrics", headers=scraper)).text
 
     mine = [e for e in lines if e.get("request_id") == "obs-1"]
     [inference] = [e for e in mine if e.get("event") == "inference"]

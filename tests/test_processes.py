@@ -124,6 +124,10 @@ def test_a_child_that_exits_on_its_own_ends_the_wait_with_1(tmp_path: Path) -> N
     assert "bye" in messages[0]
 
 
+# The Authorization header of each request the /ready below received.
+READY_AUTHORIZATIONS: list[str | None] = []
+
+
 @pytest.fixture
 def ready_endpoint() -> Iterator[tuple[str, list[tuple[int, dict]]]]:
     """A /ready that answers the last (status, body) in the list it yields."""
@@ -131,6 +135,7 @@ def ready_endpoint() -> Iterator[tuple[str, list[tuple[int, dict]]]]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            READY_AUTHORIZATIONS.append(self.headers.get("Authorization"))
             status, body = answers[-1]
             payload = json.dumps(body).encode()
             self.send_response(status)
@@ -171,3 +176,14 @@ def test_model_ready_waits_for_a_starting_version_and_lets_nothing_to_serve_sett
     answers.append((401, {}))
     with pytest.raises(StartupError, match="answered 401 on /ready"):
         ModelReady(root)()
+
+
+def test_model_ready_asks_with_the_model_key(
+    ready_endpoint: tuple[str, list[tuple[int, dict]]],
+) -> None:
+    """Without the key fitsense serve's /ready says the status alone, not "starting vN"."""
+    root, answers = ready_endpoint
+    answers.append((200, {"ready": True, "version": "v1"}))
+    READY_AUTHORIZATIONS.clear()
+    assert ModelReady(root, "the-model-key")()
+    assert READY_AUTHORIZATIONS == ["Bearer the-model-key"]

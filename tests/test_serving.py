@@ -88,7 +88,8 @@ def chat(proxy: BackgroundProxy, model: str | None = None, max_tokens: int = 8) 
 
 
 def ready(proxy: BackgroundProxy) -> httpx.Response:
-    return httpx.get(f"{proxy.root}/ready", timeout=30)
+    """The proxy's /ready in full (with the key)."""
+    return httpx.get(f"{proxy.root}/ready", headers=AUTH, timeout=30)
 
 
 # --- the vLLM command --------------------------------------------------------------------
@@ -215,8 +216,13 @@ class TestOneServedVersion:
             response = httpx.post(f"{served.url}/chat/completions", headers=headers, json={})
             assert response.status_code == 401
         assert httpx.get(f"{served.root}/health").json() == {"status": "ok"}
+        # Without the key /ready tells a probe the status only: no versions, pids or load.
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            public = httpx.get(f"{served.root}/ready", headers=headers, timeout=30)
+            assert (public.status_code, public.json()) == (200, {"ready": True, "state": "idle"})
         body = ready(served).json()
         assert (body["ready"], body["version"], body["state"]) == (True, "v001", "idle")
+        assert body["backends"][0]["pid"] > 0 and body["in_flight"] == 0
 
     def test_models_names_the_serving_version(self, served: BackgroundProxy) -> None:
         response = httpx.get(f"{served.url}/models", headers=AUTH)
