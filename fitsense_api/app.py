@@ -33,6 +33,7 @@ from fitsense_api.openapi import document_problems, openapi_config
 from fitsense_api.plans.controllers import PlansController
 from fitsense_api.profile.controllers import ProfileController
 from fitsense_api.request_body import StrictJsonRequest
+from fitsense_api.retention import retention_lifespan
 from fitsense_api.security_headers import SecurityHeadersMiddleware
 from fitsense_api.settings import ApiSettings
 from fitsense_api.signals.controllers import SignalsController, TargetsController
@@ -106,6 +107,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         lifespan=[
             pool_lifespan(settings.database_url, settings.pool_min, settings.pool_max),
             passwords_lifespan(settings),
+            retention_lifespan(settings),  # after the pool: it prunes through it
             ai_lifespan(settings),  # after the pool: its job workers use it
         ],
         on_startup=[freeze_startup_heap],

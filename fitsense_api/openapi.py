@@ -114,12 +114,14 @@ _PROBLEM_REF = Reference(ref="#/components/schemas/Problem")
 _WHEN = {
     "400": "The body is not valid JSON.",
     "401": "Missing, unknown, expired or revoked bearer token.",
+    "403": "Refused: the current password is wrong.",
     "404": "No such item among the caller's own (another user's ids answer the same).",
     "409": "Conflicts with the stored state.",
     "413": "The body is larger than the configured limit.",
     "422": "A field is missing, malformed or out of range; `errors` names it.",
     "429": "Too many requests; see Retry-After.",
-    "503": "The database is not answering.",
+    "503": "The database is not answering, or the password checks, the model or the plan "
+    "queue are at capacity; see Retry-After.",
 }
 
 
@@ -150,8 +152,10 @@ def document_problems(openapi: OpenAPI) -> OpenAPI:
                 codes += ["400", "413"]
             if method in ("put", "post", "delete"):
                 codes.append("409")
-            if path == "/auth/login":
+            if path in ("/auth/login", "/auth/signup", "/me/password"):
                 codes.append("429")
+            if path == "/me/password":
+                codes.append("403")
             responses = dict(operation.responses or {})
             for code in sorted(set(codes)):
                 responses[code] = _problem_response(_WHEN[code])

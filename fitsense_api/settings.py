@@ -36,6 +36,12 @@ class ApiSettings:
       client is the TCP peer); ``fitsense api`` passes them to uvicorn (``proxies``).
     - ``FITSENSE_METRICS_TOKEN``: the bearer token ``/metrics`` asks for (default none:
       ``/metrics`` is open in ``local`` and refused elsewhere; ``fitsense_api.metrics``).
+    - ``FITSENSE_API_RETENTION_INTERVAL_S``: seconds between retention passes (default
+      3600; one also runs at start-up). What they keep (``fitsense_api.retention``):
+      ``FITSENSE_API_RETAIN_SESSIONS_DAYS`` (expired or revoked tokens, default 30),
+      ``FITSENSE_API_RETAIN_ATTEMPTS_DAYS`` (login and signup attempts, default 30),
+      ``FITSENSE_API_RETAIN_IDEMPOTENCY_DAYS`` (idempotency keys, default 7) and
+      ``FITSENSE_API_RETAIN_JOBS_DAYS`` (finished plan jobs, default 90).
     - ``FITSENSE_API_LOG_LEVEL``: INFO by default; every line is one JSON object.
     - ``FITSENSE_API_PASSWORD_HASH``: ``argon2`` (default) or ``argon2-fast`` (the minimum
       cost argon2 allows; only for tests and benchmarks that create many accounts).
@@ -86,6 +92,11 @@ class ApiSettings:
     ai_max_queued_jobs: int = 64
     ai_max_queued_jobs_per_user: int = 3
     ai_job_workers: int = 1
+    retention_interval_s: int = 3600
+    retain_sessions_days: int = 30
+    retain_attempts_days: int = 30
+    retain_idempotency_days: int = 7
+    retain_jobs_days: int = 90
     model_environ: dict[str, str] | None = field(default=None, repr=False)  # the model key
     metrics_token: str | None = field(default=None, repr=False)
     environment: str = "local"
@@ -153,6 +164,13 @@ class ApiSettings:
                 env, "FITSENSE_API_AI_MAX_QUEUED_JOBS_PER_USER", 3, 1, 1000
             ),
             ai_job_workers=env_int(env, "FITSENSE_API_AI_JOB_WORKERS", 1, 0, 16),
+            retention_interval_s=env_int(env, "FITSENSE_API_RETENTION_INTERVAL_S", 3600, 1, 86400),
+            retain_sessions_days=env_int(env, "FITSENSE_API_RETAIN_SESSIONS_DAYS", 30, 1, 3660),
+            retain_attempts_days=env_int(env, "FITSENSE_API_RETAIN_ATTEMPTS_DAYS", 30, 1, 3660),
+            retain_idempotency_days=env_int(
+                env, "FITSENSE_API_RETAIN_IDEMPOTENCY_DAYS", 7, 1, 3660
+            ),
+            retain_jobs_days=env_int(env, "FITSENSE_API_RETAIN_JOBS_DAYS", 90, 1, 3660),
             model_environ=None if environ is None else dict(environ),
             metrics_token=(env.get("FITSENSE_METRICS_TOKEN") or "").strip() or None,
             environment=environment,

@@ -159,6 +159,8 @@ async def test_a_forged_forwarded_for_does_not_reset_the_address_limit(
             "FITSENSE_API_PASSWORD_HASH": "argon2-fast",
             "FITSENSE_API_LOG_LEVEL": "WARNING",
             "FITSENSE_API_LOGIN_MAX_FAILURES_PER_ACCOUNT": "2",
+            # Every test's client is 127.0.0.1 in the session's database.
+            "FITSENSE_API_SIGNUP_MAX_PER_CLIENT": "10000",
         },
     )
     assert settings.trusted_proxies == ()  # local: no proxy is trusted
@@ -179,6 +181,8 @@ async def test_a_trusted_proxys_forwarded_for_names_the_client(api_db: str, db) 
             "FITSENSE_API_PASSWORD_HASH": "argon2-fast",
             "FITSENSE_API_LOG_LEVEL": "WARNING",
             "FITSENSE_API_TRUSTED_PROXIES": "127.0.0.1",
+            # Every test's client is 127.0.0.1 in the session's database.
+            "FITSENSE_API_SIGNUP_MAX_PER_CLIENT": "10000",
         },
     )
     async with served(settings) as url, httpx.AsyncClient(base_url=url) as http:

@@ -1,15 +1,22 @@
-"""Signup, login, logout, the caller's account and its deletion."""
+"""Signup, login, logout (of this session or all), the caller's account, its password and
+its deletion."""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import CacheControlHeader, State
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from fitsense_api.auth import services
-from fitsense_api.auth.schemas import LoginRequest, SessionOut, SignupRequest, UserOut
-from fitsense_api.deps import Connection, User
+from fitsense_api.auth.schemas import (
+    LoginRequest,
+    PasswordChange,
+    SessionOut,
+    SignupRequest,
+    UserOut,
+)
+from fitsense_api.deps import Caller, Connection, User
 from fitsense_api.openapi import BEARER
 
 
@@ -82,6 +89,17 @@ class AuthController(Controller):
     async def logout(self, user: User, connection: Connection) -> None:
         await services.logout(connection, user.token_id)
 
+    @post(
+        "/logout-all",
+        operation_id="logoutAll",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Revoke every token of the caller, this one included",
+        description="Signs the person out on every device (a lost phone, a shared computer).",
+        security=BEARER,
+    )
+    async def logout_all(self, user: User, connection: Connection) -> None:
+        await services.logout_all(connection, user.id)
+
 
 class MeController(Controller):
     path = "/me"
@@ -91,6 +109,28 @@ class MeController(Controller):
     @get("/", operation_id="getMe", summary="The caller's account")
     async def me(self, user: User, connection: Connection) -> UserOut:
         return await services.get_user(connection, user.id)
+
+    @put(
+        "/password",
+        operation_id="changePassword",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Change the password; every other session ends",
+        description="403 when `current_password` is wrong; wrong guesses are limited as "
+        "failed logins are (429 with Retry-After). The token of this request stays valid; "
+        "every other token of the person is revoked.",
+    )
+    async def change_password(
+        self, data: JSONBody[PasswordChange], caller: Caller, request: Request, state: State
+    ) -> None:
+        await services.change_password(
+            state.pool,
+            state.passwords,
+            caller,
+            data.current_password,
+            data.new_password,
+            client_address(request),
+            state.settings,
+        )
 
     @delete(
         "/",

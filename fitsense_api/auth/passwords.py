@@ -46,9 +46,12 @@ class Passwords:
         self._admitted = 0
         self._dummy_hash: str | None = None
 
+    def has_room(self) -> bool:
+        return self._admitted < self.max_concurrent + self.max_waiting
+
     async def run(self, work: Callable[..., T], *args: object) -> T:
         """``work(*args)`` on one of the password threads, or 503 when no place is free."""
-        if self._admitted >= self.max_concurrent + self.max_waiting:
+        if not self.has_room():
             note_rate_limit("password_hashing")
             raise Unavailable(
                 "too many password checks are running; try again shortly",

@@ -10,12 +10,15 @@ import asyncpg
 
 from fitsense_api.auth.passwords import Passwords
 from fitsense_api.auth.schemas import SessionOut, UserOut
-from fitsense_api.auth.security import new_token, token_digest
+from fitsense_api.auth.security import CurrentUser, new_token, token_digest
 from fitsense_api.auth.signup_limit import reserve_signup
 from fitsense_api.auth.throttle import mark_succeeded, reserve_attempt
 from fitsense_api.db import connection
-from fitsense_api.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from fitsense_api.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from fitsense_api.settings import ApiSettings
+
+# Only the hash that was checked is replaced: a change made meanwhile is not overwritten.
+SET_PASSWORD_HASH = "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2"
 
 # The same rule as the users_email_format CHECK constraint.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -103,14 +106,59 @@ async def login(
         ok = await passwords.verify(row["password_hash"], password)
     if not ok:
         raise Unauthorized("the email or password is wrong")
+    rehashed = None
+    # Hashed with other argon2 parameters (a cheaper past default): upgraded now that the
+    # password is known, unless argon2 is busy (then at a later login).
+    if passwords.needs_rehash(row["password_hash"]) and passwords.has_room():
+        rehashed = await passwords.hash(password)
     async with connection(pool) as conn:
         await mark_succeeded(conn, attempt_id)
+        if rehashed is not None:
+            await conn.execute(SET_PASSWORD_HASH, row["id"], row["password_hash"], rehashed)
         return await _issue_token(conn, _user(row), settings)
+
+
+async def change_password(
+    pool: asyncpg.Pool,
+    passwords: Passwords,
+    user: CurrentUser,
+    current: str,
+    new: str,
+    client: str,
+    settings: ApiSettings,
+) -> None:
+    """Set a new password when ``current`` is right (403 otherwise; guesses are throttled
+    as logins are) and end every other session of the person."""
+    async with connection(pool) as conn:
+        attempt_id = await reserve_attempt(conn, user.email, client, settings)
+        stored = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user.id)
+    if stored is None:
+        raise NotFound("the account no longer exists")
+    if not await passwords.verify(stored, current):
+        raise Forbidden("the current password is wrong")
+    new_hash = await passwords.hash(new)
+    async with connection(pool) as conn, conn.transaction():
+        await mark_succeeded(conn, attempt_id)
+        if await conn.execute(SET_PASSWORD_HASH, user.id, stored, new_hash) != "UPDATE 1":
+            raise Conflict("the password was changed meanwhile; sign in again")
+        await conn.execute(
+            "UPDATE api_tokens SET revoked_at = now() "
+            "WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+            user.id,
+            user.token_id,
+        )
 
 
 async def logout(conn: asyncpg.Connection, token_id: UUID) -> None:
     await conn.execute(
         "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token_id
+    )
+
+
+async def logout_all(conn: asyncpg.Connection, user_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
     )
 
 
