@@ -18,7 +18,8 @@ log-based metrics and alert policies in ``infra/monitoring.tf`` select on:
 - ``inference``: one per audited AI request, with ``inference`` (model, outcome, tokens,
   latency, estimated ``cost_usd``);
 - ``rate_limited``: one per refusal by a limit, with ``limit`` (``ai_per_minute``,
-  ``ai_daily_quota``, ``login``, ``coach_busy``, ``plan_queue``).
+  ``ai_daily_quota``, ``login``, ``signup``, ``plan_jobs_per_person``, ``password_hashing``,
+  ``coach_busy``, ``plan_queue``).
 
 The same three feed Prometheus counters on ``/metrics`` (beside Litestar's request count and
 latency histogram), for deployments that scrape instead of reading logs.

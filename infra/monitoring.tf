@@ -137,7 +137,7 @@ resource "google_logging_metric" "api_latency" {
 
 resource "google_logging_metric" "api_rate_limit_hits" {
   name        = "${local.name}/api_rate_limit_hits"
-  description = "Requests refused by a limit: ai_per_minute, ai_daily_quota, login (429); coach_busy, plan_queue (503)."
+  description = "Requests refused by a limit: ai_per_minute, ai_daily_quota, login, signup, plan_jobs_per_person (429); password_hashing, coach_busy, plan_queue (503)."
   filter      = "${local.api_logs} AND jsonPayload.event=\"rate_limited\""
 
   metric_descriptor {
