@@ -44,6 +44,7 @@ from fitsense_api.settings import ApiSettings
 
 log = logging.getLogger("fitsense.api.ai")
 
+SSE_MEDIA_TYPE = "text/event-stream"
 KEEPALIVE_S = 10.0
 MAX_WAIT_S = 120
 
@@ -351,6 +352,7 @@ class CoachController(Controller):
     @get(
         "/stream",
         operation_id="streamCoachGet",
+        media_type=SSE_MEDIA_TYPE,  # how the 200 is documented; ServerSentEvent sets its own
         summary="Stream the coach's answer as server-sent events (question in the query)",
         description="Events: `meta` (safety level, model version, source), `token` (a "
         "piece of the model's answer), `answer` (a whole answer from the safety policy or "
@@ -373,6 +375,7 @@ class CoachController(Controller):
         "/stream",
         operation_id="streamCoachPost",
         status_code=HTTP_200_OK,
+        media_type=SSE_MEDIA_TYPE,
         summary="Stream the coach's answer as server-sent events (question in the body)",
         description="The same events as GET /coach/stream.",
     )
