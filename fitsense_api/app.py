@@ -29,7 +29,7 @@ from fitsense_api.health import HealthController
 from fitsense_api.input_text import check_parameters
 from fitsense_api.metrics import MetricsController
 from fitsense_api.observability import RequestContextMiddleware, configure_logging
-from fitsense_api.openapi import document_problems, openapi_config
+from fitsense_api.openapi import document_links, document_problems, openapi_config
 from fitsense_api.plans.controllers import PlansController
 from fitsense_api.profile.controllers import ProfileController
 from fitsense_api.request_body import StrictJsonRequest
@@ -124,6 +124,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     )
     app.state.settings = settings
     document_problems(app.openapi_schema)  # built once and cached by Litestar
+    document_links(app.openapi_schema)
     # Around everything, so unknown routes and early errors get a request id and a log line,
     # and every answer the security headers.
     app.asgi_handler = SecurityHeadersMiddleware(RequestContextMiddleware(app.asgi_handler))

@@ -10,6 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    Link,
     OpenAPI,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -161,4 +162,56 @@ def document_problems(openapi: OpenAPI) -> OpenAPI:
                 responses[code] = _problem_response(_WHEN[code])
             responses["default"] = _problem_response("Any other error, as problem details.")
             operation.responses = responses
+    return openapi
+
+
+# --- links between operations, for clients and for stateful testing -----------------------
+
+_BODY_ID = "$response.body#/id"
+# (operation id, response status) -> {link name: (target operation id, its parameters)}
+_LINKS: dict[tuple[str, str], dict[str, tuple[str, dict[str, str]]]] = {
+    ("createWorkout", "201"): {
+        "GetWorkout": ("getWorkout", {"workout_id": _BODY_ID}),
+        "PutWorkout": ("replaceWorkout", {"workout_id": _BODY_ID}),
+        "DeleteWorkout": ("deleteWorkout", {"workout_id": _BODY_ID}),
+    },
+    ("replaceWorkout", "200"): {
+        "GetWorkout": ("getWorkout", {"workout_id": _BODY_ID}),
+        "DeleteWorkout": ("deleteWorkout", {"workout_id": _BODY_ID}),
+    },
+    ("createManualPlan", "201"): {
+        "GetPlanVersion": ("getPlanVersion", {"plan_id": _BODY_ID}),
+        "ActivatePlanVersion": ("activatePlanVersion", {"plan_id": _BODY_ID}),
+        "UpdatePlan": ("updatePlan", {"plan_id": _BODY_ID}),
+    },
+    ("activatePlanVersion", "201"): {
+        "GetPlanVersion": ("getPlanVersion", {"plan_id": _BODY_ID}),
+    },
+    ("putSignal", "200"): {
+        "ListSignals": ("listSignals", {"kind": "$request.path.kind"}),
+        "DeleteSignal": (
+            "deleteSignal",
+            {"kind": "$request.path.kind", "day": "$request.path.day"},
+        ),
+    },
+}
+
+
+def document_links(openapi: OpenAPI) -> OpenAPI:
+    """Add OpenAPI links from the responses that create or change workouts, plan versions
+    and signal days to the operations that read, change or delete the same item (Litestar
+    emits none), so clients and schemathesis's state machine can chain them."""
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None or not operation.responses:
+                continue
+            for status, response in operation.responses.items():
+                links = _LINKS.get((operation.operation_id or "", status))
+                if links is None or not isinstance(response, OpenAPIResponse):
+                    continue
+                response.links = {
+                    name: Link(operation_id=target, parameters=dict(parameters))
+                    for name, (target, parameters) in links.items()
+                }
     return openapi
