@@ -52,6 +52,18 @@ def alive(pid: int) -> bool:
         return False
 
 
+def gone(pid: int, within_s: float = 5.0) -> bool:
+    """``pid`` has exited, or does within ``within_s``: a grandchild gets the group's
+    signal with its parent but may exit a moment after the parent is reaped (seen on a
+    loaded 2-core machine)."""
+    deadline = time.monotonic() + within_s
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def start_child(group: ProcessGroup, tmp_path: Path, mode: str) -> tuple[int, int]:
     """(child pid, grandchild pid) once the child is ready."""
     pid_file = tmp_path / f"{mode}.pid"
@@ -70,7 +82,7 @@ def test_stop_takes_the_childs_whole_process_group(tmp_path: Path) -> None:
     group = ProcessGroup(tmp_path / "logs", messages.append, grace_s=10)
     child, grandchild = start_child(group, tmp_path, "default")
     group.stop()
-    assert not alive(child) and not alive(grandchild)
+    assert not alive(child) and gone(grandchild)
     assert group.children[0].process.returncode == -signal.SIGTERM
     assert messages == [f"stopping default (pid {child})"]
 
@@ -83,7 +95,7 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) 
     group.stop()
     assert 1 <= time.monotonic() - started < 10
     assert group.children[0].process.returncode == -signal.SIGKILL
-    assert not alive(child) and not alive(grandchild)
+    assert not alive(child) and gone(grandchild)
     assert messages[-1] == "ignore did not stop within 1 s; killing it"
 
 
@@ -111,7 +123,7 @@ def test_a_foreground_child_that_ignores_the_signal_is_killed_after_the_grace(
     _, grandchild = start_child(group, tmp_path, "ignore")
     send_self(signal.SIGTERM, 0.2)
     assert wait_forwarding_signals(group, group.children[0]) == -signal.SIGKILL
-    assert not alive(grandchild)
+    assert gone(grandchild)
     assert messages == ["ignore did not stop within 1 s; killing it"]
 
 
