@@ -64,6 +64,18 @@ def gone(pid: int, within_s: float = 5.0) -> bool:
     return True
 
 
+def describe(pid: int) -> str:
+    """What /proc says of ``pid`` (state, parent, process group and command line), for a
+    failure message: the whole-group test failed in full-suite runs with the grandchild
+    still alive, and passes alone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError as exc:
+        return f"pid {pid}: {exc}"
+    return f"pid {pid}: state {stat[0]}, ppid {stat[1]}, pgid {stat[2]}, cmdline {cmdline!r}"
+
+
 def start_child(group: ProcessGroup, tmp_path: Path, mode: str) -> tuple[int, int]:
     """(child pid, grandchild pid) once the child is ready."""
     pid_file = tmp_path / f"{mode}.pid"
@@ -82,7 +94,7 @@ def test_stop_takes_the_childs_whole_process_group(tmp_path: Path) -> None:
     group = ProcessGroup(tmp_path / "logs", messages.append, grace_s=10)
     child, grandchild = start_child(group, tmp_path, "default")
     group.stop()
-    assert not alive(child) and gone(grandchild)
+    assert not alive(child) and gone(grandchild), describe(grandchild)
     assert group.children[0].process.returncode == -signal.SIGTERM
     assert messages == [f"stopping default (pid {child})"]
 
