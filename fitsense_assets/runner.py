@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +30,26 @@ class PipelineResult:
 
 
 JOBS = ("pipeline", "dataset", "synthetic_data")
+
+
+@contextmanager
+def termination_signals_kept() -> Iterator[None]:
+    """Restore SIGINT's and SIGTERM's handlers on the way out. Dagster's in-process
+    execution leaves SIGTERM set to whatever SIGINT's handler was (its interrupt capture maps
+    SIGTERM onto SIGINT): in a process started in the background, where SIGINT is ignored,
+    SIGTERM ends up ignored too, and every process started afterwards inherits that, so
+    `fitsense up` could no longer stop its model server, API or Dagster with SIGTERM. Only the
+    main thread can set handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            if handler is not None:  # None: set outside Python; nothing to restore to
+                signal.signal(signum, handler)
 
 
 def run_pipeline_job(
@@ -64,13 +88,14 @@ def run_pipeline_job(
     for op, values in (ops_config or {}).items():
         if job.has_node_named(op):
             run_config["ops"].setdefault(op, {"config": {}})["config"].update(values)
-    result = job.execute_in_process(
-        run_config=run_config,
-        instance=instance,
-        partition_key=run_id,
-        raise_on_error=False,
-        tags={"fitsense/run_id": run_id, "fitsense/trigger": "cli"},
-    )
+    with termination_signals_kept():
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            partition_key=run_id,
+            raise_on_error=False,
+            tags={"fitsense/run_id": run_id, "fitsense/trigger": "cli"},
+        )
     materialized, metadata = [], {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -31,6 +32,20 @@ TEST_END = date(2026, 10, 31)
 
 # The model-server fixtures of the AI endpoint tests.
 pytest_plugins = ["tests.ai_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _termination_signals_restored() -> Iterator[None]:
+    """Each test leaves SIGINT's and SIGTERM's handlers as it found them. Dagster's in-process
+    runs (several tests materialize assets directly) set SIGTERM to SIGINT's handler, which is
+    "ignore" when the suite runs in the background; the children later tests start would
+    inherit an ignored SIGTERM (fitsense_assets.runner.termination_signals_kept does the same
+    for `fitsense`'s own runs)."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        if handler is not None and signal.getsignal(signum) is not handler:
+            signal.signal(signum, handler)
 
 
 def _answers(url: str) -> bool:

@@ -211,3 +211,49 @@ def test_model_ready_asks_with_the_model_key(
     READY_AUTHORIZATIONS.clear()
     assert ModelReady(root, "the-model-key")()
     assert READY_AUTHORIZATIONS == ["Bearer the-model-key"]
+
+
+@pytest.fixture
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored, as in any command started in the background by a shell (`make run &`,
+    nohup, a CI step)."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+def _materialize_once() -> None:
+    import dagster as dg
+
+    @dg.asset
+    def one() -> int:
+        return 1
+
+    assert dg.materialize([one]).success
+
+
+def test_dagster_in_process_leaves_sigterm_ignored_where_sigint_is(sigint_ignored) -> None:
+    # What the runner guards against: without the guard, a background `fitsense up` would
+    # start its model server, API and Dagster with SIGTERM ignored.
+    before = signal.getsignal(signal.SIGTERM)
+    _materialize_once()
+    assert before is not signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+
+
+def test_an_in_process_pipeline_run_keeps_sigterm_so_children_stop(
+    sigint_ignored, tmp_path: Path
+) -> None:
+    from fitsense_assets.runner import termination_signals_kept
+
+    before = signal.getsignal(signal.SIGTERM)
+    with termination_signals_kept():
+        _materialize_once()
+    assert signal.getsignal(signal.SIGTERM) is before
+    group = ProcessGroup(tmp_path / "logs", lambda _: None, grace_s=10)
+    _, grandchild = start_child(group, tmp_path, "default")
+    group.stop()
+    assert group.children[0].process.returncode == -signal.SIGTERM
+    assert gone(grandchild), describe(grandchild)
