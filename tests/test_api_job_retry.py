@@ -16,6 +16,14 @@ from tests.test_api_capacity import live_app, no_model, onboarded
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture
+def api_db(fresh_migrated_db: str) -> str:
+    """A database of this test's own: the runner claims the oldest queued job, and tests
+    before it in the session's shared API database can leave queued jobs behind (these
+    tests claimed another test's job when run after test_api_sessions)."""
+    return fresh_migrated_db
+
+
 async def test_a_worker_dying_after_the_plan_insert_leaves_one_version_on_retry(
     api_db, db, monkeypatch
 ) -> None:
