@@ -144,8 +144,8 @@ def up(
         def run_pipeline() -> None:
             echo(
                 f"no model version is promoted: materializing the pipeline for run {run_id} "
-                "(synthetic data, teacher, QA, dataset, training ~15 min on 2 cores, "
-                "evaluation, promotion)"
+                "(synthetic data, teacher, QA, dataset, training, golden-set evaluation, "
+                "promotion: about 40 min on 2 cores)"
             )
             t = time.monotonic()
             try:

@@ -25,7 +25,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from fitsense_core.plan_contract import Plan, PlanDay, PlanExercise, resolve_exercise
+from fitsense_core.plan_contract import (
+    Plan,
+    PlanDay,
+    PlanExercise,
+    normalize_name,
+    resolve_exercise,
+)
 from fitsense_core.programming import (
     VALSALVA_MIN_REPS,
     VALSALVA_MIN_RIR,
@@ -238,7 +244,7 @@ def side_sets(plan: Plan) -> dict[str, int]:
     return dict(totals)
 
 
-def _volume(plan: Plan, athlete: Athlete) -> list[QualityProblem]:
+def _volume(plan: Plan, athlete: Athlete, conservative: bool = False) -> list[QualityProblem]:
     problems = []
     per_muscle = weekly_sets(plan)
     groups = {m: per_muscle.get(m, 0) for m in MAJOR_MUSCLES}
@@ -266,9 +272,12 @@ def _volume(plan: Plan, athlete: Athlete) -> list[QualityProblem]:
             )
         )
     floor = MIN_WEEKLY_SETS.get(athlete.goal)
-    # Novices grow on far less (ACSM 2009: 1-3 sets per exercise), so no floor for them.
+    # Novices grow on far less (ACSM 2009: 1-3 sets per exercise), so no floor for them; nor
+    # while a person waits for medical clearance, when the coach keeps every session easy
+    # with fewer sets (at most 3 an exercise) on purpose.
     if (
         floor
+        and not conservative
         and athlete.experience != "beginner"
         and strength_days >= 3
         and athlete.session_length_min >= 45
@@ -381,7 +390,7 @@ def quality_problems(
         if mismatch is not None:
             problems.append(mismatch)
         problems += _session_fit(d, athlete)
-    problems += _volume(plan, athlete)
+    problems += _volume(plan, athlete, conservative)
     problems += _prescriptions(plan, athlete, conservative)
     return problems
 
@@ -400,11 +409,15 @@ def update_problems(
     requested_minutes: int | None = None,
     *,
     conservative: bool = False,
+    requested_days: int | None = None,
+    unwanted: tuple[str, ...] = (),
 ) -> list[QualityProblem]:
     """Whether an update went the way the person asked (``intents``: what the request asks
-    for — too_easy, poor_recovery, less_time): an update that changes nothing is not
-    adherence; harder, easier and shorter are measured on the plan's numbers. A clearance
-    case (``conservative``) is never made harder, whatever was asked."""
+    for — too_easy, poor_recovery, less_time, fewer_days, swap): an update that changes
+    nothing is not adherence; harder, easier and shorter are measured on the plan's numbers;
+    fewer days on its training days (at most ``requested_days``); a swap on the exercises
+    asked to go (``unwanted``: none of them may remain). A clearance case (``conservative``)
+    is never made harder, whatever was asked."""
     from fitsense_core.plan_metrics import update_adherence
 
     if conservative:
@@ -422,6 +435,34 @@ def update_problems(
         why = update_adherence(intent, before, after)
         if why is not None:
             problems.append(QualityProblem("update_direction", "plan", why))
+    if "fewer_days" in intents and requested_days is not None:
+        training = len(after.training_days())
+        if training > requested_days:
+            problems.append(
+                QualityProblem(
+                    "update_direction",
+                    "plan",
+                    f"asked for {requested_days} training days but the plan has {training}",
+                )
+            )
+    if "swap" in intents:
+        gone = {normalize_name(n) for n in unwanted}
+        kept = sorted(
+            {
+                e.exercise_name
+                for d in after.days
+                for e in d.exercises
+                if normalize_name(e.exercise_name) in gone
+            }
+        )
+        if kept:
+            problems.append(
+                QualityProblem(
+                    "update_direction",
+                    "plan",
+                    f"asked to swap out {', '.join(kept)} but the plan still has it",
+                )
+            )
     if "less_time" in intents:
         longest_before = max((session_minutes(d) for d in before.days), default=0.0)
         longest_after = max((session_minutes(d) for d in after.days), default=0.0)

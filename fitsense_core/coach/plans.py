@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from fitsense_core.plan_contract import Plan, resolve_exercise
+from fitsense_core.plan_contract import Plan, normalize_name, resolve_exercise
 from fitsense_core.plan_metrics import update_adherence
 from fitsense_core.plan_quality import MAX_WEEKLY_SETS, MIN_EXERCISES, MIN_TIME_SHARE, rir_range
 from fitsense_core.profile import LoggedSession, UserProfile
@@ -384,6 +384,60 @@ def detect_intents(request: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+_DAYS = re.compile(
+    r"\b([1-7]|one|two|three|four|five|six|seven)\s*(?:training\s+)?days?\b"
+    r"(?!\s+(?:ago|after|before|later|in a row|off))",
+    re.I,
+)
+# Words that ask for an exercise to go; the exercise must be named and be in the plan.
+_SWAP = re.compile(
+    r"\b(swap|replace|switch|change|get rid of|drop|remove|no more|hate|don'?t like|dislike|"
+    r"can'?t do|cannot do|without|instead of|sick of|tired of)\b",
+    re.I,
+)
+# Leading equipment words a person leaves out ("the bench press" for the barbell one).
+_EQUIPMENT_WORDS = ("barbell", "dumbbell", "cable", "kettlebell", "band", "smith machine")
+
+
+def requested_days(request: str) -> int | None:
+    """The number of training days a request asks for ("I only have 3 days now"), if any."""
+    m = _DAYS.search(request or "")
+    if m is None:
+        return None
+    word = m.group(1).lower()
+    return NUMBER_WORDS.get(word) or int(word)
+
+
+def named_exercises(request: str, plan: Plan) -> tuple[str, ...]:
+    """The exercises of ``plan`` a request names, by full name or without its leading
+    equipment word ("bench press" names "Barbell Bench Press")."""
+    text = f" {normalize_name(request or '')} "
+    named = []
+    for name in dict.fromkeys(e.exercise_name for d in plan.days for e in d.exercises):
+        full = normalize_name(name)
+        forms = {full}
+        for word in _EQUIPMENT_WORDS:
+            if full.startswith(word + " "):
+                forms.add(full[len(word) + 1 :])
+        if any(f" {form} " in text for form in forms):
+            named.append(name)
+    return tuple(named)
+
+
+def plan_intents(request: str, current: Plan) -> tuple[str, ...]:
+    """What an update request asks of ``current``: :func:`detect_intents`, plus
+    ``fewer_days`` (a number of days below the plan's training days) and ``swap`` (an
+    exercise of the plan named with a word that asks for it to go)."""
+    found = list(detect_intents(request))
+    days = requested_days(request)
+    if days is not None and days < len(current.training_days()):
+        found.append("fewer_days")
+    if _SWAP.search(request or "") and named_exercises(request, current):
+        found.append("swap")
+    return tuple(found)
+
+
 def requested_minutes(request: str) -> int | None:
     """The session length a request names (\"only 30 minutes\"), if any."""
     m = re.search(r"(\d+)\s*(?:-\s*)?min", request or "", re.I)
@@ -401,7 +455,21 @@ def update_plan(
 ) -> tuple[Plan, UpdateSummary]:
     """The next version of ``current``: progression from the logs, then the request."""
     athlete = _athlete(profile, extra_blocked)
-    intents = detect_intents(request)
+    intents = plan_intents(request, current)
+    unwanted = (
+        {e.slug for n in named_exercises(request, current) if (e := resolve_exercise(n))}
+        if "swap" in intents
+        else set()
+    )
+    if "fewer_days" in intents:
+        # Fewer days is a new split, not the old one with days cut out: a 3-day week of a
+        # 5-day push/pull/legs/upper/lower plan would lose whole muscle groups.
+        current = create_plan(
+            profile,
+            extra_blocked=extra_blocked,
+            conservative=conservative,
+            days_per_week=requested_days(request),
+        )
     week = _from_plan(current)
     deltas = _log_deltas(sessions)
     progressed, eased, removed = [], [], []
@@ -460,7 +528,7 @@ def update_plan(
             if day.exercises:
                 day.notes = "Recovery focus: one set fewer and more reps in reserve this block."
 
-    pool = eligible_exercises(athlete)
+    pool = [e for e in eligible_exercises(athlete) if e.slug not in unwanted]
     for day in week:
         used = {pe.exercise.slug for pe in day.exercises}
         fits = _fits_label(athlete, day)
@@ -468,7 +536,7 @@ def update_plan(
         for pe in day.exercises:
             unsafe = set(pe.exercise.contraindication_tags) & athlete.blocked_tags
             missing = set(pe.exercise.equipment) - athlete.equipment
-            if not unsafe and not missing:
+            if not unsafe and not missing and pe.exercise.slug not in unwanted:
                 kept.append(pe)
                 continue
             # Like for like: strength for strength, timed for timed, nothing used that day.

@@ -32,7 +32,8 @@ from typing import Any
 from fitsense_core.coach.answers import LEAD_SEPARATOR, answer_question, safety_lead
 from fitsense_core.coach.plans import (
     create_plan,
-    detect_intents,
+    named_exercises,
+    plan_intents,
     requested_minutes,
     update_plan,
     within_limits,
@@ -321,7 +322,7 @@ def plan_quality(plan: Plan, task: StudentTask) -> list[QualityProblem]:
     athlete = task.athlete
     if task.prompt_type != "plan_update" or task.current_plan is None:
         return quality_problems(plan, athlete, conservative=task.conservative)
-    intents = detect_intents(task.request)
+    intents = plan_intents(task.request, task.current_plan)
     minutes = requested_minutes(task.request) if "less_time" in intents else None
     if minutes:  # sessions are judged against the time the person now has
         athlete = replace(athlete, session_length_min=minutes)
@@ -334,7 +335,13 @@ def plan_quality(plan: Plan, task: StudentTask) -> list[QualityProblem]:
         except ValueError:  # a person's own plan with exercises outside the catalog
             current = task.current_plan
     return quality_problems(plan, athlete, conservative=task.conservative) + update_problems(
-        current, plan, intents, minutes, conservative=task.conservative
+        current,
+        plan,
+        intents,
+        minutes,
+        conservative=task.conservative,
+        requested_days=task.requested_days,
+        unwanted=named_exercises(task.request, task.current_plan) if "swap" in intents else (),
     )
 
 

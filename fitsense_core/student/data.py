@@ -61,7 +61,21 @@ class StudentTask:
 
     @property
     def athlete(self) -> Athlete:
-        return replace(self.profile.athlete(), blocked_tags=self.blocked_tags)
+        athlete = replace(self.profile.athlete(), blocked_tags=self.blocked_tags)
+        days = self.requested_days
+        return replace(athlete, days_per_week=days) if days else athlete
+
+    @property
+    def requested_days(self) -> int | None:
+        """The training days an update asks for when fewer than the current plan's ("I only
+        have 3 days now"): the plan is then judged, and decoded, for that many days."""
+        if self.prompt_type != "plan_update" or self.current_plan is None:
+            return None
+        from fitsense_core.coach.plans import plan_intents, requested_days
+
+        if "fewer_days" not in plan_intents(self.request, self.current_plan):
+            return None
+        return requested_days(self.request)
 
     @property
     def conservative(self) -> bool:
