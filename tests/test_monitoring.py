@@ -125,6 +125,14 @@ def test_live_metrics_and_decay_reasons() -> None:
         error="capability not passed: model version v1 did not pass its plan_update gate",
     )
     assert m.live_metrics([*rows, not_asked])["model_plans"] == 18
+    # Nor is it a fallback that retraining could fix: with many such requests (a version
+    # that serves updates but not new plans, seen starting retraining runs under `make run`)
+    # the fallback rate is that of the requests the model was asked.
+    gated = m.live_metrics([*rows, *[not_asked] * 50])
+    assert gated["fallback_rate"] == live["fallback_rate"] and gated["not_capable"] == 50
+    only_gated = m.live_metrics([_row(context_type="plan_generate")] * 5 + [not_asked] * 20)
+    assert only_gated["fallback_rate"] == 0.0
+    assert m.decay_reasons({}, only_gated, m.Thresholds()) == []
     healthy = m.live_metrics([_row(context_type="plan_generate") for _ in range(10)])
     assert m.decay_reasons({}, healthy, m.Thresholds()) == []
     slow = m.live_metrics([_row(latency_ms=9500) for _ in range(10)])

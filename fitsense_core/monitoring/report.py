@@ -75,6 +75,11 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     requests and probes together; ``users`` counts only people's requests)."""
     users = [r for r in rows if not r["probe"]]
     answered = [r for r in rows if r["outcome"] != "refused"]
+    # Requests the serving version was never asked, because it did not pass that
+    # capability's gate: the knowledge-based coach answering them is the gate's decision,
+    # not a failure of the model, and no retraining can change it.
+    not_capable = [r for r in answered if (r["error"] or "").startswith(NOT_CAPABLE)]
+    asked = [r for r in answered if not (r["error"] or "").startswith(NOT_CAPABLE)]
     plan_rows = [
         r
         for r in rows
@@ -111,8 +116,9 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "contract_validity": _ratio(len(plan_rows) - invalid, len(plan_rows)),
         "semantic_validity": _ratio(semantic_ok, len(plan_rows)),
         "fallback_rate": _ratio(
-            sum(1 for r in answered if r["outcome"] in ("fallback", "error")), len(answered)
+            sum(1 for r in asked if r["outcome"] in ("fallback", "error")), len(asked)
         ),
+        "not_capable": len(not_capable),
         "error_rate": _ratio(sum(1 for r in answered if r["outcome"] == "error"), len(answered)),
         "refusal_rate": _ratio(outcomes.get("refused", 0), len(rows)),
         "latency_p50_s": percentile(latencies, 0.5),
