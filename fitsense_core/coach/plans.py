@@ -425,15 +425,25 @@ def named_exercises(request: str, plan: Plan) -> tuple[str, ...]:
     return tuple(named)
 
 
+def fewer_days(request: str, current: Plan) -> int | None:
+    """The training days a request asks for when fewer than ``current`` has, else None."""
+    days = requested_days(request)
+    return days if days is not None and days < len(current.training_days()) else None
+
+
+def swapped_out(request: str, current: Plan) -> tuple[str, ...]:
+    """The exercises of ``current`` a request asks to lose: named with a word that asks
+    for it to go ("swap out the bench press"); empty when it asks for none."""
+    return named_exercises(request, current) if _SWAP.search(request or "") else ()
+
+
 def plan_intents(request: str, current: Plan) -> tuple[str, ...]:
     """What an update request asks of ``current``: :func:`detect_intents`, plus
-    ``fewer_days`` (a number of days below the plan's training days) and ``swap`` (an
-    exercise of the plan named with a word that asks for it to go)."""
+    ``fewer_days`` (:func:`fewer_days`) and ``swap`` (:func:`swapped_out`)."""
     found = list(detect_intents(request))
-    days = requested_days(request)
-    if days is not None and days < len(current.training_days()):
+    if fewer_days(request, current) is not None:
         found.append("fewer_days")
-    if _SWAP.search(request or "") and named_exercises(request, current):
+    if swapped_out(request, current):
         found.append("swap")
     return tuple(found)
 
@@ -456,19 +466,13 @@ def update_plan(
     """The next version of ``current``: progression from the logs, then the request."""
     athlete = _athlete(profile, extra_blocked)
     intents = plan_intents(request, current)
-    unwanted = (
-        {e.slug for n in named_exercises(request, current) if (e := resolve_exercise(n))}
-        if "swap" in intents
-        else set()
-    )
-    if "fewer_days" in intents:
+    unwanted = {e.slug for n in swapped_out(request, current) if (e := resolve_exercise(n))}
+    days = fewer_days(request, current)
+    if days is not None:
         # Fewer days is a new split, not the old one with days cut out: a 3-day week of a
         # 5-day push/pull/legs/upper/lower plan would lose whole muscle groups.
         current = create_plan(
-            profile,
-            extra_blocked=extra_blocked,
-            conservative=conservative,
-            days_per_week=requested_days(request),
+            profile, extra_blocked=extra_blocked, conservative=conservative, days_per_week=days
         )
     week = _from_plan(current)
     deltas = _log_deltas(sessions)

@@ -32,9 +32,9 @@ from typing import Any
 from fitsense_core.coach.answers import LEAD_SEPARATOR, answer_question, safety_lead
 from fitsense_core.coach.plans import (
     create_plan,
-    named_exercises,
     plan_intents,
     requested_minutes,
+    swapped_out,
     update_plan,
     within_limits,
 )
@@ -341,7 +341,7 @@ def plan_quality(plan: Plan, task: StudentTask) -> list[QualityProblem]:
         minutes,
         conservative=task.conservative,
         requested_days=task.requested_days,
-        unwanted=named_exercises(task.request, task.current_plan) if "swap" in intents else (),
+        unwanted=swapped_out(task.request, task.current_plan),
     )
 
 

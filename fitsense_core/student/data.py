@@ -18,6 +18,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from fitsense_core.coach.answers import answer_body, safety_lead
@@ -65,17 +66,16 @@ class StudentTask:
         days = self.requested_days
         return replace(athlete, days_per_week=days) if days else athlete
 
-    @property
+    @cached_property
     def requested_days(self) -> int | None:
         """The training days an update asks for when fewer than the current plan's ("I only
-        have 3 days now"): the plan is then judged, and decoded, for that many days."""
+        have 3 days now"): the plan is then judged, and decoded, for that many days. Cached:
+        ``athlete`` is read many times per judgement."""
         if self.prompt_type != "plan_update" or self.current_plan is None:
             return None
-        from fitsense_core.coach.plans import plan_intents, requested_days
+        from fitsense_core.coach.plans import fewer_days
 
-        if "fewer_days" not in plan_intents(self.request, self.current_plan):
-            return None
-        return requested_days(self.request)
+        return fewer_days(self.request, self.current_plan)
 
     @property
     def conservative(self) -> bool:
