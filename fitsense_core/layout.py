@@ -77,6 +77,11 @@ def teacher_shard_answers(run_id: str, shard: int) -> Parts:
     return (*teacher_shards(run_id), str(shard), "answers")
 
 
+def knowledge_snapshot(run_id: str) -> Parts:
+    """The knowledge base a run's teacher answered from, with what its check found."""
+    return ("teacher_outputs", run_id, "knowledge_base.json")
+
+
 def teacher_answers(run_id: str) -> Parts:
     return ("teacher_outputs", run_id, "answers")
 

@@ -37,7 +37,7 @@ from fitsense_core.synthetic.context import UserContext
 PROMPT_NAMESPACE = uuid.UUID("2b7c6f0e-5d1a-4c3e-9f8b-7a6d5e4c3b2a")
 PROMPT_TYPES = ("plan_creation", "plan_update", "coaching", "safety")
 DEFAULT_MIX = {"plan_creation": 1, "plan_update": 2, "coaching": 2, "safety": 1}
-TEMPLATE_VERSION = "p2"
+TEMPLATE_VERSION = "p3"
 
 SYSTEM_PLAN = (
     "You are FitSense, a safety-first strength and conditioning coach. Write a one-week "
@@ -185,6 +185,18 @@ def context_from_json(text: str) -> tuple[UserProfile, Plan | None, tuple[Logged
         for s in data["sessions"]
     )
     return profile, plan, sessions
+
+
+def knowledge_lines(request: str, profile: UserProfile, topic: str) -> str:
+    """The knowledge records an answer to ``request`` rests on, for a teacher to answer
+    from ("" when none is close enough)."""
+    from fitsense_core.coach.answers import grounding  # the coach imports this module
+
+    hits = grounding(request, profile, topic if topic in COACHING_TOPICS else None)
+    if not hits:
+        return ""
+    facts = "\n".join(f"- [{h.record.id}] {h.record.text}" for h in hits)
+    return f"\n\nVetted facts to answer from (cite their ids):\n{facts}"
 
 
 def render_profile(profile: UserProfile) -> str:
@@ -347,6 +359,9 @@ def build_prompts(
             verdict = triage(request, profile)
             wants_plan = prompt_type in ("plan_creation", "plan_update")
             output_type = "plan" if wants_plan and verdict.allows_plan else "reply"
+            message = f"{body}\n\nRequest: {request}"
+            if output_type == "reply" and verdict.allows_model:
+                message += knowledge_lines(request, profile, topic)
             prompts.append(
                 Prompt(
                     prompt_id=str(
@@ -358,7 +373,7 @@ def build_prompts(
                     topic=topic,
                     request=request,
                     system=SYSTEM_PLAN if output_type == "plan" else SYSTEM_COACH,
-                    user_message=f"{body}\n\nRequest: {request}",
+                    user_message=message,
                     output_type=output_type,
                     context_json=context_json,
                     slices=slice_tags(profile, prompt_type),

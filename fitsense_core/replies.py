@@ -22,3 +22,8 @@ class CoachReply(BaseModel):
     refer_to_emergency: bool = Field(
         default=False, description="True when the person should seek urgent care now."
     )
+    citations: list[str] = Field(
+        default_factory=list,
+        max_length=6,
+        description="Ids of the knowledge-base records the answer rests on.",
+    )

@@ -98,7 +98,7 @@ def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root
     ]
     first = _run(args, isolated_env, repo_root)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "run cli-run: materialized 14 assets" in first.stdout
+    assert "run cli-run: materialized 15 assets" in first.stdout
     assert "SFT records" in first.stdout
     assert "synthetic_app_tables" in first.stderr  # progress is shown
     with psycopg.connect(isolated_env["FITSENSE_DATABASE_URL"]) as conn:

@@ -43,6 +43,7 @@ CHECKS = {
 }
 DATASET_ASSETS = {
     "consented_interactions": (set(), "teacher"),
+    "knowledge_base": (set(), "teacher"),
     "prompts": (
         {
             "synthetic_users",
@@ -50,6 +51,7 @@ DATASET_ASSETS = {
             "synthetic_workouts",
             "synthetic_daily_signals",
             "consented_interactions",
+            "knowledge_base",
         },
         "teacher",
     ),
@@ -77,6 +79,7 @@ MODEL_ASSETS = {
 }
 DATASET_CHECKS = {
     ("consented_interactions", "consented_interactions_anonymized", True),
+    ("knowledge_base", "knowledge_base_valid", True),
     ("prompts", "prompts_cover_every_person", True),
     ("teacher_outputs", "teacher_failure_rate", False),
     ("teacher_output_validation", "validation_pass_rate", True),

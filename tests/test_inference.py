@@ -302,7 +302,7 @@ def test_the_reply_judge_refuses_what_does_not_answer(model_text, reason) -> Non
     task = live_task("judge", "coaching", question, profile)
     verdict = triage(question, profile)
     assert verdict.level == SafetyLevel.OK
-    judged = serve.judge_reply(verdict, model_text, question, profile=profile)
+    judged = serve.judge_reply(verdict, model_text, task)
     assert (judged.reason or "").startswith(reason or "") and (reason is None) == (
         judged.reason is None
     )

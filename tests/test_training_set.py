@@ -19,7 +19,7 @@ import pytest
 
 from fitsense_core import layout
 from fitsense_core.artifacts import ArtifactStore, path_sha256
-from fitsense_core.coach.answers import MAX_BODY_CHARS, safety_lead
+from fitsense_core.coach.answers import MAX_BODY_CHARS
 from fitsense_core.distill import (
     LEARNED_SPLITS,
     SPLITS,
@@ -37,6 +37,7 @@ from fitsense_core.student.compact import Codebook, build_codebook
 from fitsense_core.student.data import (
     REPLY_TARGET_CHARS,
     TargetError,
+    reply_lead_of,
     reply_target,
     safety_preamble,
     sft_example,
@@ -121,10 +122,10 @@ def test_reply_targets_are_whole_bodies_and_the_server_adds_the_lead(records, co
         target = target_text(record, codebook)
         assert safety_preamble(target) is None, (record["id"], target[:120])
         assert len(target) <= MAX_BODY_CHARS <= REPLY_TARGET_CHARS
-        lead = safety_lead(task.profile, verdict)
+        lead = reply_lead_of(task)
         led += bool(lead)
         # What a person is served when the model writes the target: the teacher's answer.
-        assert serve.compose_reply(verdict, target, task.profile) == reference
+        assert serve.compose_reply(verdict, target, task) == reference
     assert led >= 5  # clearance and injury answers are among them
 
 

@@ -326,6 +326,7 @@ class CoachController(Controller):
             fallback_reason=answer.fallback_reason,
             interaction_id=answer.interaction_id,
             source=answer.source,  # type: ignore[arg-type]
+            citations=answer.citations,
         )
 
     async def _stream(self, state: State, user_id: UUID, text: str) -> ServerSentEvent:

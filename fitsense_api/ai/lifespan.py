@@ -5,7 +5,9 @@ and stopped before it closes.
 
 The triage model is loaded first (:func:`fitsense_core.safety.learned.active`): the
 promoted model, else the packaged corpus's if it passes the gate; when there is none the
-app does not start, unless ``FITSENSE_TRIAGE=rules-only`` asks for the rules alone."""
+app does not start, unless ``FITSENSE_TRIAGE=rules-only`` asks for the rules alone. The
+knowledge base is validated and embedded next (:func:`fitsense_core.coach.retrieval.index`);
+an invalid one stops the start as well."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from fitsense_api.ai.limits import InferenceGate
 from fitsense_api.ai.service import AiService
 from fitsense_api.db import create_pool
 from fitsense_api.settings import ApiSettings
+from fitsense_core.coach import retrieval
 from fitsense_core.inference.client import ClientSettings, ModelClient
 from fitsense_core.safety import learned
 
@@ -34,6 +37,10 @@ def ai_lifespan(settings: ApiSettings) -> Callable[[Litestar], AbstractAsyncCont
             log.warning("triage runs the rules alone (FITSENSE_TRIAGE=rules-only)")
         else:
             log.info("triage model loaded", extra={"corpus_sha256": model.corpus_sha256})
+        # The knowledge base the coach answers from, validated and embedded before the
+        # first question (raises, so the app does not start, when it is not valid).
+        kb = retrieval.index().kb
+        log.info("knowledge base loaded", extra={"records": len(kb.records), "sha256": kb.sha256})
         client = ModelClient(ClientSettings.from_env(settings.model_environ))
         service = AiService(
             client,

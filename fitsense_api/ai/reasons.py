@@ -21,6 +21,7 @@ REASON_CODES: tuple[tuple[str, str], ...] = (
     (serve.NOT_PROSE, "not_prose"),
     (serve.ALARMING_REPLY, "alarming_reply"),
     (serve.OFF_TOPIC, "off_topic"),
+    (serve.UNGROUNDED_REPLY, "ungrounded_reply"),
     (serve.NO_MODEL_ANSWER, "no_model_answer"),
 )
 

@@ -38,7 +38,7 @@ FallbackReason = Annotated[
         "request_too_long (not sent: it may not fit the model's context), request_refused "
         "(the model server refused it as invalid), capability_not_passed, invalid_plan, "
         "violating_plan, poor_plan, unsafe_reply, empty_reply, not_prose, alarming_reply, "
-        "off_topic, no_model_answer or other.",
+        "off_topic, ungrounded_reply, no_model_answer or other.",
         examples=["model_unavailable"],
     ),
 ]
@@ -122,3 +122,11 @@ class CoachOut(msgspec.Struct):
             "policy's own answer to an emergency."
         ),
     ] = "model"
+    citations: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="Ids of the knowledge-base records the answer rests on (the "
+            "records behind the knowledge-based coach's answer, or those the model's answer "
+            "was judged against); empty for the policy's emergency message."
+        ),
+    ] = msgspec.field(default_factory=list)

@@ -127,6 +127,7 @@ class CoachAnswer:
     refer_to_emergency: bool = False
     fallback_reason: str | None = None
     interaction_id: UUID | None = None
+    citations: list[str] = field(default_factory=list)
 
 
 def no_active_plan() -> Conflict:
@@ -352,6 +353,7 @@ class AiService:
             needs_medical_clearance=reply.needs_medical_clearance,
             refer_to_emergency=reply.refer_to_emergency,
             fallback_reason=reason_code(reply.fallback_reason),
+            citations=list(reply.citations),
         )
 
     async def _served(
@@ -399,7 +401,7 @@ class AiService:
             else:
                 model_text, model_version = completion.text, completion.model_version
                 audit.note_completion(
-                    completion, serve.compose_reply(verdict, completion.text, task.profile)
+                    completion, serve.compose_reply(verdict, completion.text, task)
                 )
         if model_text is None:
             audit.latency_ms = round((time.perf_counter() - started) * 1000)
@@ -450,7 +452,7 @@ class AiService:
             reply = serve.serve_reply(task, verdict, None, not_asked)
             result = await self._served(pool, audit, reply)
             yield "meta", {"safety_level": level, "model_version": None, "source": reply.source}
-            yield "answer", {"text": result.answer}
+            yield "answer", {"text": result.answer, "citations": result.citations}
             yield (
                 "done",
                 {
@@ -461,7 +463,7 @@ class AiService:
             )
             return
         streamed = StreamResult()
-        lead = serve.reply_lead(verdict, task.profile)  # streamed before the model's words
+        lead = serve.reply_lead(verdict, task)  # streamed before the model's words
         pieces: list[str] = []  # the model's words only
         unavailable: str | None = None
         lead_sent = False
@@ -512,7 +514,7 @@ class AiService:
                             return
             model_text = None if unavailable else "".join(pieces)
             if model_text is not None:
-                audit.note_stream(streamed, serve.compose_reply(verdict, model_text, task.profile))
+                audit.note_stream(streamed, serve.compose_reply(verdict, model_text, task))
             reply = serve.serve_reply(task, verdict, model_text, unavailable)
             finished = True
             if reply.outcome == "ok":
@@ -524,6 +526,7 @@ class AiService:
                         "model_version": streamed.model_version,
                         "first_token_ms": streamed.first_token_ms,
                         "tokens": streamed.completion_tokens,
+                        "citations": list(reply.citations),
                     },
                 )
                 return
@@ -532,9 +535,16 @@ class AiService:
             log.warning("coach fallback", extra={"reason": reply.fallback_reason})
             if not pieces and not lead_sent:
                 yield "meta", {"safety_level": level, "model_version": None, "source": "rules"}
-                yield "answer", {"text": reply.text}
+                yield "answer", {"text": reply.text, "citations": list(reply.citations)}
             else:  # what was streamed is withdrawn and replaced
-                yield "replace", {"text": reply.text, "reason": reason_code(reply.fallback_reason)}
+                yield (
+                    "replace",
+                    {
+                        "text": reply.text,
+                        "reason": reason_code(reply.fallback_reason),
+                        "citations": list(reply.citations),
+                    },
+                )
             yield (
                 "done",
                 {

@@ -29,7 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fitsense_core.coach.answers import LEAD_SEPARATOR, answer_question, safety_lead
+from fitsense_core.coach import reply_judge
+from fitsense_core.coach.answers import (
+    LEAD_SEPARATOR,
+    answer_question,
+    answer_topic,
+    safety_lead,
+)
 from fitsense_core.coach.plans import (
     create_plan,
     plan_intents,
@@ -42,6 +48,8 @@ from fitsense_core.plan_contract import Plan, validate_plan
 from fitsense_core.plan_quality import QualityProblem, quality_problems, update_problems
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.prompts import one_line
+from fitsense_core.replies import COACHING_TOPICS
+from fitsense_core.reply_checks import reply_problems
 from fitsense_core.safety import CLEARANCE_NOTE, SafetyLevel, Triage, check_response
 from fitsense_core.student.compact import (
     CONSERVATIVE_MIN_RIR,
@@ -61,63 +69,14 @@ UNSAFE_REPLY = "model answer broke the safety policy"
 EMPTY_REPLY = "the model answered nothing"
 NOT_PROSE = "model answer is not a prose answer"
 ALARMING_REPLY = "model answer carries safety language the triage did not call for"
-OFF_TOPIC = "model answer shares no content word with the question"
+OFF_TOPIC = "model answer does not answer the question"
+UNGROUNDED_REPLY = "model answer states numbers nothing retrieved supports"
 NO_MODEL_ANSWER = "no model answer"
-# Until the retrieval-grounded reply judge (issue 18): the least a reply must be. Alarm
-# wording on a question the triage found ordinary scares people without cause.
+# Alarm wording on a question the triage found ordinary scares people without cause.
 _ALARM = re.compile(
     r"\b(stop exercising|medical emergency|emergency (?:number|room|services)|call 911|"
     r"urgent care|get clearance|clearance from your doctor|before following this advice)\b",
     re.I,
-)
-_WORD = re.compile(r"[a-z]{4,}")
-_STOPWORDS = frozenset(
-    [
-        "about",
-        "after",
-        "again",
-        "also",
-        "been",
-        "before",
-        "being",
-        "could",
-        "does",
-        "doing",
-        "from",
-        "have",
-        "into",
-        "just",
-        "like",
-        "make",
-        "more",
-        "much",
-        "need",
-        "should",
-        "some",
-        "than",
-        "that",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "will",
-        "with",
-        "would",
-        "your",
-        "yours",
-        "every",
-        "week",
-        "day",
-        "days",
-    ]
 )
 MIN_REPLY_WORDS = 6
 UNAVAILABLE = "model unavailable"
@@ -137,7 +96,7 @@ class TokenLimits:
     """Completion tokens a task may use: a compact plan, or a short reply."""
 
     plan: int = 360
-    reply: int = 160
+    reply: int = 220
 
     def for_task(self, task: StudentTask) -> int:
         return self.plan if task.output_type == "plan" else self.reply
@@ -427,20 +386,28 @@ def serve_plan(
 # --- replies -------------------------------------------------------------------------------
 
 
-def reply_lead(verdict: Triage, profile: UserProfile) -> str:
-    """What leads every reply to this person for this triage, with the blank line after it
-    ("" when nothing does): the knowledge-based coach's own safety lead
-    (:func:`~fitsense_core.coach.answers.safety_lead`), streamed before the model's words.
-    The student is trained on answer bodies without it (``student.data.reply_target``)."""
-    lead = safety_lead(profile, verdict)
+def _composed_topic(task: StudentTask) -> str | None:
+    return task.topic if task.topic in COACHING_TOPICS else None
+
+
+def reply_lead(verdict: Triage, task: StudentTask) -> str:
+    """What leads every reply to this request for this triage, with the blank line after
+    it ("" when nothing does): the knowledge-based coach's own safety lead for the topic the
+    answer is on (:func:`~fitsense_core.coach.answers.safety_lead`), streamed before the
+    model's words. The student is trained on answer bodies without it
+    (``student.data.reply_target``)."""
+    if verdict.level == SafetyLevel.EMERGENCY:
+        return ""
+    topic = answer_topic(task.request, task.profile, _composed_topic(task))
+    lead = safety_lead(task.profile, verdict, topic, task.request)
     return lead + LEAD_SEPARATOR if lead else ""
 
 
-def compose_reply(verdict: Triage, model_text: str, profile: UserProfile) -> str:
+def compose_reply(verdict: Triage, model_text: str, task: StudentTask) -> str:
     """The model's reply as shown: the safety lead, then the model's words (which are not
     led twice when the model wrote the lead itself)."""
     text = model_text.strip()
-    lead = reply_lead(verdict, profile)
+    lead = reply_lead(verdict, task)
     if lead and not text.startswith(lead.strip()):
         return lead + text
     return text
@@ -450,43 +417,52 @@ def compose_reply(verdict: Triage, model_text: str, profile: UserProfile) -> str
 class ReplyJudgement:
     shown: str  # the reply as it would be shown
     reason: str | None  # why it may not be shown (None: it may)
+    citations: tuple[str, ...] = ()  # the records the reply is judged against
 
 
-def _content_stems(text: str) -> set[str]:
-    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
-
-
-def _shares_content_word(question: str, answer: str) -> bool:
-    """A crude relevance floor: the answer names something the question asked about (a
-    question without content words passes)."""
-    asked = _content_stems(question)
-    return not asked or bool(asked & _content_stems(answer))
-
-
-def judge_reply(
-    verdict: Triage,
-    model_text: str | None,
-    question: str | None = None,
-    *,
-    profile: UserProfile,
-) -> ReplyJudgement:
+def judge_reply(verdict: Triage, model_text: str | None, task: StudentTask) -> ReplyJudgement:
     """The reply as it would be shown, and why it may not be (None: it may): empty, not
-    prose, alarm wording the triage did not call for, nothing in common with the question
-    (``question`` given), or against the safety policy."""
+    prose, safety language the triage did not call for, not relevant to the question, on
+    another topic than the question, a number no retrieved fact or personal datum states
+    (:mod:`fitsense_core.coach.reply_judge`), or against the safety policy."""
     raw = model_text or ""
-    shown = compose_reply(verdict, raw, profile)
+    shown = compose_reply(verdict, raw, task)
     if not raw.strip():
         return ReplyJudgement(shown, EMPTY_REPLY)
     if raw.lstrip()[:1] in "[{" or len(raw.split()) < MIN_REPLY_WORDS:
         return ReplyJudgement(shown, NOT_PROSE)
     if verdict.level in (SafetyLevel.OK, SafetyLevel.INJURY_AWARE) and _ALARM.search(raw):
         return ReplyJudgement(shown, ALARMING_REPLY)
-    if question is not None and not _shares_content_word(question, raw):
-        return ReplyJudgement(shown, OFF_TOPIC)
+    topic = _composed_topic(task)
+    grounded = answer_question(task.request, task.profile, verdict, topic)
+    citations = tuple(grounded.citations)
+    alarm = [
+        reason
+        for code, reason in reply_problems(
+            request=task.request, answer=raw, topic="", profile=task.profile
+        )
+        if code in ("alarm_without_cause", "clearance_without_cause")
+    ]
+    if alarm and verdict.level != SafetyLevel.NEEDS_CLEARANCE:
+        return ReplyJudgement(shown, f"{ALARMING_REPLY}: {alarm[0]}", citations)
+    verdict_of_judge = reply_judge.judge(
+        task.request,
+        raw,
+        profile=task.profile,
+        grounded_answer=grounded.answer,
+        topic=answer_topic(task.request, task.profile, topic),
+    )
+    for code, reason in verdict_of_judge.problems:
+        label = {
+            reply_judge.IRRELEVANT: OFF_TOPIC,
+            reply_judge.OFF_TOPIC: OFF_TOPIC,
+            reply_judge.UNGROUNDED_NUMBER: UNGROUNDED_REPLY,
+        }[code]
+        return ReplyJudgement(shown, f"{label}: {reason}", citations)
     problems = check_response(verdict, shown, contains_plan=False)
     if problems:
-        return ReplyJudgement(shown, f"{UNSAFE_REPLY}: " + "; ".join(problems[:3]))
-    return ReplyJudgement(shown, None)
+        return ReplyJudgement(shown, f"{UNSAFE_REPLY}: " + "; ".join(problems[:3]), citations)
+    return ReplyJudgement(shown, None, citations)
 
 
 @dataclass(frozen=True)
@@ -500,6 +476,7 @@ class ServedReply:
     key_points: tuple[str, ...] = ()
     needs_medical_clearance: bool = False
     refer_to_emergency: bool = False
+    citations: tuple[str, ...] = ()  # knowledge-base record ids the answer rests on
 
 
 def policy_reply(verdict: Triage) -> ServedReply:
@@ -509,7 +486,7 @@ def policy_reply(verdict: Triage) -> ServedReply:
 
 def knowledge_reply(task: StudentTask, verdict: Triage, reason: str | None) -> ServedReply:
     """The knowledge-based coach's grounded answer."""
-    reply = answer_question(task.request, task.profile, verdict)
+    reply = answer_question(task.request, task.profile, verdict, _composed_topic(task))
     return ServedReply(
         reply.answer,
         "fallback",
@@ -517,6 +494,7 @@ def knowledge_reply(task: StudentTask, verdict: Triage, reason: str | None) -> S
         reason,
         tuple(reply.key_points),
         reply.needs_medical_clearance,
+        citations=tuple(reply.citations),
     )
 
 
@@ -532,14 +510,15 @@ def serve_reply(
         return policy_reply(verdict)
     if model_text is None:
         return knowledge_reply(task, verdict, unavailable or EMPTY_REPLY)
-    judgement = judge_reply(verdict, model_text, task.request, profile=task.profile)
+    judgement = judge_reply(verdict, model_text, task)
     if judgement.reason is not None:
         return knowledge_reply(task, verdict, judgement.reason)
     return ServedReply(
         judgement.shown,
         "ok",
         "model",
-        needs_medical_clearance=verdict.level == SafetyLevel.NEEDS_CLEARANCE,
+        needs_medical_clearance=CLEARANCE_NOTE in judgement.shown,
+        citations=judgement.citations,
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
-from fitsense_core.coach.answers import answer_body, safety_lead
+from fitsense_core.coach.answers import answer_body, answer_topic, grounding, safety_lead
 from fitsense_core.errors import DataValidationError
 from fitsense_core.plan_contract import Plan
 from fitsense_core.profile import LoggedSession, UserProfile
@@ -32,15 +32,17 @@ from fitsense_core.safety import (
     CRISIS_MESSAGE,
     EMERGENCY_MESSAGE,
     INJURY_NOTE,
+    SafetyLevel,
     triage,
 )
 from fitsense_core.student.compact import Codebook, encode_plan
 
 SYSTEM_PLAN = "FitSense coach. Reply with a compact plan."
-SYSTEM_REPLY = "FitSense coach. Answer briefly and safely."
-# The longest reply target: the coach's answer bodies are at most 700 characters
-# (coach.answers.MAX_BODY_CHARS), whole sentences; a longer one is an error, not a cut.
-REPLY_TARGET_CHARS = 720
+SYSTEM_REPLY = "FitSense coach. Answer the request briefly from the facts given."
+# The longest reply target: the coach's answer bodies are at most 900 characters
+# (coach.answers.MAX_BODY_CHARS: a knowledge record, then the personal part), whole
+# sentences; a longer one is an error, not a cut.
+REPLY_TARGET_CHARS = 920
 LOG_ENTRIES = 8
 
 
@@ -179,6 +181,11 @@ def render_task(task: StudentTask, codebook: Codebook) -> list[dict[str, str]]:
             f"{num(s.weight_trend_kg_per_week, '+.2f')}kg/wk sore {num(s.soreness)} "
             f"sessions {num(s.sessions_per_week)}/wk"
         )
+        # The knowledge records an answer is grounded in: the student learns to answer from
+        # them (the teacher's answer rests on the same records, or its topic's nearest).
+        # As the API will have them: retrieved for the request alone (no composed topic).
+        for hit in grounding(task.request, p):
+            lines.append(f"fact {hit.record.id}: {hit.record.text}")
     if task.prompt_type == "plan_update" and task.current_plan is not None:
         lines.append(f"current: {encode_plan(task.current_plan, codebook, approximate=True)}")
         lines.append(f"log (rir/reps vs target): {_log_line(task, codebook)}")
@@ -228,7 +235,11 @@ def reply_target(text: str, lead: str = "", limit: int = REPLY_TARGET_CHARS) -> 
 
 def reply_lead_of(task: StudentTask) -> str:
     """The safety lead the server puts before the model's reply to ``task``."""
-    return safety_lead(task.profile, triage(task.request, task.profile))
+    verdict = triage(task.request, task.profile)
+    if verdict.level == SafetyLevel.EMERGENCY:
+        return ""
+    topic = answer_topic(task.request, task.profile, task.topic)
+    return safety_lead(task.profile, verdict, topic, task.request)
 
 
 def target_text(record: dict[str, Any], codebook: Codebook) -> str:

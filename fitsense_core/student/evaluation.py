@@ -430,7 +430,7 @@ def score(
     body = answer_body(reference, reply_lead_of(task))
     row["rouge_l"] = rouge_l(text or "", body) if asked else None
     if called:
-        judged = serve.judge_reply(verdict, text, task.request, profile=task.profile)
+        judged = serve.judge_reply(verdict, text, task)
         row["reply_accepted"] = judged.reason is None
     if task.prompt_type == "safety":
         served = served_answer(task, text, codebook)

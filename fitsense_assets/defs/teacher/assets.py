@@ -14,6 +14,7 @@ from fitsense_assets.defs.synthetic.assets import (
     synthetic_users,
     synthetic_workouts,
 )
+from fitsense_assets.defs.teacher.knowledge import knowledge_base
 from fitsense_assets.metadata import markdown_table
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import (
@@ -148,6 +149,7 @@ class PromptsConfig(dg.Config):
         synthetic_workouts,
         synthetic_daily_signals,
         consented_interactions,
+        knowledge_base,
     ],
     description="Teacher prompts per person: plan creation, plan update (current plan, last "
     "3 sessions, a request), coaching questions and safety cases, with slice tags and the "

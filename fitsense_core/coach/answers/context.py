@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fitsense_core.coach.knowledge_base import Record
 from fitsense_core.profile import RecentSignals, UserProfile
 from fitsense_core.programming import SetScheme, set_scheme
 from fitsense_core.reference import CONDITIONS_BY_CODE, GOALS_BY_CODE, Exercise, exercises_by_slug
@@ -37,6 +38,8 @@ class Draft:
     key_points: list[str]
     # Body sentences kept whatever the length (allergy warnings): the rest go from the end.
     essential: tuple[str, ...] = ()
+    # The knowledge records whose text the body carries (cited when it still does).
+    records: tuple[Record, ...] = ()
 
 
 def easier(rir: int) -> int:

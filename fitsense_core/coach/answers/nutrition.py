@@ -21,7 +21,18 @@ from fitsense_core.coach.knowledge import (
     SNACKS,
     TREND_TARGETS,
 )
+from fitsense_core.coach.knowledge_base import knowledge_base
 from fitsense_core.coach.physiology import ACTIVITY_FACTOR, maintenance_kcal_for
+from fitsense_core.profile import UserProfile
+
+# The knowledge record the daily protein figure comes from (one figure everywhere).
+PROTEIN_RECORD = ("nutrition.protein-daily", "protein_g_per_kg")
+
+
+def protein_per_kg() -> tuple[float, float]:
+    """Daily protein per kg of body weight, as the knowledge base states it."""
+    record_id, key = PROTEIN_RECORD
+    return knowledge_base().by_id()[record_id].quantities[key]
 
 
 def _food_allergens(allergies: tuple[str, ...]) -> tuple[frozenset[str], list[str]]:
@@ -156,17 +167,23 @@ def _energy_lines(ctx: Context, maintenance: float, resting: float) -> tuple[lis
     return lines, points
 
 
+def allergy_sentence(profile: UserProfile) -> str | None:
+    """The sentence that says the foods named avoid the person's food allergies."""
+    _, named = _food_allergens(profile.allergies)
+    if not named:
+        return None
+    return (
+        f"Every food here avoids your {join(named)} "
+        f"{'allergies' if len(named) > 1 else 'allergy'}; check labels for traces."
+    )
+
+
 def draft(ctx: Context) -> Draft:
     p = ctx.profile
     s = ctx.signals
-    avoid, named = _food_allergens(p.allergies)
+    avoid, _ = _food_allergens(p.allergies)
     proteins = _safe_foods(PROTEIN_FOODS, avoid)[:4]
-    allergy_note = (
-        f"Every food here avoids your {join(named)} "
-        f"{'allergies' if len(named) > 1 else 'allergy'}; check labels for traces."
-        if named
-        else None
-    )
+    allergy_note = allergy_sentence(p)
     keep = (allergy_note,) if allergy_note else ()
     if _eating_disorder_flag(ctx):
         body = [
@@ -201,10 +218,11 @@ def draft(ctx: Context) -> Draft:
         key_points += points
         if s.weight_trend_kg_per_week is not None and not ctx.clearance:
             body.append(_weight_trend(p.goal, s.weight_trend_kg_per_week, p.weight_kg))
-        g_lo, g_hi = round_to(1.6 * p.weight_kg, 5), round_to(2.2 * p.weight_kg, 5)
+        lo, hi = protein_per_kg()
+        g_lo, g_hi = round_to(lo * p.weight_kg, 5), round_to(hi * p.weight_kg, 5)
         body.append(
-            f"Protein: 1.6-2.2 g per kg, so {g_lo}-{g_hi} g a day, spread over 3-4 meals — "
-            f"for example {join(proteins)}."
+            f"Protein: {num(lo)}-{num(hi)} g per kg, so {g_lo}-{g_hi} g a day, spread over "
+            f"3-4 meals — for example {join(proteins)}."
         )
         key_points.append(f"Protein {g_lo}-{g_hi} g/day")
     elif restrictive:
@@ -220,11 +238,12 @@ def draft(ctx: Context) -> Draft:
         )
         key_points.append("No deficit — let your doctor set energy needs")
     else:
+        lo, hi = protein_per_kg()
         body.append(
             "Log your body weight so I can estimate your maintenance calories. Meanwhile, aim "
-            f"for 1.6-2.2 g of protein per kg a day from foods like {join(proteins)}."
+            f"for {num(lo)}-{num(hi)} g of protein per kg a day from foods like {join(proteins)}."
         )
-        key_points.append("Protein 1.6-2.2 g/kg a day")
+        key_points.append(f"Protein {num(lo)}-{num(hi)} g/kg a day")
     if allergy_note:
         body.append(allergy_note)
         key_points.append("Suggestions avoid your allergies")
