@@ -23,7 +23,8 @@ RECENT_DAYS = 28
 LAST_SESSIONS = 3
 
 # Averages of the last four weeks up to ``$2``; the weight trend is the least-squares slope
-# over every weigh-in (kg/day, times 7), given from eight weigh-ins on. $1: the user id.
+# over every weigh-in (kg/day, times 7), given from eight weigh-ins on; sessions a week are
+# unknown (NULL) for someone who has never logged a workout. $1: the user id.
 RECENT_SIGNALS_SQL = f"""
 SELECT
   (SELECT round(avg(hours)::numeric, 2)::float8 FROM sleep_logs
@@ -40,7 +41,9 @@ SELECT
                THEN round((regr_slope(weight_kg, log_date - $2::date) * 7)::numeric, 2)::float8
           END
      FROM body_metrics WHERE user_id = $1 AND weight_kg IS NOT NULL) AS trend,
-  (SELECT round(count(*) / {RECENT_DAYS / 7}::numeric, 2)::float8 FROM workouts
+  (SELECT CASE WHEN EXISTS (SELECT 1 FROM workouts WHERE user_id = $1)
+               THEN round(count(*) / {RECENT_DAYS / 7}::numeric, 2)::float8 END
+     FROM workouts
     WHERE user_id = $1 AND started_at >= $2::date - {RECENT_DAYS - 1}) AS sessions
 """
 

@@ -141,6 +141,8 @@ async def test_every_everyday_answer_is_on_topic_cited_and_calm(fresh_migrated_d
                 or body["refer_to_emergency"]
             ):
                 alarmed.append((body["safety_level"], *where))
+            # Nobody here has logged a session: none is told they average 0 a week.
+            assert "averaged 0 sessions" not in answer, where
             if not body["citations"]:
                 uncited.append(where)
                 continue
