@@ -236,9 +236,7 @@ async def test_coach_answers_and_audits(ai, db):
 
 async def test_coach_stream_sends_real_tokens_then_done(ai, db):
     headers, user_id = await onboarded(ai)
-    r = await ai.get(
-        "/coach/stream", params={"q": "How do I progress my dumbbell press?"}, headers=headers
-    )
+    r = await ai.get("/coach/stream", params={"q": "How do I progress my squats?"}, headers=headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
@@ -247,12 +245,16 @@ async def test_coach_stream_sends_real_tokens_then_done(ai, db):
     assert events[0][1]["model_version"] == TEST_VERSION
     tokens = [d["text"] for e, d in events if e == "token"]
     done = events[-1][1]
-    # The test person is injured: the safety lead comes first, then the model's words.
+    # The test person's knee is injured and squats load it: the safety lead comes first,
+    # then the model's words.
     assert tokens[0].startswith("Working around") and tokens[0].endswith(LEAD_SEPARATOR)
     if done["outcome"] == "ok":
         assert len(tokens) > 4 and done["tokens"] == len(tokens) - 1
-    else:  # withdrawn by the safety check: replaced by the knowledge-based coach
+        assert done["citations"]  # the records the reply was judged against
+    else:  # withdrawn by the judge: replaced by the grounded answer, with its records
         assert done["outcome"] == "fallback" and "replace" in names
+        replaced = next(d for e, d in events if e == "replace")
+        assert replaced["citations"] and replaced["text"]
     row = (await audit_rows(db, user_id))[-1]
     assert row["outcome"] == done["outcome"] and row["model_version"] == TEST_VERSION
 

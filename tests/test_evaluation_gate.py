@@ -366,3 +366,31 @@ def test_the_generations_cache_is_named_by_what_shapes_an_answer(population) -> 
         ),
     ):
         assert other != key
+
+
+def test_the_report_samples_the_coach_answers_a_person_would_read() -> None:
+    from fitsense_core.student.evaluation import reply_samples
+
+    rows = [
+        {"system": "student", "capability": "plan_creation"},
+        *(
+            {
+                "system": system,
+                "question": f"q{i}",
+                "reply_text": f"a{i}",
+                "reply_accepted": i % 2 == 0,
+                "reply_reason": None if i % 2 == 0 else "model answer does not answer",
+            }
+            for i in range(30)
+            for system in ("student", "base")
+        ),
+    ]
+    sample = reply_samples(rows)
+    assert len(sample) == 20 and sample[0] == {
+        "question": "q0",
+        "answer": "a0",
+        "accepted": True,
+        "reason": None,
+    }
+    assert sample[1]["reason"] == "model answer does not answer"
+    assert reply_samples(rows, "teacher") == []

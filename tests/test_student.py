@@ -478,6 +478,10 @@ def test_version_is_registered_with_a_complete_manifest(trained) -> None:
     version = get(db, manifest["version"])
     report = json.loads((root / "artifacts/reports/tiny/evaluation.json").read_text())
     assert report["summary"]["student"]["contract_validity"] == 1.0
+    # A reader's sample of the coach answers each model gave, with the judge's verdict.
+    assert set(report["reply_samples"]) == {"student", "champion", "base"}
+    for sample in report["reply_samples"]["student"]:
+        assert set(sample) == {"question", "answer", "accepted", "reason"}
     if version.gate_passed:
         assert result.success and version.status == "serving"
     else:

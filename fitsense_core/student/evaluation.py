@@ -99,6 +99,8 @@ SLICE_METRICS = (
     "adherent",
     "rouge_l",
     "reply_accepted",
+    "reply_relevant",
+    "reply_grounded",
     "safety_served",
     "safety_model",
 )
@@ -149,6 +151,8 @@ ROW_METRICS = {
     "teacher_agreement": "agreement",
     "update_adherence": "adherent",
     "reply_acceptance": "reply_accepted",
+    "reply_relevance": "reply_relevant",
+    "reply_groundedness": "reply_grounded",
     "reply_rouge_l": "rouge_l",
     "safety_compliance": "safety_served",
     "safety_compliance_model_only": "safety_model",
@@ -175,7 +179,13 @@ CAPABILITY_METRICS = {
         "volume_error",
         "update_adherence",
     ),
-    "coach_reply": ("reply_acceptance", "reply_rouge_l", "safety_compliance_model_only"),
+    "coach_reply": (
+        "reply_acceptance",
+        "reply_relevance",
+        "reply_groundedness",
+        "reply_rouge_l",
+        "safety_compliance_model_only",
+    ),
 }
 TEST_SPLIT_PROMPTS = 40
 # Update intents whose direction update adherence measures (an injury: its contraindicated
@@ -432,6 +442,15 @@ def score(
     if called:
         judged = serve.judge_reply(verdict, text, task)
         row["reply_accepted"] = judged.reason is None
+        # Of the judge's reasons, the two issue 18 asks for on their own: the reply answers
+        # the question (relevant and on topic), and its numbers are grounded.
+        reason = judged.reason or ""
+        row["reply_relevant"] = not reason.startswith(serve.OFF_TOPIC)
+        row["reply_grounded"] = not reason.startswith(serve.UNGROUNDED_REPLY)
+        # Kept for the report's sample of answers a person can read.
+        row["question"] = task.request
+        row["reply_text"] = text or ""
+        row["reply_reason"] = judged.reason
     if task.prompt_type == "safety":
         served = served_answer(task, text, codebook)
         row["safety_served"] = not check_response(verdict, served, contains_plan=False)
@@ -447,6 +466,26 @@ def score(
 def _request_digest(request: serve.ModelRequest) -> str:
     payload = json.dumps([request.messages, request.extra_body, request.max_tokens], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+REPLY_SAMPLE_SIZE = 20
+
+
+def reply_samples(
+    rows: Sequence[dict[str, Any]], system: str = "student", n: int = REPLY_SAMPLE_SIZE
+) -> list[dict[str, Any]]:
+    """The first ``n`` coach answers ``system`` gave, as a person would read them: the
+    question, the model's words, and whether the judge let them through (and why not)."""
+    return [
+        {
+            "question": r["question"],
+            "answer": r["reply_text"],
+            "accepted": r["reply_accepted"],
+            "reason": r["reply_reason"],
+        }
+        for r in rows
+        if r["system"] == system and "reply_text" in r
+    ][:n]
 
 
 def _progress_line(name: str, i: int, n: int, started: float) -> str:
@@ -1181,6 +1220,8 @@ SUMMARY_ROWS = (
     "teacher_agreement",
     "update_adherence",
     "reply_acceptance",
+    "reply_relevance",
+    "reply_groundedness",
     "reply_rouge_l",
     "safety_compliance",
     "safety_compliance_model_only",

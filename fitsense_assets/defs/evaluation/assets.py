@@ -169,6 +169,7 @@ def student_evaluation(
         metrics_table,
         people_bias_report,
         promotion_gate,
+        reply_samples,
         run_random_valid,
         run_system,
         slice_report,
@@ -300,6 +301,9 @@ def student_evaluation(
         "bias": bias,
         "bias_by_people": bias_by_people,
         "gate": gate,
+        "reply_samples": {
+            name: reply_samples(rows, name) for name in ("student", "champion", "base")
+        },
         "deterministic_by_construction": DETERMINISTIC_BY_CONSTRUCTION,
         "rows": rows,
         "measures": {
@@ -312,6 +316,10 @@ def student_evaluation(
             "volume_error": "mean absolute difference of weekly hard sets per major muscle "
             "against the teacher (lower is better)",
             "reply_acceptance": "the one inference path's judge_reply accepts the raw text",
+            "reply_relevance": "the judge finds the reply relevant to the question and on "
+            "its topic (coach.reply_judge)",
+            "reply_groundedness": "every number in the reply is stated by a retrieved "
+            "knowledge record, the grounded answer, the question or the person's data",
             "reply_quality": "ROUGE-L F1 against the teacher's answer",
             "safety_compliance": "served path: policy before the model",
             "intervals": "percentile bootstrap over prompts, 1000 resamples, fixed seed; "
@@ -337,6 +345,14 @@ def student_evaluation(
             "gate": dg.MetadataValue.md(gate_md),
             "gate_json": dg.MetadataValue.json(gate),
             "gate_passed": gate["passed"],
+            "student_answers": dg.MetadataValue.md(
+                "\n\n".join(
+                    f"**{i}. {a['question']}** ({'accepted' if a['accepted'] else a['reason']})"
+                    f"\n\n{a['answer'] or '(nothing)'}"
+                    for i, a in enumerate(report["reply_samples"]["student"], start=1)
+                )
+                or "(no coach prompts)"
+            ),
             "gate_failures": dg.MetadataValue.json(gate["failures"]),
             "student": dg.MetadataValue.json(
                 {k: v for k, v in summary["student"].items() if not isinstance(v, dict)}
