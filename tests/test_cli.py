@@ -155,6 +155,7 @@ def test_pipeline_run_twice_does_no_harm(isolated_env: dict[str, str], repo_root
         "synthetic_daily_signals",
         "synthetic_app_tables",
         "consented_interactions",
+        "knowledge_base",
         "prompts",
         "teacher_outputs",
         "teacher_output_validation",
