@@ -24,7 +24,7 @@ from fitsense_core.coach.retrieval import calibrate_min_score
 from fitsense_core.inference import serve
 from fitsense_core.profile import RecentSignals, UserProfile
 from fitsense_core.safety import triage
-from fitsense_core.student.data import StudentTask
+from fitsense_core.student.data import live_task
 
 PERSON = UserProfile(
     user_id="judge",
@@ -83,22 +83,6 @@ def test_retrieval_floor_is_calibrated_and_finds_the_questions_topic() -> None:
     # Questions about something else find no record.
     for question in ("write me a poem about cats", "is my code correct", "recommend a movie"):
         assert retrieval.retrieve(question, None, k=1)[0].score < retrieval.MIN_SCORE
-
-
-def _task(question: str, profile: UserProfile = PERSON) -> StudentTask:
-    return StudentTask(
-        id="t",
-        prompt_type="coaching",
-        output_type="reply",
-        request=question,
-        profile=profile,
-        current_plan=None,
-        sessions=(),
-        blocked_tags=profile.blocked_tags,
-        safety_level="ok",
-        slices={},
-        topic="",
-    )
 
 
 def _judge(question: str, reply: str) -> reply_judge.Verdict:
@@ -160,7 +144,7 @@ def test_a_number_nothing_supports_is_rejected() -> None:
     ],
 )
 def test_the_one_inference_path_replaces_each_planted_bad_reply(reply: str, reason: str) -> None:
-    task = _task(PROTEIN)
+    task = live_task("judge", "coaching", PROTEIN, PERSON)
     verdict = triage(PROTEIN, PERSON, model=None)
     served = serve.serve_reply(task, verdict, reply)
     assert served.source == "rules" and served.fallback_reason.startswith(reason), served
@@ -169,7 +153,7 @@ def test_the_one_inference_path_replaces_each_planted_bad_reply(reply: str, reas
 
 def test_a_good_model_reply_is_served_with_its_citations() -> None:
     record = grounding(PROTEIN, PERSON)[0].record
-    task = _task(PROTEIN)
+    task = live_task("judge", "coaching", PROTEIN, PERSON)
     served = serve.serve_reply(task, triage(PROTEIN, PERSON, model=None), record.text)
     assert served.source == "model" and served.outcome == "ok", served
     assert record.id in served.citations

@@ -75,14 +75,11 @@ class Source:
 
 
 def allergen_groups(allergies: tuple[str, ...]) -> frozenset[str]:
-    """The food allergen groups a person's allergies (their own words) fall in."""
-    groups: set[str] = set()
-    for allergy in allergies:
-        text = allergy.lower()
-        groups |= {g for g, words in FOOD_ALLERGENS.items() if any(w in text for w in words)}
-        if re.search(r"\bnuts?\b", text) and "peanut" not in text:
-            groups.add("tree_nuts")
-    return frozenset(groups)
+    """The food allergen groups a person's allergies (their own words) fall in: the
+    coach's own reading (:func:`fitsense_core.coach.answers.nutrition.food_allergens`)."""
+    from fitsense_core.coach.answers.nutrition import food_allergens
+
+    return food_allergens(allergies)[0]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def protein_per_kg() -> tuple[float, float]:
     return knowledge_base().by_id()[record_id].quantities[key]
 
 
-def _food_allergens(allergies: tuple[str, ...]) -> tuple[frozenset[str], list[str]]:
+def food_allergens(allergies: tuple[str, ...]) -> tuple[frozenset[str], list[str]]:
     """Food allergen groups to avoid, and the person's own words for the food ones."""
     groups: set[str] = set()
     named: list[str] = []
@@ -169,7 +169,7 @@ def _energy_lines(ctx: Context, maintenance: float, resting: float) -> tuple[lis
 
 def allergy_sentence(profile: UserProfile) -> str | None:
     """The sentence that says the foods named avoid the person's food allergies."""
-    _, named = _food_allergens(profile.allergies)
+    _, named = food_allergens(profile.allergies)
     if not named:
         return None
     return (
@@ -181,7 +181,7 @@ def allergy_sentence(profile: UserProfile) -> str | None:
 def draft(ctx: Context) -> Draft:
     p = ctx.profile
     s = ctx.signals
-    avoid, _ = _food_allergens(p.allergies)
+    avoid, _ = food_allergens(p.allergies)
     proteins = _safe_foods(PROTEIN_FOODS, avoid)[:4]
     allergy_note = allergy_sentence(p)
     keep = (allergy_note,) if allergy_note else ()
