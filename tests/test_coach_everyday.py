@@ -1,7 +1,7 @@
 """Everyday questions through the real API: every answer is on topic, cites knowledge
 records, and carries no emergency or clearance language the question did not call for.
 
-The labelled set (``fitsense_core/data/coach_questions.jsonl``, 500+ questions in 130
+The labelled set (``fitsense_core/data/coach_questions.jsonl``, 699 questions in 175
 paraphrase groups, with typos, slang and five other languages) is asked by five different
 people through ``POST /coach`` on the real app and PostgreSQL. The app has no promoted
 model version, as under ``make run`` when the student has not passed the coach_reply
@@ -161,4 +161,4 @@ async def test_every_everyday_answer_is_on_topic_cited_and_calm(fresh_migrated_d
     # the test split is held out (see docs/coach-knowledge.md for the figures).
     assert len(uncited) <= 0.03 * len(questions), uncited[:10]
     assert rates["train"] >= 0.95 and rates["validation"] >= 0.9, rates
-    assert rates["test"] >= 0.7, rates
+    assert rates["test"] >= 0.85, rates

@@ -17,6 +17,7 @@ from fitsense_core.coach.reply_judge import (
     UNGROUNDED_NUMBER,
     calibrate,
     labelled_pairs,
+    pair_agreement,
     pair_scores,
     rates,
 )
@@ -46,18 +47,33 @@ def _pairs(split: str):
     pairs = labelled_pairs(load_questions(split), knowledge_base().records)
     scores = pair_scores(pairs)
     relevant = np.array([p.relevant for p in pairs])
-    return scores, relevant
+    return scores, relevant, pair_agreement(pairs)
 
 
 def test_relevance_threshold_is_calibrated_on_train_and_holds_out() -> None:
-    scores, relevant = _pairs("train")
+    scores, relevant, agreed = _pairs("train")
     assert len(scores) >= 400
-    assert calibrate(scores, relevant) == pytest.approx(RELEVANCE_THRESHOLD, abs=0.011)
-    held_scores, held_relevant = _pairs("test")
-    held = rates(held_scores, held_relevant, RELEVANCE_THRESHOLD)
+    assert calibrate(scores, relevant, agreed) == pytest.approx(RELEVANCE_THRESHOLD, abs=0.011)
+    held = rates(*_pairs("test"), RELEVANCE_THRESHOLD)
     print("held-out relevance:", held)
     assert held["relevant_accepted"] >= 0.9
-    assert held["irrelevant_rejected"] >= 0.5
+    assert held["irrelevant_rejected"] >= 0.9
+
+
+def test_citation_agreement_rescues_what_cosine_alone_would_reject_and_nothing_else() -> None:
+    scores, relevant, agreed = _pairs("validation")
+    cosine_only = rates(scores, relevant, np.zeros_like(agreed), RELEVANCE_THRESHOLD)
+    both = rates(scores, relevant, agreed, RELEVANCE_THRESHOLD)
+    print("validation, cosine alone:", cosine_only, "with agreement:", both)
+    # Agreement keeps relevant answers the cosine floor would drop, and it rarely
+    # accepts an irrelevant one: an answer about another topic seldom states one of the
+    # question's own records.
+    assert both["relevant_accepted"] >= cosine_only["relevant_accepted"] + 0.1
+    assert both["irrelevant_rejected"] >= cosine_only["irrelevant_rejected"] - 0.03
+    # An answer stating the question's own record agrees; one about sleep does not.
+    hits = retrieval.retrieve(PROTEIN, PERSON, k=reply_judge.QUESTION_RECORDS)
+    assert reply_judge.agreement(hits[0].record.text, hits)
+    assert not reply_judge.agreement(SLEEP_REPLY, hits)
 
 
 def _best(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -101,13 +117,15 @@ def test_a_grounded_on_topic_reply_passes() -> None:
     assert verdict.passed, verdict
 
 
+SLEEP_REPLY = (
+    "Keep a regular bedtime, dim the lights in the evening and keep your bedroom cool "
+    "and dark so you fall asleep faster and wake up rested."
+)
+
+
 def test_an_off_topic_reply_is_rejected() -> None:
-    reply = (
-        "Keep a regular bedtime, dim the lights in the evening and keep your bedroom cool "
-        "and dark so you fall asleep faster and wake up rested."
-    )
-    codes = {code for code, _ in _judge(PROTEIN, reply).problems}
-    assert codes & {IRRELEVANT, OFF_TOPIC}
+    codes = {code for code, _ in _judge(PROTEIN, SLEEP_REPLY).problems}
+    assert codes == {IRRELEVANT, OFF_TOPIC}
 
 
 def test_a_number_nothing_supports_is_rejected() -> None:

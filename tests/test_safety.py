@@ -89,6 +89,7 @@ CASES: list[tuple[str, UserProfile | None, SafetyLevel, str | None]] = [
     ("I had a seizure during my workout", None, E, "emergency.seizure"),
     ("my dad has chest pain right now", None, E, "emergency.bystander"),
     ("I have no energy and chest pain", None, E, "emergency.chest_pain"),
+    ("nothing helps my chest pain", None, E, "emergency.chest_pain"),
     ("I never had chest pain until today", None, E, "emergency.chest_pain"),
     ("my lips are turning blue", None, E, "emergency.breathing"),
     ("my face went numb suddenly on the left side", None, E, "emergency.stroke"),
@@ -133,6 +134,9 @@ CASES: list[tuple[str, UserProfile | None, SafetyLevel, str | None]] = [
     ("full body workout for strength", ADULT, OK, None),
     # Injury aware from the text
     ("my knee hurts when I do lunges", None, I, "injury.knee"),
+    # "nothing swollen" denies the sign; swelling that nothing helps is reported
+    ("my knee aches a bit on squats. Nothing swollen, didn't fall or twist it", None, I, "injury.knee"),
+    ("my ankle is swollen and nothing helps", None, C, "clearance.acute_injury"),
     ("lower back pain when deadlifting", None, I, "injury.lower_back"),
     ("I have tennis elbow, can I still do pull-ups?", None, I, "injury.elbow"),
     ("shoulder impingement, what can I press?", None, I, "injury.shoulder"),

@@ -47,7 +47,7 @@ SOURCE_KINDS = ("position stand", "guideline", "consensus statement", "textbook"
 EXPERIENCE_LEVELS = ("beginner", "intermediate", "advanced")
 PERSONALISE = ("per_kg_body_weight",)
 TEXT_CHARS = (80, 420)
-QUESTIONS_PER_RECORD = (3, 6)
+QUESTIONS_PER_RECORD = (3, 10)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _APPLIES_KEYS = frozenset(
     {
@@ -360,8 +360,28 @@ def _loaded(directory: str, sha: str) -> KnowledgeBase:
     return kb
 
 
+def _stamp(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of the base's files: cheap to take on every
+    call, and it changes whenever a file does."""
+    out = []
+    for path in sorted(directory.glob("*.toml")):
+        st = path.stat()
+        out.append((path.name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+_SHA_BY_STAMP: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
+
+
 def knowledge_base() -> KnowledgeBase:
     """The process's knowledge base, validated (a :class:`ConfigurationError` names the
-    problems when it is not valid); read again when its files change."""
+    problems when it is not valid); read again when its files change (their bytes are
+    hashed only when a file's size or modification time moves, not on every answer)."""
     directory = knowledge_dir()
-    return _loaded(str(directory), knowledge_hash(directory))
+    key = (str(directory), _stamp(directory))
+    sha = _SHA_BY_STAMP.get(key)
+    if sha is None:
+        sha = knowledge_hash(directory)
+        _SHA_BY_STAMP.clear()
+        _SHA_BY_STAMP[key] = sha
+    return _loaded(str(directory), sha)

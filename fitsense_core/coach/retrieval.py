@@ -36,9 +36,10 @@ from fitsense_core.profile import UserProfile
 # Below this score no record is taken to answer the question: the highest score that
 # still answers 99 % of the labelled training questions (calibrate_min_score); off-domain
 # questions ("what is the capital of France") score 0.1-0.3.
-MIN_SCORE = 0.30
+MIN_SCORE = 0.33
 SPELLING_WEIGHT = 0.6
 TOPIC_WEIGHT = 0.2
+_MEMO_SIZE = 2048  # texts whose scores an index remembers (oldest forgotten first)
 _NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
 
 
@@ -179,10 +180,30 @@ class KnowledgeIndex:
         self._owners = np.asarray(owners)
         self.topic_model = TopicModel(*training_phrasings(kb))
         self._record_topic = np.array([KB_TOPICS.index(r.topic) for r in kb.records])
+        self._memo: dict[str, np.ndarray] = {}
+        self._memo_lock = threading.Lock()
 
     def scores(self, text: str, vector: np.ndarray | None = None) -> np.ndarray:
-        """Each record's score for ``text`` (its embedding ``vector`` when known)."""
-        vector = question_vector(text) if vector is None else vector
+        """Each record's score for ``text`` (its embedding ``vector`` when known; without
+        one, the scores are remembered: an answer, its notes and its judge all retrieve
+        for the same question, for people who differ only in which records apply)."""
+        if vector is None:
+            return self._remembered_scores(text)
+        return self._scores(text, vector)
+
+    def _remembered_scores(self, text: str) -> np.ndarray:
+        with self._memo_lock:
+            found = self._memo.get(text)
+        if found is None:
+            found = self._scores(text, question_vector(text))
+            found.setflags(write=False)
+            with self._memo_lock:
+                if len(self._memo) >= _MEMO_SIZE:
+                    self._memo.pop(next(iter(self._memo)))
+                self._memo[text] = found
+        return found
+
+    def _scores(self, text: str, vector: np.ndarray) -> np.ndarray:
         rows = self._matrix @ vector + SPELLING_WEIGHT * self._spelling.similarities(text)
         best = np.full(len(self.kb.records), -np.inf)
         np.maximum.at(best, self._owners, rows)

@@ -115,6 +115,8 @@ _CONTEXT_CHARS = 300
 _BARE_NT = re.compile(
     r"\b(do|does|did|is|was|are|were|has|have|had|ca|could|would|should|wo|ai)nt\b"
 )
+_NOTHING = frozenset({"nothing", "nothing's", "nothings"})
+_NOTHING_VERBS = frozenset({"is", "was", "looks", "looked", "seems", "seemed", "feels", "got"})
 _UNTIL = re.compile(r"\b(?:until|till|til)\b")
 
 
@@ -145,6 +147,12 @@ def _clause_before(text: str, pos: int) -> str:
 def _negated(text: str, pos: int) -> bool:
     # "no dizziness or chest pain" negates both; "no energy and chest pain" only the first.
     words = _clause_before(text, pos).split()[-5:]
+    # "nothing swollen", "nothing's broken": only right before the sign, since "nothing
+    # helps my chest pain" reports it.
+    if words and words[-1] in _NOTHING:
+        return True
+    if len(words) >= 2 and words[-2] == "nothing" and words[-1] in _NOTHING_VERBS:
+        return True
     if "and" in words:
         words = words[len(words) - words[::-1].index("and") :]
     if _NEGATION.search(" ".join(words)) is None:
