@@ -35,7 +35,7 @@ from fitsense_core.profile import UserProfile
 
 # Calibrated by :func:`calibrate` on the training split of the labelled pairs (see the
 # module docstring); tests/test_reply_judge.py checks it is still the calibrated value.
-RELEVANCE_THRESHOLD = 0.36
+RELEVANCE_THRESHOLD = 0.34
 # Topics an answer to a question on the key may also be filed under.
 RELATED_TOPICS: dict[str, frozenset[str]] = {
     "training": frozenset({"training", "progression", "cardio", "recovery", "technique"}),
