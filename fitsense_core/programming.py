@@ -10,6 +10,7 @@ shorter rests for fat loss and endurance; beginners keep more reps in reserve.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import Counter
@@ -192,15 +193,28 @@ VALSALVA_MIN_REPS = 8
 VALSALVA_MIN_RIR = 3
 
 
+# A steady cardio block shorter than this is not worth the changeover.
+MIN_CARDIO_MIN = 10
+
+
+def is_cardio(exercise: Exercise) -> bool:
+    """Steady conditioning (a walk, a run, a bike): one timed block, its minutes in the note."""
+    return exercise.category == "cardio" or exercise.movement_pattern == "locomotion"
+
+
+def cardio_note(minutes: int) -> str:
+    return f"{minutes} min at a conversational pace"
+
+
 def set_scheme(
     goal: str, experience: str, exercise: Exercise, main: bool, blocked: frozenset[str]
 ) -> tuple[SetScheme, str | None]:
     """The prescription for one exercise and, for timed work, the note carrying its duration."""
     if exercise.category == "mobility" or exercise.movement_pattern == "mobility":
         return SetScheme(2, 1, 5, 15), "30-45 s per side, slow and controlled"
-    if exercise.category == "cardio" or exercise.movement_pattern == "locomotion":
+    if is_cardio(exercise):
         minutes = {"endurance": 30, "fat_loss": 20}.get(goal, 15)
-        return SetScheme(1, 1, 3, 0), f"{minutes} min at a conversational pace"
+        return SetScheme(1, 1, 3, 0), cardio_note(minutes)
     if exercise.is_timed:
         seconds = {"beginner": 20, "intermediate": 30, "advanced": 45}[experience]
         return SetScheme(3, 1, 3, 45), f"hold {seconds} s"
@@ -752,13 +766,24 @@ def planned_minutes(day: PlannedDay) -> float:
 
 
 def fit_session(day: PlannedDay, minutes: int, experience: str, keep: int = 3) -> None:
-    """Trim a day until it fits ``minutes``: accessory sets first (to 2), then accessory
-    rest (to 60 s, not after heavy sets), then main-lift sets (to 3, beginners 2), then the
-    last exercises (keeping ``keep``)."""
+    """Trim a day until it fits ``minutes``: a steady cardio block first (to
+    :data:`MIN_CARDIO_MIN`: a 30-minute walk does not follow stretches in a 30-minute
+    session), then accessory sets (to 2), then accessory rest (to 60 s, not after heavy
+    sets), then main-lift sets (to 3, beginners 2), then the last exercises (keeping
+    ``keep``)."""
     main_floor = 2 if experience == "beginner" else 3
 
     def over() -> bool:
         return planned_minutes(day) > minutes
+
+    for pe in day.exercises:
+        now = duration_seconds(pe.notes)
+        if not over() or not is_cardio(pe.exercise) or now is None:
+            continue
+        excess = planned_minutes(day) - minutes
+        shorter = max(MIN_CARDIO_MIN, math.floor(now / 60 - excess))
+        if shorter < now / 60:
+            pe.notes = cardio_note(shorter)
 
     steps = (
         [(pe, "sets", 2) for pe in reversed(day.exercises) if pe.position > 2],

@@ -279,3 +279,30 @@ def test_asset_and_blocking_check(records, training_split, tmp_path: Path) -> No
     assert metadata["reused"].value is True  # built once per version, then read back
     check = _check(result)
     assert not check.passed and "leaky" in check.description
+
+
+def test_the_knowledge_based_coach_serves_a_sound_plan_for_every_golden_plan_prompt(
+    records,
+) -> None:
+    """What serves when the student's plan is refused must itself pass the checks the
+    student is refused by. It once did not, for two people: a 30-minute mobility day that
+    held a 30-minute walk after its stretches, and a 75-minute push day of 13 minutes for a
+    61-year-old beginner with no equipment (two push exercises were all they had)."""
+    from fitsense_core.inference.serve import plan_quality, serve_plan
+    from fitsense_core.safety import triage
+
+    failing, served = [], 0
+    for r in records:
+        if r["metadata"]["capability"] == "coach_reply":
+            continue
+        task = task_from_record(r)
+        verdict = triage(task.request, task.profile, model=None)
+        if not verdict.allows_plan:
+            continue
+        plan = serve_plan(task, verdict, None, "model_unavailable").plan
+        served += 1
+        problems = plan_quality(plan, task)
+        if problems:
+            failing.append((r["id"], r["metadata"]["capability"], [str(q) for q in problems]))
+    assert served >= 200
+    assert not failing, failing[:5]

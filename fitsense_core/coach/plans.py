@@ -28,6 +28,8 @@ from fitsense_core.plan_metrics import update_adherence
 from fitsense_core.plan_quality import MAX_WEEKLY_SETS, MIN_EXERCISES, MIN_TIME_SHARE, rir_range
 from fitsense_core.profile import LoggedSession, UserProfile
 from fitsense_core.programming import (
+    MAX_DAYS_PER_EXERCISE,
+    MIN_CARDIO_MIN,
     SESSION_TEMPLATES,
     VALSALVA_MIN_REPS,
     VALSALVA_MIN_RIR,
@@ -37,10 +39,12 @@ from fitsense_core.programming import (
     SetScheme,
     balance_push_pull,
     build_week,
+    cardio_note,
     eligible_exercises,
     exercises_per_session,
     family,
     fit_session,
+    is_cardio,
     kind_exercises,
     planned_minutes,
     rep_range_for,
@@ -252,6 +256,53 @@ def _fill_sessions(week: list[PlannedDay], minutes: int) -> None:
                     break
 
 
+# Steady cardio for a finisher, gentlest first (a walk before jumping jacks).
+FINISHER_PREFERENCE = ("brisk_walk", "stationary_bike", "rowing_machine", "elliptical")
+
+
+def _finish_short_days(week: list[PlannedDay], athlete: Athlete) -> None:
+    """A strength day still under the programming-quality floor once its sets are filled
+    and capped (a beginner with no equipment has only a couple of pushes) ends with a
+    steady cardio block that brings it to :data:`FILL_SHARE` of the session: what a coach
+    would add to a 75-minute session, not more push-ups than the week can recover from."""
+    minutes = athlete.session_length_min
+    cardio = sorted(
+        (e for e in eligible_exercises(athlete) if is_cardio(e)),
+        key=lambda e: (
+            FINISHER_PREFERENCE.index(e.slug) if e.slug in FINISHER_PREFERENCE else 99,
+            e.slug,
+        ),
+    )
+    uses: dict[str, int] = defaultdict(int)
+    for day in week:
+        for pe in day.exercises:
+            uses[pe.exercise.slug] += 1
+    for day in week:
+        if not day.exercises or day.name.startswith("MOBILITY"):
+            continue
+        now = planned_minutes(day)
+        if now >= minutes * MIN_TIME_SHARE:
+            continue
+        on_day = {pe.exercise.slug for pe in day.exercises}
+        choice = next(
+            (e for e in cardio if e.slug not in on_day and uses[e.slug] < MAX_DAYS_PER_EXERCISE),
+            None,
+        )
+        if choice is None:
+            continue
+        wanted = max(MIN_CARDIO_MIN, 5 * -(-(minutes * FILL_SHARE - now) // 5))
+        # Within the session, with the block's changeover.
+        block = int(min(wanted, minutes - now - 1))
+        if block < MIN_CARDIO_MIN:
+            continue
+        day.exercises.append(
+            PlannedExercise(
+                choice, len(day.exercises) + 1, SetScheme(1, 1, 3, 0), cardio_note(block)
+            )
+        )
+        uses[choice.slug] += 1
+
+
 def _cap_volume(week: list[PlannedDay], experience: str) -> None:
     """Weekly hard sets per major muscle no higher than the programming-quality ceiling
     (updates add sets; this keeps them within what the person can recover from)."""
@@ -312,6 +363,7 @@ def create_plan(
     _fill_sessions(week, athlete.session_length_min)
     _cap_volume(week, profile.experience)
     balance_push_pull(week, athlete.session_length_min)
+    _finish_short_days(week, athlete)
     if conservative:
         _conservative(week)
     for day in week:
