@@ -317,6 +317,31 @@ def test_nutrition_suggestions_respect_allergies() -> None:
     assert "whey" in powder.answer.lower()
 
 
+@pytest.mark.parametrize(
+    ("question", "forbidden"),
+    [
+        ("veggie here, how do i get enough protein", ("chicken", "beef", "tuna", "turkey")),
+        ("I'm vegetarian, what should I eat to build muscle?", ("chicken", "beef", "tuna")),
+        ("soy vegetariana, ¿cómo consigo proteína?", ("chicken", "beef", "tuna")),
+        ("I'm vegan, do I need protein powder?", ("chicken", "yogurt", "eggs", "whey")),
+        ("plant-based lifter, best protein foods?", ("chicken", "beef", "yogurt", "eggs")),
+    ],
+)
+def test_foods_named_follow_the_diet_the_question_states(
+    question: str, forbidden: tuple[str, ...]
+) -> None:
+    person = make_profile()
+    reply = answer_question(question, person, make_triage(SafetyLevel.OK, person))
+    text = reply.answer.lower()
+    for food in forbidden:
+        assert not re.search(rf"\b{food}", text.replace("no whey", "")), (food, reply.answer)
+    # Someone who says nothing of their diet is offered them.
+    plain = answer_question(
+        "What foods are high in protein?", person, make_triage(SafetyLevel.OK, person)
+    )
+    assert "chicken" in plain.answer.lower()
+
+
 @pytest.mark.parametrize("level", [SafetyLevel.OK, SafetyLevel.NEEDS_CLEARANCE])
 def test_eating_disorder_profile_gets_no_calorie_numbers(level: SafetyLevel) -> None:
     profile = make_profile(goals=("fat_loss",), conditions=(("eating_disorder", "moderate"),))

@@ -161,6 +161,12 @@ def test_applies_matches_people_and_overlap_is_conservative() -> None:
     assert Applies(goals=frozenset({"strength"})).matches(
         profile(goals=("muscle_gain", "strength"))
     )
+    # Advice for living with an allergy reaches only someone who has one of them.
+    allergic_only = Applies(allergens_any=frozenset({"dairy", "eggs"}))
+    assert allergic_only.matches(profile(allergies=("lactose",)))
+    assert not allergic_only.matches(profile())
+    assert not allergic_only.matches(profile(allergies=("peanuts",)))
+    assert not allergic_only.overlaps(Applies(allergens_none=frozenset({"dairy", "eggs"})))
     assert not not_pregnant.overlaps(only_pregnant)
     assert not Applies(min_age=65).overlaps(Applies(max_age=64))
     assert Applies(goals=frozenset({"fat_loss"})).overlaps(everyone)

@@ -3,6 +3,8 @@ allergens, weight-trend targets."""
 
 from __future__ import annotations
 
+import re
+
 # Double-progression bands per goal (inside GOAL_REP_RANGES).
 DOUBLE_PROGRESSION_REPS: dict[str, tuple[int, int]] = {
     "strength": (4, 6),
@@ -78,14 +80,37 @@ FOOD_ALLERGENS = {
     "soy": ("soy",),
     "sesame": ("sesame",),
 }
+# What a diet leaves out, as the food tags below name it ("meat" is no allergen: a food
+# tagged with it is left out for someone who says they eat no meat).
+DIET_EXCLUSIONS = {
+    "vegan": frozenset({"meat", "fish", "shellfish", "dairy", "eggs"}),
+    "vegetarian": frozenset({"meat", "fish", "shellfish"}),
+}
+_VEGAN = re.compile(r"\b(?:vegan[oa]?s?|veganer(?:in)?|v[ée]g[ée]talien(?:ne)?|plant[- ]based)\b")
+_VEGETARIAN = re.compile(
+    r"\b(?:vegg?ie|veggo|vegetarian[oa]?s?|v[ée]g[ée]tarien(?:ne)?s?|vegetarier(?:in)?"
+    r"|don'?t eat meat|no meat|without meat)\b"
+)
+
+
+def diet_exclusions(question: str) -> frozenset[str]:
+    """The food tags a question's own words rule out ("I'm vegan", "veggie here")."""
+    text = question.lower()
+    if _VEGAN.search(text):
+        return DIET_EXCLUSIONS["vegan"]
+    if _VEGETARIAN.search(text):
+        return DIET_EXCLUSIONS["vegetarian"]
+    return frozenset()
+
+
 PROTEIN_FOODS = (
-    ("chicken or turkey breast", ()),
+    ("chicken or turkey breast", ("meat",)),
     ("Greek yogurt", ("dairy",)),
     ("eggs", ("eggs",)),
     ("tinned tuna or salmon", ("fish",)),
     ("tofu or tempeh", ("soy",)),
     ("lentils and beans", ()),
-    ("lean beef", ()),
+    ("lean beef", ("meat",)),
     ("cottage cheese", ("dairy",)),
     ("prawns", ("shellfish",)),
 )
@@ -98,7 +123,7 @@ SNACKS = (
     ("hummus with vegetables", ("sesame",)),
     ("tuna on rice cakes", ("fish",)),
     ("roasted chickpeas", ()),
-    ("sliced turkey with fruit", ()),
+    ("sliced turkey with fruit", ("meat",)),
     ("pumpkin seeds and fruit", ()),
 )
 BREAKFASTS = (
@@ -106,7 +131,7 @@ BREAKFASTS = (
     ("scrambled eggs on toast", ("eggs", "gluten")),
     ("Greek yogurt with fruit and seeds", ("dairy",)),
     ("a tofu scramble with potatoes", ("soy",)),
-    ("rice with chicken and vegetables", ()),
+    ("rice with chicken and vegetables", ("meat",)),
 )
 
 

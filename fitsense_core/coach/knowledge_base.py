@@ -58,6 +58,7 @@ _APPLIES_KEYS = frozenset(
         "conditions_any",
         "conditions_none",
         "allergens_none",
+        "allergens_any",
     }
 )
 
@@ -94,11 +95,17 @@ class Applies:
     conditions_none: frozenset[str] = frozenset()
     # Food allergen groups (coach.knowledge.FOOD_ALLERGENS) the record must not reach.
     allergens_none: frozenset[str] = frozenset()
+    # ...and groups of which the person must have one (advice for living with an allergy).
+    allergens_any: frozenset[str] = frozenset()
 
     def matches(self, profile: UserProfile) -> bool:
         conditions = set(profile.condition_codes)
-        if self.allergens_none and self.allergens_none & allergen_groups(profile.allergies):
-            return False
+        if self.allergens_none or self.allergens_any:
+            groups = allergen_groups(profile.allergies)
+            if self.allergens_none & groups:
+                return False
+            if self.allergens_any and not self.allergens_any & groups:
+                return False
         return (
             (not self.goals or bool(self.goals & set(profile.goals)))
             and (not self.experience or profile.experience in self.experience)
@@ -120,6 +127,8 @@ class Applies:
             and max(self.min_age, other.min_age) <= min(self.max_age, other.max_age)
             and not (self.conditions_any and self.conditions_any <= other.conditions_none)
             and not (other.conditions_any and other.conditions_any <= self.conditions_none)
+            and not (self.allergens_any and self.allergens_any <= other.allergens_none)
+            and not (other.allergens_any and other.allergens_any <= self.allergens_none)
         )
 
 
@@ -201,6 +210,7 @@ def _applies(raw: dict[str, Any]) -> Applies:
         conditions_any=frozenset(raw.get("conditions_any", ())),
         conditions_none=frozenset(raw.get("conditions_none", ())),
         allergens_none=frozenset(raw.get("allergens_none", ())),
+        allergens_any=frozenset(raw.get("allergens_any", ())),
     )
 
 
@@ -302,8 +312,9 @@ def _record_problems(r: Record, sources: dict[str, Source]) -> list[str]:
     unknown = (a.conditions_any | a.conditions_none) - set(CONDITIONS_BY_CODE)
     if unknown:
         out.append(f"{where}: unknown conditions {sorted(unknown)}")
-    if a.allergens_none - set(FOOD_ALLERGENS):
-        out.append(f"{where}: unknown allergens {sorted(a.allergens_none - set(FOOD_ALLERGENS))}")
+    unknown_allergens = (a.allergens_none | a.allergens_any) - set(FOOD_ALLERGENS)
+    if unknown_allergens:
+        out.append(f"{where}: unknown allergens {sorted(unknown_allergens)}")
     if a.min_age > a.max_age:
         out.append(f"{where}: min_age {a.min_age} > max_age {a.max_age}")
     return out

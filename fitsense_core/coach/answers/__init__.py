@@ -22,6 +22,7 @@ from fitsense_core.coach import retrieval
 from fitsense_core.coach.answers import nutrition, progression, recovery, sleep, technique
 from fitsense_core.coach.answers.context import Context, Draft, num, restriction_note
 from fitsense_core.coach.answers.nutrition import allergy_sentence
+from fitsense_core.coach.knowledge import diet_exclusions
 from fitsense_core.coach.knowledge_base import Record
 from fitsense_core.coach.topics import classify_topic, exercise_mentioned_in
 from fitsense_core.profile import UserProfile
@@ -185,6 +186,11 @@ def grounding(question: str, profile: UserProfile, topic: str | None = None) -> 
     topic the question was composed as (records of its knowledge-base topics only).
     Empty when no record is close enough."""
     hits = retrieval.retrieve(question, profile, k=8)
+    # A diet the question states rules out records the base keeps from people allergic to
+    # what it leaves out (whey and casein for "I'm vegan").
+    diet = diet_exclusions(question)
+    if diet:
+        hits = [h for h in hits if not h.record.applies.allergens_none & diet]
     if topic is not None:
         hits = [h for h in hits if h.record.topic in KB_TOPICS_FOR[topic]]
     hits = [h for h in hits if h.score >= retrieval.MIN_SCORE]
@@ -253,7 +259,7 @@ def _draft(ctx: Context, kb_topic: str, hits: list[retrieval.Hit], topic: str | 
     builder = "technique" if named else BUILDER_FOR.get(kb_topic)
     asked = topic or classify_topic(ctx.question)
     if builder is not None and (builder == asked or named) and (records or topic):
-        personal = _BUILDERS[builder](ctx)
+        personal = _BUILDERS[builder](replace(ctx, stated=frozenset(r.id for r in records[:1])))
         # One record beside the builder's part: room for the person's own numbers.
         facts = facts[:1]
         if named:  # its cues or its safe alternative open the answer, the record next

@@ -22,6 +22,9 @@ class Context:
     pool: tuple[Exercise, ...]
     clearance: bool
     injury_aware: bool
+    # Knowledge records whose text the answer already carries: a builder does not restate
+    # their figures ("1.4-2.0 g per kg" once, then the person's grams).
+    stated: frozenset[str] = frozenset()
 
     @property
     def signals(self) -> RecentSignals:

@@ -20,6 +20,7 @@ from fitsense_core.coach.knowledge import (
     PROTEIN_FOODS,
     SNACKS,
     TREND_TARGETS,
+    diet_exclusions,
 )
 from fitsense_core.coach.knowledge_base import knowledge_base
 from fitsense_core.coach.physiology import ACTIVITY_FACTOR, maintenance_kcal_for
@@ -60,7 +61,9 @@ def _safe_foods(
     return [name for name, tags in options if not set(tags) & avoid]
 
 
-def _protein_powder(avoid: frozenset[str]) -> str:
+def _protein_powder(avoid: frozenset[str], diet: frozenset[str] = frozenset()) -> str:
+    if "dairy" in diet:
+        return "a plant protein powder such as pea, rice or soy"
     if "dairy" not in avoid:
         return "whey"
     if "soy" not in avoid:
@@ -181,8 +184,13 @@ def allergy_sentence(profile: UserProfile) -> str | None:
 def draft(ctx: Context) -> Draft:
     p = ctx.profile
     s = ctx.signals
-    avoid, _ = food_allergens(p.allergies)
+    allergic, _ = food_allergens(p.allergies)
+    diet = diet_exclusions(ctx.question)
+    # Foods named leave out the person's allergens and what their diet does ("veggie
+    # here, how do I get enough protein" is not answered with chicken).
+    avoid = allergic | diet
     proteins = _safe_foods(PROTEIN_FOODS, avoid)[:4]
+    said = PROTEIN_RECORD[0] in ctx.stated  # the answer opens with the per-kg figure
     allergy_note = allergy_sentence(p)
     keep = (allergy_note,) if allergy_note else ()
     if _eating_disorder_flag(ctx):
@@ -220,8 +228,9 @@ def draft(ctx: Context) -> Draft:
             body.append(_weight_trend(p.goal, s.weight_trend_kg_per_week, p.weight_kg))
         lo, hi = protein_per_kg()
         g_lo, g_hi = round_to(lo * p.weight_kg, 5), round_to(hi * p.weight_kg, 5)
+        per_kg = "" if said else f"{num(lo)}-{num(hi)} g per kg, so "
         body.append(
-            f"Protein: {num(lo)}-{num(hi)} g per kg, so {g_lo}-{g_hi} g a day, spread over "
+            f"Protein: {per_kg}{g_lo}-{g_hi} g a day at your weight, spread over "
             f"3-4 meals — for example {join(proteins)}."
         )
         key_points.append(f"Protein {g_lo}-{g_hi} g/day")
@@ -239,9 +248,14 @@ def draft(ctx: Context) -> Draft:
         key_points.append("No deficit — let your doctor set energy needs")
     else:
         lo, hi = protein_per_kg()
+        aim = (
+            f"build each meal around a protein food such as {join(proteins)}"
+            if said
+            else f"aim for {num(lo)}-{num(hi)} g of protein per kg a day from foods like "
+            f"{join(proteins)}"
+        )
         body.append(
-            "Log your body weight so I can estimate your maintenance calories. Meanwhile, aim "
-            f"for {num(lo)}-{num(hi)} g of protein per kg a day from foods like {join(proteins)}."
+            f"Log your body weight so I can estimate your maintenance calories. Meanwhile, {aim}."
         )
         key_points.append(f"Protein {num(lo)}-{num(hi)} g/kg a day")
     if allergy_note:
@@ -261,7 +275,7 @@ def draft(ctx: Context) -> Draft:
         body.insert(
             0,
             f"Protein powder is just convenient food — useful only if meals fall short of "
-            f"your protein; {_protein_powder(avoid)} works."
+            f"your protein; {_protein_powder(allergic, diet)} works."
             if supplements_ok
             else "Get protein from food for now; ask your doctor before adding powders.",
         )
