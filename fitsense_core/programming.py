@@ -649,16 +649,26 @@ PATTERN_FAMILY = {
 }
 
 
+# Dips take the shoulder to the end of its extension range under body weight: a coach does
+# not swap them in for an overhead press that a shoulder problem rules out (an incline
+# press is the usual choice).
+END_RANGE_SHOULDER = frozenset({"bench_dip", "chest_dip", "triceps_dip"})
+
+
 def safe_alternative(
     exercise: Exercise, pool: list[Exercise] | tuple[Exercise, ...]
 ) -> Exercise | None:
     """The closest substitute in a person's safe pool: same movement pattern and muscle
     first, then the same pattern, the same muscle, then the same family of movements;
-    within a tier the same category and a similar load win."""
+    within a tier the same category and a similar load win. An overhead lift is never
+    replaced by a dip (:data:`END_RANGE_SHOULDER`)."""
     original_family = PATTERN_FAMILY.get(exercise.movement_pattern)
     conditioning = {"cardio", "mobility"}
+    overhead = "overhead" in exercise.contraindication_tags
 
     def tier(e: Exercise) -> int | None:
+        if overhead and e.slug in END_RANGE_SHOULDER:
+            return None
         same_pattern = e.movement_pattern == exercise.movement_pattern
         same_muscle = e.primary_muscle == exercise.primary_muscle
         same_category = e.category == exercise.category

@@ -424,6 +424,23 @@ def test_contraindicated_exercise_gets_a_safe_alternative(
     assert "Working around your" in reply.answer
 
 
+def test_an_overhead_press_ruled_out_by_a_shoulder_is_never_swapped_for_a_dip() -> None:
+    # Dips load the shoulder at the end of its range: the catalog's closest vertical push
+    # for a bench-only lifter with impingement used to be the Bench Dip.
+    catalog = exercises_by_slug()
+    pool = [
+        e
+        for e in exercise_catalog()
+        if "overhead" not in e.contraindication_tags
+        and set(e.equipment) <= FULL_GYM | {"dip_station"}
+    ]
+    for slug in ("barbell_overhead_press", "seated_dumbbell_shoulder_press", "pike_push_up"):
+        alternative = safe_alternative(catalog[slug], pool)
+        assert alternative is not None and "dip" not in alternative.slug, (slug, alternative)
+    # A dip still stands in for a dip-like push where nothing overhead is ruled out.
+    assert safe_alternative(catalog["chest_dip"], pool).slug.endswith("dip")
+
+
 def test_safe_exercise_gets_its_own_cues_and_the_persons_prescription() -> None:
     profile = PROFILES["intermediate_gym"]
     reply = answer_question(
