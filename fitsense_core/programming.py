@@ -193,6 +193,9 @@ VALSALVA_MIN_REPS = 8
 VALSALVA_MIN_RIR = 3
 
 
+# Conditioning done in intervals (20 minutes of jumping jacks "at a conversational pace"
+# is no prescription): never chosen for the steady blocks plans prescribe.
+INTERVAL_CARDIO = frozenset({"jumping_jacks", "jump_rope", "shadow_boxing"})
 # A steady cardio block shorter than this is not worth the changeover.
 MIN_CARDIO_MIN = 10
 
@@ -291,6 +294,10 @@ def _pool(equipment: frozenset[str], blocked: frozenset[str], experience: str) -
         if set(e.equipment) <= equipment
         and not set(e.contraindication_tags) & blocked
         and EXPERIENCE_LEVELS.index(e.min_experience) <= rank
+        # cardio is prescribed as one steady block of minutes, which intervals are not
+        and e.slug not in INTERVAL_CARDIO
+        # a shoulder that rules out overhead work rules out dips too
+        and not ("overhead" in blocked and e.slug in END_RANGE_SHOULDER)
     )
     patterns: dict[str, list[Exercise]] = {}
     for e in exercises:

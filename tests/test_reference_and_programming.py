@@ -184,3 +184,34 @@ def test_progression_adds_volume_or_effort_without_leaving_ranges() -> None:
     after = sum(pe.scheme.sets * 10 - pe.scheme.rir for d in nxt for pe in d.exercises)
     assert after > before
     assert all(pe.scheme.sets <= 5 for d in nxt for pe in d.exercises)
+
+
+def test_no_dips_where_overhead_is_ruled_out_and_cardio_is_steady() -> None:
+    """Read through the API: a lifter with shoulder impingement got Bench Dips on both
+    upper days, and fat-loss plans prescribed 20 minutes of jumping jacks 'at a
+    conversational pace'."""
+    impinged = Athlete(
+        goal="strength",
+        experience="advanced",
+        days_per_week=4,
+        session_length_min=60,
+        equipment=frozenset({"barbell", "bench", "squat_rack", "dumbbell", "dip_station"}),
+        blocked_tags=blocked_tags(["shoulder_impingement"], []),
+    )
+    assert "overhead" in impinged.blocked_tags
+    slugs = {e.slug for e in eligible_exercises(impinged)}
+    assert not slugs & {"bench_dip", "chest_dip", "triceps_dip"}
+    planned = {pe.exercise.slug for d in build_week(impinged) for pe in d.exercises}
+    assert not any("dip" in s for s in planned), planned
+    # Nothing ruled out overhead: dips stay available.
+    free = Athlete("strength", "advanced", 4, 60, impinged.equipment, frozenset())
+    assert "bench_dip" in {e.slug for e in eligible_exercises(free)}
+    for kit in (frozenset(), frozenset({"dumbbell", "kettlebell", "jump_rope"})):
+        cutting = Athlete("fat_loss", "intermediate", 4, 45, kit, frozenset())
+        cardio = {
+            pe.exercise.slug
+            for d in build_week(cutting)
+            for pe in d.exercises
+            if pe.exercise.category == "cardio"
+        }
+        assert cardio and not cardio & {"jumping_jacks", "jump_rope", "shadow_boxing"}, cardio
