@@ -375,3 +375,36 @@ resource "google_monitoring_alert_policy" "pipeline_run_problems" {
     auto_close = "1800s"
   }
 }
+
+# Serving degraded (p95 latency, requests the model gave no answer to, every probe failing):
+# the monitoring asset's serving_alert line (severity ERROR) from the Dagster workloads.
+# Retraining cannot fix a slow or absent model server, so this is an alert, never a run.
+resource "google_monitoring_alert_policy" "serving_degraded" {
+  display_name          = "${local.name}: model serving degraded"
+  combiner              = "OR"
+  notification_channels = local.alert_channels
+
+  documentation {
+    content   = "The latest monitoring report found serving degraded: jsonPayload.problems says how (latency, no model answers, an outage). Users get the knowledge-based coach meanwhile; no retraining run is started. Check the model server (fitsense serve) and the Dagster UI's live_monitoring asset."
+    mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "serving_alert at ERROR"
+
+    condition_matched_log {
+      filter = "jsonPayload.event=\"serving_alert\" AND severity>=ERROR"
+
+      label_extractors = {
+        report_id = "EXTRACT(jsonPayload.report_id)"
+      }
+    }
+  }
+
+  alert_strategy {
+    notification_rate_limit {
+      period = "300s"
+    }
+    auto_close = "1800s"
+  }
+}

@@ -225,13 +225,25 @@ def test_the_running_system_end_to_end(system, monkeypatch) -> None:
     assert report.probes["model_versions"] == [VERSION]
     assert not report.decayed, report.decay_reasons
 
-    # Force a decay: the probes cannot reach the model server.
+    # An outage: the probes cannot reach the model server. Serving is degraded (an alert),
+    # the model's quality is not: the sensor requests no run (retraining cannot fix it).
     dead = dict(system["env"], FITSENSE_MODEL_URL=f"http://127.0.0.1:{free_port()}/v1")
-    decayed = _monitor(dead, monkeypatch, window_hours=1, probe_timeout_s=5)
-    assert decayed.decayed and any("every probe failed" in r for r in decayed.decay_reasons)
+    outage = _monitor(dead, monkeypatch, window_hours=1, probe_timeout_s=5)
+    assert not outage.decayed, outage.decay_reasons
+    assert any("every probe failed" in r for r in outage.serving_problems)
+    assert outage.status["serving"] == "degraded"
+    instance = dg.DagsterInstance.get()
+    time.sleep(12)  # two sensor ticks
+    assert not instance.get_runs(
+        filters=dg.RunsFilter(tags={"fitsense/trigger": "retraining_sensor"})
+    ), "an outage started a retraining run"
+
+    # A quality decay: a semantic-validity floor no model meets stands in for a model whose
+    # plans got worse.
+    decayed = _monitor(system["env"], monkeypatch, window_hours=1, semantic_validity_min=1.01)
+    assert decayed.decayed and any("semantic validity" in r for r in decayed.decay_reasons)
 
     # The daemon's retraining sensor requests exactly one pipeline run, with the reason.
-    instance = dg.DagsterInstance.get()
     deadline = time.monotonic() + 120
     runs = []
     while time.monotonic() < deadline and not runs:
@@ -243,7 +255,7 @@ def test_the_running_system_end_to_end(system, monkeypatch) -> None:
     run = runs[0]
     assert run.job_name == "pipeline"
     assert run.tags["dagster/partition"].startswith("retrain-")
-    assert "every probe failed" in run.tags["fitsense/reason"]
+    assert "semantic validity" in run.tags["fitsense/reason"]
     # Requested (NOT_STARTED), then submitted to the queue, where this instance's limit
     # holds it: it never starts.
     deadline = time.monotonic() + 30

@@ -3,9 +3,12 @@ asset against a real served model and against a model server that is down."""
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -114,8 +117,12 @@ def test_live_metrics_and_decay_reasons() -> None:
     assert live["semantic_validity"] == round(16 / 18, 4)
     assert live["fallback_rate"] == round(3 / 20, 4)
     assert live["refusal_rate"] == round(1 / 21, 4)
+    # Two answers the checks refused (the model's quality), one request the model never
+    # answered (serving's problem).
+    assert live["rejected_rate"] == round(2 / 20, 4) and live["no_answer_rate"] == round(1 / 20, 4)
     reasons = m.decay_reasons({}, live, m.Thresholds())
-    assert [r.split(" ")[0] for r in reasons] == ["contract", "semantic", "fallback"]
+    assert [r.split(" ")[0] for r in reasons] == ["contract", "semantic", "model"]
+    assert m.serving_problems({}, live, m.Thresholds()) == []  # 1 of 20 unanswered: 5 %
     # A plan the model was never asked for (its version did not pass plan updates) says
     # nothing about the model's plans.
     not_asked = _row(
@@ -135,8 +142,19 @@ def test_live_metrics_and_decay_reasons() -> None:
     assert m.decay_reasons({}, only_gated, m.Thresholds()) == []
     healthy = m.live_metrics([_row(context_type="plan_generate") for _ in range(10)])
     assert m.decay_reasons({}, healthy, m.Thresholds()) == []
+    # Slow serving and a model server that does not answer are serving problems: an
+    # alert, never model decay (no retraining fixes them).
     slow = m.live_metrics([_row(latency_ms=9500) for _ in range(10)])
-    assert m.decay_reasons({}, slow, m.Thresholds())[0].startswith("p95 latency 9.5 s > 8 s")
+    assert m.decay_reasons({}, slow, m.Thresholds()) == []
+    assert m.serving_problems({}, slow, m.Thresholds())[0].startswith("p95 latency 9.5 s > 8 s")
+    down = m.live_metrics(
+        [_row(outcome="fallback", model_version=None, error="model unavailable: down")] * 10
+    )
+    assert m.decay_reasons({}, down, m.Thresholds()) == []
+    assert m.serving_problems({}, down, m.Thresholds())[0].startswith(
+        "no model answer for 100% of requests"
+    )
+    assert m.serving_problems({}, healthy, m.Thresholds()) == []
     # Too few requests: shown, not judged; the probes are always judged.
     few = m.live_metrics(rows[-4:])
     assert m.decay_reasons({}, few, m.Thresholds()) == []
@@ -173,7 +191,7 @@ def _probe_rows(db: str) -> list[tuple]:
 
 
 def test_a_model_server_that_is_down_is_a_monitored_failure(
-    fresh_migrated_db: str, tmp_path, monkeypatch
+    fresh_migrated_db: str, tmp_path, monkeypatch, capsys
 ) -> None:
     monkeypatch.setenv("FITSENSE_MODEL_URL", f"http://127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("FITSENSE_MODEL_API_KEY", "k")
@@ -181,13 +199,37 @@ def test_a_model_server_that_is_down_is_a_monitored_failure(
         fresh_migrated_db, tmp_path, probes=4, probe_timeout_s=5, min_requests=3
     )
     meta = materialization.metadata
-    assert meta["decayed"].value is True
-    assert "every probe failed" in meta["decay_reasons"].value
+    # An outage is serving's problem: an alert, not model decay (no retraining run).
+    assert meta["decayed"].value is False, meta["decay_reasons"].value
+    assert meta["serving_degraded"].value is True
+    assert "every probe failed" in meta["serving_problems"].value
     report = m.latest_report(fresh_migrated_db)
     assert report is not None and report.id == meta["report_id"].value
+    assert report.status == {
+        "model_quality": "ok",
+        "serving": "degraded",
+        "drift": report.drift["status"],
+    }
     assert report.probes["outcomes"]["error"] >= 3  # the safety probe may be the policy's
     assert report.live["fallback_rate"] == 1.0 and report.live["error_rate"] == 1.0
-    assert any(r.startswith("fallback rate 100%") for r in report.decay_reasons)
+    assert any(r.startswith("no model answer for 100%") for r in report.serving_problems)
+    assert not report.decay_reasons
+    # The alert: one structured ERROR line on stderr, with every field the alert policy in
+    # infra/monitoring.tf matches on and extracts.
+    alerts = [
+        json.loads(line)
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("{") and '"serving_alert"' in line
+    ]
+    assert len(alerts) == 1, alerts
+    [entry] = alerts
+    assert entry["severity"] == "ERROR" and entry["event"] == "serving_alert"
+    assert entry["report_id"] == report.id and entry["problems"] == report.serving_problems
+    terraform = (Path(__file__).resolve().parents[1] / "infra" / "monitoring.tf").read_text()
+    block = terraform[terraform.index('"serving_degraded"') :]
+    for name in re.findall(r"jsonPayload\.([a-z_]+)", block):
+        assert name in entry, name
+    assert 'jsonPayload.event=\\"serving_alert\\"' in block
     rows = _probe_rows(fresh_migrated_db)
     assert len(rows) == 4 and all(
         r[1].startswith("model unavailable") for r in rows if r[0] == "error"

@@ -15,7 +15,7 @@ from fitsense_assets.resources import AppDatabaseResource
 from fitsense_core import monitoring as m
 
 
-def _report(db: str, reasons: list[str]) -> int:
+def _report(db: str, reasons: list[str], serving: list[str] | None = None) -> int:
     now = datetime.now(UTC)
     report = m.MonitoringReport(
         window_start=now - timedelta(hours=1),
@@ -26,6 +26,7 @@ def _report(db: str, reasons: list[str]) -> int:
         drift={"status": "stable"},
         thresholds=m.Thresholds(),
         decay_reasons=reasons,
+        serving_problems=serving or [],
     )
     with psycopg.connect(db) as conn:
         return m.store_report(conn, report).id
@@ -55,7 +56,9 @@ def test_a_decayed_report_requests_one_retraining_run(
     monkeypatch.setenv("FITSENSE_RETRAIN_MIN_NEW_RECORDS", "1000")
     first = _tick(instance, fresh_migrated_db, None)
     assert not first.run_requests and "nothing to do" in first.skip_message
-    report_id = _report(fresh_migrated_db, ["fallback rate 40% > 5% (live, 30 requests)"])
+    report_id = _report(
+        fresh_migrated_db, ["model answers refused by the checks 40% > 5% (live, 30 requests)"]
+    )
     fired = _tick(instance, fresh_migrated_db, first.cursor)
     assert len(fired.run_requests) == 1
     request = fired.run_requests[0]
@@ -63,7 +66,7 @@ def test_a_decayed_report_requests_one_retraining_run(
     assert request.partition_key.startswith("retrain-")
     assert request.tags["fitsense/trigger"] == TRIGGER
     assert request.tags["fitsense/reason"] == (
-        "monitoring decayed: fallback rate 40% > 5% (live, 30 requests)"
+        "monitoring decayed: model answers refused by the checks 40% > 5% (live, 30 requests)"
     )
     assert request.tags["fitsense/run_id"] == request.partition_key
     [added] = fired.dynamic_partitions_requests
@@ -75,9 +78,27 @@ def test_a_decayed_report_requests_one_retraining_run(
     healthy = _tick(instance, fresh_migrated_db, again.cursor)
     assert not healthy.run_requests and "healthy" in healthy.skip_message
     # A new decay is a new cause.
-    newer = _report(fresh_migrated_db, ["p95 latency 9.1 s > 8 s (live)"])
+    newer = _report(fresh_migrated_db, ["semantic validity 70% < 90% (probes)"])
     refired = _tick(instance, fresh_migrated_db, healthy.cursor)
     assert [r.run_key for r in refired.run_requests] == [f"decay-report-{newer}"]
+
+
+def test_a_serving_outage_raises_no_retraining_run(
+    fresh_migrated_db: str, instance, monkeypatch
+) -> None:
+    """Latency, no answers, an outage: a new model on the same server would be no better.
+    The monitoring asset raises the alert (tests/test_monitoring.py); the sensor says why
+    it does nothing."""
+    monkeypatch.setenv("FITSENSE_RETRAIN_MIN_NEW_RECORDS", "1000")
+    _report(
+        fresh_migrated_db,
+        [],
+        ["every probe failed: model unavailable: connection refused", "p95 latency 21 s > 8 s"],
+    )
+    result = _tick(instance, fresh_migrated_db, None)
+    assert not result.run_requests
+    assert "serving degraded" in result.skip_message
+    assert "not a cause for retraining" in result.skip_message
 
 
 def test_no_second_run_while_a_retraining_run_is_in_progress(

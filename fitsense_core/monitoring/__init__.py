@@ -6,7 +6,9 @@ aggregates the window's ``ai_interactions`` — user requests and the probes jus
 into outcome, validity, fallback, error and latency figures; (3) compares the window's
 requests with the serving version's training data (population stability index of the
 slice distributions and of the request length, plus a two-sample Kolmogorov–Smirnov
-statistic of the length); and (4) says whether quality has decayed past the thresholds.
+statistic of the length); and (4) says whether the model's quality has decayed past the
+thresholds (what retraining can fix) and, apart from it, whether serving is degraded
+(latency, no answers, an outage: an alert, never a retraining run).
 
 A probe that times out, or a model server that is down, is a monitored failure: the probe
 is recorded in ``ai_interactions`` with outcome ``error`` and counts toward the error and
@@ -36,6 +38,8 @@ from fitsense_core.monitoring.report import (
     live_metrics,
     plot_png,
     png_markdown,
+    serving_alert_entry,
+    serving_problems,
     store_report,
     window,
     window_rows,
@@ -59,6 +63,8 @@ __all__ = [
     "probe_served_model",
     "psi",
     "record_probes",
+    "serving_alert_entry",
+    "serving_problems",
     "store_report",
     "training_reference",
     "window",

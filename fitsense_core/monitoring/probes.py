@@ -242,7 +242,15 @@ def probe_metrics(outcomes: Sequence[ProbeOutcome]) -> dict[str, Any]:
 
     if not outcomes:
         return {"probes": 0}
-    metrics = summarize([o.row | {"prompt_type": o.row.get("prompt_type", "")} for o in outcomes])
+    # The model's quality is judged on the probes it answered: a probe that got no answer
+    # (the server down, a timeout) is serving's failure, counted in ``outcomes`` and
+    # ``errors``, not an invalid plan.
+    answered = [o for o in outcomes if o.outcome != "error"]
+    metrics = (
+        summarize([o.row | {"prompt_type": o.row.get("prompt_type", "")} for o in answered])
+        if answered
+        else {}
+    )
     counts = Counter(o.outcome for o in outcomes)
     metrics.update(
         probes=len(outcomes),

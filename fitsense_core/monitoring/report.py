@@ -1,8 +1,16 @@
 """The window's interactions, the verdict on them, and the stored report with its plot.
 
 The window's ``ai_interactions`` — user requests and the probes just made — become
-outcome, validity, fallback, error and latency figures; together with the probes and the
-drift they say whether quality has decayed past the thresholds.
+outcome, validity, fallback, error and latency figures. The report keeps three verdicts
+apart, because each has its own cure:
+
+- **model quality** (:func:`decay_reasons`: contract and semantic validity of the model's
+  plans): a retraining run can fix it, and the retraining sensor requests one;
+- **serving health** (:func:`serving_problems`: latency, fallback rate, an outage): no
+  retraining can fix a server that is down or slow, so it raises an alert (a structured
+  ERROR line, ``event="serving_alert"``, which ``infra/monitoring.tf`` matches, and a
+  failed ERROR check in the Dagster UI) and requests no run;
+- **drift** (``drift``): reported and checked as a warning.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import base64
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,12 +38,14 @@ from fitsense_core.inference.serve import (
 from fitsense_core.student.evaluation import percentile
 
 PLAN_CONTEXTS = ("plan_generate", "plan_update", "plan_adapt")
+# Fallbacks where the model gave no answer: serving's problem, not the model's.
+SERVING_FAILURES = (UNAVAILABLE, REQUEST_TOO_LONG, REQUEST_REFUSED)
 USER_CONTEXTS = (*PLAN_CONTEXTS, "coach")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When quality counts as decayed (any one is enough)."""
+    """When model quality counts as decayed, or serving as degraded (any one is enough)."""
 
     contract_validity_min: float = 1.0
     semantic_validity_min: float = 0.9
@@ -102,6 +112,19 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if r["latency_ms"] is not None and r["model_version"] and r["outcome"] != "refused"
     ]
     outcomes = Counter(r["outcome"] for r in rows)
+    # Of the requests the model was asked: answers the checks refused (the model's
+    # quality) apart from no answer at all (down, too long, refused by the server: serving).
+    no_answer = [
+        r
+        for r in asked
+        if r["outcome"] == "error"
+        or (r["outcome"] == "fallback" and (r["error"] or "").startswith(SERVING_FAILURES))
+    ]
+    rejected = [
+        r
+        for r in asked
+        if r["outcome"] == "fallback" and not (r["error"] or "").startswith(SERVING_FAILURES)
+    ]
     return {
         "requests": len(rows),
         "user_requests": len(users),
@@ -118,6 +141,8 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "fallback_rate": _ratio(
             sum(1 for r in asked if r["outcome"] in ("fallback", "error")), len(asked)
         ),
+        "rejected_rate": _ratio(len(rejected), len(asked)),
+        "no_answer_rate": _ratio(len(no_answer), len(asked)),
         "not_capable": len(not_capable),
         "error_rate": _ratio(sum(1 for r in answered if r["outcome"] == "error"), len(answered)),
         "refusal_rate": _ratio(outcomes.get("refused", 0), len(rows)),
@@ -126,12 +151,9 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def decay_reasons(
+def _worst(
     probes: dict[str, Any], live: dict[str, Any], thresholds: Thresholds
-) -> list[str]:
-    """Why quality counts as decayed (empty: it does not). The probes are always judged;
-    the window's rates only with at least ``min_requests`` requests."""
-    reasons = []
+) -> Callable[..., tuple[float | None, str]]:
     enough = live.get("requests", 0) >= thresholds.min_requests
 
     def worst(key: str, lowest: bool = True) -> tuple[float | None, str]:
@@ -143,6 +165,17 @@ def decay_reasons(
             return None, ""
         return (min if lowest else max)(present, key=lambda p: p[0])
 
+    return worst
+
+
+def decay_reasons(
+    probes: dict[str, Any], live: dict[str, Any], thresholds: Thresholds
+) -> list[str]:
+    """Why the model's quality counts as decayed (empty: it does not): what a retraining
+    run can fix. The probes are always judged; the window's rates only with at least
+    ``min_requests`` requests. Latency, fallbacks and outages are :func:`serving_problems`."""
+    reasons = []
+    worst = _worst(probes, live, thresholds)
     contract, where = worst("contract_validity")
     if contract is not None and contract < thresholds.contract_validity_min:
         reasons.append(
@@ -153,15 +186,34 @@ def decay_reasons(
         reasons.append(
             f"semantic validity {semantic:.0%} < {thresholds.semantic_validity_min:.0%} ({where})"
         )
+    enough = live.get("requests", 0) >= thresholds.min_requests
+    rejected = live.get("rejected_rate") if enough else None
+    if rejected is not None and rejected > thresholds.fallback_rate_max:
+        reasons.append(
+            f"model answers refused by the checks {rejected:.0%} > "
+            f"{thresholds.fallback_rate_max:.0%} (live, {live['requests']} requests)"
+        )
+    return reasons
+
+
+def serving_problems(
+    probes: dict[str, Any], live: dict[str, Any], thresholds: Thresholds
+) -> list[str]:
+    """Why serving counts as degraded (empty: it does not): slow answers, too many
+    fallbacks, or every probe failing. An alert's business, not a retraining run's: a new
+    model served by the same slow or absent server would be no better."""
+    reasons = []
+    worst = _worst(probes, live, thresholds)
+    enough = live.get("requests", 0) >= thresholds.min_requests
     latency, where = worst("latency_p95_s", lowest=False)
     if latency is not None and latency > thresholds.latency_p95_max_s:
         reasons.append(
             f"p95 latency {latency:.1f} s > {thresholds.latency_p95_max_s:g} s ({where})"
         )
-    fallback = live.get("fallback_rate") if enough else None
-    if fallback is not None and fallback > thresholds.fallback_rate_max:
+    missing = live.get("no_answer_rate") if enough else None
+    if missing is not None and missing > thresholds.fallback_rate_max:
         reasons.append(
-            f"fallback rate {fallback:.0%} > "
+            f"no model answer for {missing:.0%} of requests > "
             f"{thresholds.fallback_rate_max:.0%} (live, {live['requests']} requests)"
         )
     outcomes = probes.get("outcomes", {})
@@ -181,13 +233,29 @@ class MonitoringReport:
     drift: dict[str, Any]
     thresholds: Thresholds
     decay_reasons: list[str] = field(default_factory=list)
+    serving_problems: list[str] = field(default_factory=list)
     report_uri: str | None = None
     id: int | None = None
     created_at: datetime | None = None
 
     @property
     def decayed(self) -> bool:
+        """The model's quality decayed (what the retraining sensor acts on)."""
         return bool(self.decay_reasons)
+
+    @property
+    def serving_degraded(self) -> bool:
+        """Serving is slow, falling back or down (what the alert is for)."""
+        return bool(self.serving_problems)
+
+    @property
+    def status(self) -> dict[str, str]:
+        """One status per concern, as the UI shows them."""
+        return {
+            "model_quality": "decayed" if self.decayed else "ok",
+            "serving": "degraded" if self.serving_degraded else "ok",
+            "drift": str(self.drift.get("status", "unknown")),
+        }
 
     def to_json(self) -> dict[str, Any]:
         value = asdict(self)
@@ -195,7 +263,30 @@ class MonitoringReport:
         for key in ("window_start", "window_end", "created_at"):
             value[key] = value[key].isoformat() if value[key] else None
         value["decayed"] = self.decayed
+        value["status"] = self.status
         return value
+
+
+SERVING_ALERT_EVENT = "serving_alert"
+
+
+def serving_alert_entry(
+    report: MonitoringReport, *, service: str = "fitsense-dagster", environment: str = "local"
+) -> dict[str, Any]:
+    """The alert for a report whose serving is degraded, as one Cloud Logging structured
+    entry at ERROR (``infra/monitoring.tf`` matches ``event="serving_alert"``)."""
+    return {
+        "severity": "ERROR",
+        "message": "serving degraded (no retraining requested): "
+        + "; ".join(report.serving_problems),
+        "time": (report.created_at or report.window_end).isoformat(),
+        "logging.googleapis.com/labels": {"service": service, "env": environment},
+        "event": SERVING_ALERT_EVENT,
+        "report_id": report.id,
+        "model_version": report.model_version,
+        "problems": list(report.serving_problems),
+        "status": report.status,
+    }
 
 
 def window(hours: float, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -210,8 +301,8 @@ def store_report(conn: psycopg.Connection, report: MonitoringReport) -> Monitori
         """
         INSERT INTO monitoring_reports (
           window_start, window_end, model_version, probes, live, drift, thresholds,
-          decay_reasons, report_uri)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+          decay_reasons, serving_problems, report_uri)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         RETURNING id, created_at
         """,
         (
@@ -223,6 +314,7 @@ def store_report(conn: psycopg.Connection, report: MonitoringReport) -> Monitori
             Jsonb(report.drift),
             Jsonb(asdict(report.thresholds)),
             report.decay_reasons,
+            report.serving_problems,
             report.report_uri,
         ),
     ).fetchone()
@@ -247,6 +339,7 @@ def latest_report(database_url: str) -> MonitoringReport | None:
         drift=row["drift"],
         thresholds=Thresholds(**row["thresholds"]),
         decay_reasons=list(row["decay_reasons"]),
+        serving_problems=list(row["serving_problems"]),
         report_uri=row["report_uri"],
         id=row["id"],
         created_at=row["created_at"],
@@ -288,7 +381,7 @@ def plot_png(report: MonitoringReport) -> bytes:
     axes[2].set_title(f"drift PSI ({report.drift.get('status')})")
     axes[2].tick_params(axis="x", labelsize=7, rotation=30)
     fig.suptitle(
-        "decayed: " + "; ".join(report.decay_reasons) if report.decayed else "healthy",
+        " · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.status.items()),
         fontsize=9,
     )
     fig.tight_layout()

@@ -1,5 +1,6 @@
 """Live monitoring: probes of the served model, the recent interactions and drift."""
 
+import os
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -20,8 +21,14 @@ class MonitoringConfig(dg.Config):
     )
     contract_validity_min: float = Field(default=1.0, description="Decayed below this.")
     semantic_validity_min: float = Field(default=0.9, description="Decayed below this.")
-    latency_p95_max_s: float = Field(default=8.0, description="Decayed above this p95 (s).")
-    fallback_rate_max: float = Field(default=0.05, description="Decayed above this rate.")
+    latency_p95_max_s: float = Field(
+        default=8.0, description="Serving degraded above this p95 (s): an alert, not decay."
+    )
+    fallback_rate_max: float = Field(
+        default=0.05,
+        description="Decayed above this share of model answers the checks refuse; serving "
+        "degraded above this share of requests the model gave no answer to.",
+    )
     drift_psi_warn: float = Field(
         default=0.25, description="The drift check warns above this population stability index."
     )
@@ -108,6 +115,7 @@ def live_monitoring(
         drift=drift,
         thresholds=thresholds,
         decay_reasons=m.decay_reasons(probes, live, thresholds),
+        serving_problems=m.serving_problems(probes, live, thresholds),
     )
     stamp = end.strftime("%Y%m%dT%H%M%S")
     png = m.plot_png(report)
@@ -118,7 +126,18 @@ def live_monitoring(
         conn.commit()
     store.write_json(report.to_json(), *layout.monitoring_report(stamp))
     verdict = "; ".join(report.decay_reasons) or "healthy"
-    context.log.info(f"monitoring report {report.id}: {verdict}")
+    serving = "; ".join(report.serving_problems) or "healthy"
+    context.log.info(
+        f"monitoring report {report.id}: model quality {verdict}; serving {serving}; "
+        f"drift {drift['status']}"
+    )
+    if report.serving_degraded:
+        # An alert, not a retraining run: no new model fixes a slow or absent server.
+        from fitsense_core.run_report import emit_log_line
+        from fitsense_core.settings import deployment_environment
+
+        emit_log_line(m.serving_alert_entry(report, environment=deployment_environment(os.environ)))
+        context.log.error(f"serving degraded (alert raised, no retraining): {serving}")
     figures = {
         "probe contract validity": probes.get("contract_validity"),
         "probe semantic validity": probes.get("semantic_validity"),
@@ -127,6 +146,8 @@ def live_monitoring(
         "live contract validity": live["contract_validity"],
         "live semantic validity": live["semantic_validity"],
         "fallback rate": live["fallback_rate"],
+        "model answers refused by the checks": live["rejected_rate"],
+        "no model answer (serving)": live["no_answer_rate"],
         "error rate": live["error_rate"],
         "live p50 / p95 latency (s)": f"{live['latency_p50_s']} / {live['latency_p95_s']}",
         "drift": f"{drift['status']} (max PSI {drift.get('max_psi', '-')})",
@@ -140,6 +161,12 @@ def live_monitoring(
             "serving_version": version or "",
             "decayed": report.decayed,
             "decay_reasons": verdict,
+            "serving_degraded": report.serving_degraded,
+            "serving_problems": serving,
+            "status": dg.MetadataValue.md(
+                "| concern | status |\n| --- | --- |\n"
+                + "\n".join(f"| {k.replace('_', ' ')} | {v} |" for k, v in report.status.items())
+            ),
             "requests": live["requests"],
             "user_requests": live["user_requests"],
             "probes": probes.get("probes", 0),

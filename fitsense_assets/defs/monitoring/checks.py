@@ -19,8 +19,9 @@ def _latest(app_database: AppDatabaseResource):
 
 @dg.asset_check(
     asset=live_monitoring,
-    description="The served model is within the thresholds: contract validity, semantic "
-    "validity, p95 latency and fallback rate (a failure is what the retraining sensor acts on).",
+    description="The served model's quality is within the thresholds: contract and semantic "
+    "validity, and the share of its answers the checks refuse (a failure is what the "
+    "retraining sensor acts on).",
 )
 def monitoring_within_thresholds(app_database: AppDatabaseResource) -> dg.AssetCheckResult:
     report = _latest(app_database)
@@ -29,6 +30,21 @@ def monitoring_within_thresholds(app_database: AppDatabaseResource) -> dg.AssetC
         severity=dg.AssetCheckSeverity.WARN,
         description="; ".join(report.decay_reasons) or "within every threshold",
         metadata={"report_id": report.id, "live": dg.MetadataValue.json(report.live)},
+    )
+
+
+@dg.asset_check(
+    asset=live_monitoring,
+    description="Serving is healthy: p95 latency, requests the model gave no answer to, and "
+    "the probes answered at all. A failure is an alert (ERROR), never a retraining run.",
+)
+def monitoring_serving_healthy(app_database: AppDatabaseResource) -> dg.AssetCheckResult:
+    report = _latest(app_database)
+    return dg.AssetCheckResult(
+        passed=not report.serving_degraded,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(report.serving_problems) or "serving within every threshold",
+        metadata={"report_id": report.id, "status": dg.MetadataValue.json(report.status)},
     )
 
 

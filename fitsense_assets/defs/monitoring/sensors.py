@@ -1,5 +1,7 @@
-"""The retraining sensor: a new pipeline run when monitoring decays or when enough new
-consented user data has arrived since the last training.
+"""The retraining sensor: a new pipeline run when the model's quality decays or when
+enough new consented user data has arrived since the last training. Serving problems
+(latency, no answers, an outage) are never a cause: retraining cannot fix them, and the
+monitoring asset raises an alert for them instead.
 
 Its cursor remembers the last monitoring report it judged and since when it counts new
 data, and every run it requests has a run key naming its cause, so one cause never
@@ -46,9 +48,11 @@ def _since(cursor: dict, url: str) -> datetime | None:
     ),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a new pipeline run (a new run_id partition: data, teacher, QA, "
-    "dataset, student, evaluation, promotion gate) when the latest monitoring report has "
-    "decayed past its thresholds, or when FITSENSE_RETRAIN_MIN_NEW_RECORDS (default 200) "
-    "new consented interactions and feedback rows have arrived since the last training.",
+    "dataset, student, evaluation, promotion gate) when the latest monitoring report says "
+    "the model's quality decayed past its thresholds (serving problems — latency, no "
+    "answers, an outage — raise an alert instead), or when "
+    "FITSENSE_RETRAIN_MIN_NEW_RECORDS (default 200) new consented interactions and feedback "
+    "rows have arrived since the last training.",
 )
 def retraining_sensor(
     context: dg.SensorEvaluationContext, app_database: AppDatabaseResource
@@ -82,10 +86,16 @@ def retraining_sensor(
         filters=dg.RunsFilter(tags={"fitsense/trigger": TRIGGER}, statuses=ACTIVE), limit=1
     )
     if not causes:
+        serving = (
+            f"; serving degraded ({'; '.join(report.serving_problems)}): an alert, not a "
+            "cause for retraining"
+            if report and report.serving_degraded
+            else ""
+        )
         return dg.SensorResult(
             skip_reason=f"nothing to do: latest report {report.id if report else '-'} "
-            f"{'decayed' if report and report.decayed else 'healthy'}, {fresh} new consented "
-            f"records (< {minimum})",
+            f"model quality {'decayed' if report and report.decayed else 'healthy'}, {fresh} "
+            f"new consented records (< {minimum}){serving}",
             cursor=json.dumps(cursor),
         )
     if active:
