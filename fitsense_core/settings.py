@@ -120,6 +120,24 @@ DEFAULT_BUCKET_PREFIX = "fitsenseai-mlops"
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{1,40}$")
 
 
+SYNTHETIC_TO_APP_DB_ENV = "FITSENSE_SYNTHETIC_TO_APP_DB"
+
+
+def synthetic_to_app_db(env: Mapping[str, str]) -> bool:
+    """Whether a pipeline run loads its synthetic people into the application's tables
+    (``FITSENSE_SYNTHETIC_TO_APP_DB``: true or false). By default only in ``local``
+    development: in dev, stage and prod the tables hold real people, and a retraining run
+    must not add two hundred fake accounts beside them."""
+    raw = (env.get(SYNTHETIC_TO_APP_DB_ENV) or "").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    if raw:
+        raise ConfigurationError(f"{SYNTHETIC_TO_APP_DB_ENV} must be true or false, got {raw!r}")
+    return deployment_environment(env) == "local"
+
+
 def deployment_environment(env: Mapping[str, str]) -> str:
     """``FITSENSE_ENV``: ``local`` unless set to one of ``dev``, ``stage``, ``prod``."""
     value = (env.get("FITSENSE_ENV") or "local").strip().lower()

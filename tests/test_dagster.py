@@ -353,3 +353,40 @@ def test_dataset_job_builds_the_dataset_with_the_offline_teacher(
     }
     assert evaluations["validation_pass_rate"] and evaluations["distillation_dataset_integrity"]
     assert evaluations["canaries_caught"] and evaluations["distillation_dataset_duplicates"]
+
+
+def test_outside_local_development_synthetic_people_never_reach_the_app_tables(
+    tmp_path: Path, fresh_migrated_db: str, monkeypatch
+) -> None:
+    """A run in dev, stage or prod (here FITSENSE_ENV=prod) keeps the application's users
+    table as it was; its check fails if a run's synthetic people are in it all the same."""
+
+    def users() -> int:
+        with psycopg.connect(fresh_migrated_db) as conn:
+            return conn.execute("SELECT count(*) FROM users").fetchone()[0]
+
+    before = users()
+    monkeypatch.setenv("FITSENSE_ENV", "prod")
+    monkeypatch.delenv("FITSENSE_SYNTHETIC_TO_APP_DB", raising=False)
+    result = _materialize(tmp_path, fresh_migrated_db, "prodlike")
+    assert result.success
+    loaded = result.asset_materializations_for_node("synthetic_app_tables")[0].metadata
+    assert loaded["loaded"].value is False and "FITSENSE_ENV=prod" in loaded["reason"].value
+    assert users() == before
+    # Loading is an explicit choice there...
+    monkeypatch.setenv("FITSENSE_SYNTHETIC_TO_APP_DB", "true")
+    instance = dg.DagsterInstance.ephemeral()
+    assert _materialize(tmp_path, fresh_migrated_db, "prodlike", instance=instance).success
+    assert users() == before + 25
+    # ...and the check catches a run's people in the tables where they must not be.
+    monkeypatch.delenv("FITSENSE_SYNTHETIC_TO_APP_DB")
+    caught = _materialize(
+        tmp_path, fresh_migrated_db, "prodlike", instance=instance, raise_on_error=False
+    )
+    [evaluation] = [
+        e.asset_check_evaluation_data
+        for e in caught.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.asset_check_evaluation_data.check_name == "synthetic_app_tables_match_artifacts"
+    ]
+    assert not evaluation.passed

@@ -6,6 +6,7 @@ Each asset reads its inputs from the artifact store, calls the generator in
 ``synthetic_app_tables`` then loads the run into PostgreSQL.
 """
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -23,6 +24,11 @@ from fitsense_core.database import describe_url
 from fitsense_core.migrations import migrate
 from fitsense_core.reference import CONDITIONS, EQUIPMENT, GOALS
 from fitsense_core.reference import exercise_catalog as catalog
+from fitsense_core.settings import (
+    SYNTHETIC_TO_APP_DB_ENV,
+    deployment_environment,
+    synthetic_to_app_db,
+)
 from fitsense_core.synthetic import (
     SyntheticConfig,
     TableSet,
@@ -213,7 +219,9 @@ def synthetic_daily_signals(
     kinds={"postgres"},
     deps=[synthetic_users, synthetic_plans, synthetic_workouts, synthetic_daily_signals],
     description="The run's synthetic data in the application's PostgreSQL tables "
-    "(replaces an earlier load of the same run, all-or-nothing).",
+    "(replaces an earlier load of the same run, all-or-nothing) — in local development "
+    "only, unless FITSENSE_SYNTHETIC_TO_APP_DB says otherwise: elsewhere the tables hold "
+    "real people, and nothing is loaded.",
 )
 def synthetic_app_tables(
     context: dg.AssetExecutionContext,
@@ -223,6 +231,16 @@ def synthetic_app_tables(
     store = artifact_store.store()
     run_id = context.partition_key
     url = app_database.resolved_url()
+    if not synthetic_to_app_db(os.environ):
+        reason = (
+            f"not loaded: FITSENSE_ENV={deployment_environment(os.environ)} keeps synthetic "
+            f"people out of the application's tables (set {SYNTHETIC_TO_APP_DB_ENV}=true "
+            "to load them anyway)"
+        )
+        context.log.info(reason)
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": 0, "loaded": False, "reason": reason}
+        )
     report = migrate(url)
     if report.applied:
         context.log.info(f"applied migrations {', '.join(report.applied)}")
@@ -243,5 +261,6 @@ def synthetic_app_tables(
             "replaced_users": load.deleted_users,
             "load_seconds": round(load.seconds, 2),
             "rows_per_second": round(load.total_rows / max(load.seconds, 1e-9)),
+            "loaded": True,
         }
     )
