@@ -2,8 +2,10 @@
 
 What is read: AI interactions the model answered (outcome ``ok``) of people whose training
 consent is on *when the dataset is built* — withdrawing consent keeps a person out of every
-later dataset — with their feedback (on the interaction itself, or on the plan version its
-job produced). What leaves the database:
+later dataset — and that were made *while* their consent was on (``consent_events``, the
+history of every change: an answer from before opting in, or from a spell of opting out,
+never reaches training), with their feedback given while consent was on (on the
+interaction itself, or on the plan version its job produced). What leaves the database:
 
 - a pseudonymous key per person, HMAC-SHA256 of the user id under a salt chosen per
   pipeline run (keys cannot be linked across runs, nor turned back into ids);
@@ -188,7 +190,8 @@ SELECT ai.id, ai.user_id, ai.context_type, ai.context_id, ai.query_text, ai.safe
 FROM ai_interactions ai
 JOIN users u ON u.id = ai.user_id
 LEFT JOIN ai_jobs j ON j.id = ai.job_id
-WHERE u.training_consent AND ai.outcome = 'ok' AND ai.context_type = ANY(%(types)s)
+WHERE u.training_consent AND consented_at(ai.user_id, ai.created_at)
+  AND ai.outcome = 'ok' AND ai.context_type = ANY(%(types)s)
 ORDER BY ai.created_at DESC, ai.id
 LIMIT %(limit)s
 """
@@ -200,7 +203,7 @@ FROM ai_interactions ai
 LEFT JOIN ai_jobs j ON j.id = ai.job_id
 JOIN feedback f ON f.user_id = ai.user_id
  AND (f.interaction_id = ai.id OR (j.plan_id IS NOT NULL AND f.plan_id = j.plan_id))
-WHERE ai.id = ANY(%(ids)s)
+WHERE ai.id = ANY(%(ids)s) AND consented_at(f.user_id, f.created_at)
 ORDER BY f.created_at, f.id
 """
 
@@ -254,14 +257,17 @@ FROM workout_plans wp WHERE wp.id = %(plan_id)s AND wp.user_id = %(user_id)s
 ACTIVITY = """
 SELECT
   (SELECT count(*) FROM ai_interactions ai JOIN users u ON u.id = ai.user_id
-    WHERE u.training_consent AND ai.outcome = 'ok' AND ai.context_type = ANY(%(types)s)
+    WHERE u.training_consent AND consented_at(ai.user_id, ai.created_at)
+      AND ai.outcome = 'ok' AND ai.context_type = ANY(%(types)s)
       AND ai.created_at > %(since)s)
   +
   (SELECT count(*) FROM feedback f JOIN users u ON u.id = f.user_id
-    WHERE u.training_consent AND f.created_at > %(since)s
+    WHERE u.training_consent AND consented_at(f.user_id, f.created_at)
+      AND f.created_at > %(since)s
       AND EXISTS (
         SELECT 1 FROM ai_interactions ai LEFT JOIN ai_jobs j ON j.id = ai.job_id
         WHERE ai.user_id = f.user_id AND ai.outcome = 'ok'
+          AND consented_at(ai.user_id, ai.created_at)
           AND ai.context_type = ANY(%(types)s)
           AND (ai.id = f.interaction_id OR (j.plan_id IS NOT NULL AND j.plan_id = f.plan_id))))
 """

@@ -178,6 +178,13 @@ def world(database_factory) -> dict[str, Person]:
             if p.role != "never":
                 r = api.put("/me/training-consent", json={"opted_in": True}, headers=p.headers)
                 assert r.json()["opted_in"] is True
+                # They opted in a month ago: the answers below (hours to days old) were
+                # given while consent was on.
+                conn.execute(
+                    "UPDATE consent_events SET changed_at = now() - interval '30 days' "
+                    "WHERE user_id = %s",
+                    (p.user_id,),
+                )
             # Through the API without a model server: the knowledge-based coach answers
             # (outcome fallback), which never feeds a dataset.
             r = api.post(
@@ -407,6 +414,62 @@ def test_withdrawing_consent_removes_a_person_from_later_extractions(world) -> N
             assert consented_activity_since(url, None) == 0
         finally:
             conn.execute("UPDATE users SET training_consent = true WHERE id = %s", (opted.user_id,))
+
+
+def test_only_what_was_said_while_consent_was_on_is_used(world) -> None:
+    """Consent has a history (consent_events): an answer from before opting in, or from a
+    spell of opting out, is left out even though the person consents today."""
+    url, opted = world["url"], world["opted_in"]
+    before = {r.prompt_id for r in extract_consented(url, "r1", SALT).rows}
+    with psycopg.connect(url, autocommit=True) as conn:
+        # The API's opt-in left an event (the trigger on users.training_consent).
+        opted_in_events = conn.execute(
+            "SELECT count(*) FROM consent_events WHERE user_id = %s AND consented",
+            (opted.user_id,),
+        ).fetchone()[0]
+        assert opted_in_events >= 1
+        early = _interaction(conn, opted, "coach", "ZQXBEFORE how do I bench?", "40 days")
+        spell = _interaction(conn, opted, "coach", "ZQXSPELL how do I row?", "15 days")
+        later = _interaction(conn, opted, "coach", "ZQXLATER how do I squat?", "5 days")
+        conn.execute(
+            "INSERT INTO consent_events (user_id, consented, changed_at) VALUES "
+            "(%(u)s, false, now() - interval '20 days'), (%(u)s, true, now() - interval '10 days')",
+            {"u": opted.user_id},
+        )
+        try:
+            rows = extract_consented(url, "r1", SALT).rows
+            requests = " ".join(r.request for r in rows)
+            assert "ZQXLATER" in requests
+            assert "ZQXBEFORE" not in requests and "ZQXSPELL" not in requests
+            assert {r.prompt_id for r in rows} - before != set()
+            assert consented_activity_since(url, None) == 5 + 1
+        finally:
+            conn.execute("DELETE FROM ai_interactions WHERE id = ANY(%s)", ([early, spell, later],))
+            conn.execute(
+                "DELETE FROM consent_events WHERE user_id = %s AND changed_at > "
+                "now() - interval '25 days'",
+                (opted.user_id,),
+            )
+        # Withdrawing and opting in again through the table leaves events of their own.
+        conn.execute("UPDATE users SET training_consent = false WHERE id = %s", (opted.user_id,))
+        conn.execute(
+            "UPDATE users SET training_consent = true, training_consent_changed_at = now() "
+            "WHERE id = %s",
+            (opted.user_id,),
+        )
+        events = conn.execute(
+            "SELECT consented FROM consent_events WHERE user_id = %s ORDER BY changed_at, id",
+            (opted.user_id,),
+        ).fetchall()
+        assert [e for (e,) in events][-2:] == [False, True]
+        # What was said in the earlier window, while consent was on, stays usable.
+        assert {r.prompt_id for r in extract_consented(url, "r1", SALT).rows} == before
+        conn.execute(
+            "DELETE FROM consent_events WHERE user_id = %s AND changed_at > "
+            "now() - interval '25 days'",
+            (opted.user_id,),
+        )
+    assert {r.prompt_id for r in extract_consented(url, "r1", SALT).rows} == before
 
 
 def test_extraction_joins_feedback_and_keys_people_per_run(world) -> None:

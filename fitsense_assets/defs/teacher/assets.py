@@ -66,10 +66,10 @@ class ConsentedConfig(dg.Config):
     group_name="teacher",
     kinds={"postgres", "python", "parquet"},
     description="Requests the served model answered (outcome ok) of people whose training "
-    "consent is on now, with their feedback: anonymized (keys are HMAC-SHA256 of the user "
-    "id under a salt drawn for this run and never stored; emails, phone numbers, URLs and "
-    "names scrubbed from free text; the profile reduced to the slice features) and "
-    "rendered as teacher prompts.",
+    "consent is on now, made while it was on (consent_events), with their feedback: "
+    "anonymized (keys are HMAC-SHA256 of the user id under a salt drawn for this run and "
+    "never stored; emails, phone numbers, URLs and names scrubbed from free text; the "
+    "profile reduced to the slice features) and rendered as teacher prompts.",
 )
 def consented_interactions(
     context: dg.AssetExecutionContext,
