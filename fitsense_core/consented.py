@@ -9,6 +9,9 @@ interaction itself, or on the plan version its job produced). What leaves the da
 
 - a pseudonymous key per person, HMAC-SHA256 of the user id under a salt chosen per
   pipeline run (keys cannot be linked across runs, nor turned back into ids);
+- the person's split (train, val or test), HMAC-SHA256 of the user id under the
+  deployment's stable key (``data_split_key``, made by a migration, never leaving the
+  database): a real person is in one split for good, whatever the run's salt;
 - the request and feedback comments with emails, phone numbers, URLs and the account's
   own name replaced by placeholders;
 - the profile reduced to what prompts use: an age standing for the age band, sex, height
@@ -56,6 +59,7 @@ from fitsense_core.prompts import (
     render_sessions,
     slice_tags,
 )
+from fitsense_core.request_space import SPLITS
 from fitsense_core.safety import Triage, triage
 
 PSEUDONYM_PREFIX = "consented-"
@@ -127,6 +131,31 @@ def pseudonym(user_id: uuid.UUID | str, salt: bytes) -> str:
     """The person's key in this run's data: HMAC-SHA256 of the id under the run's salt."""
     digest = hmac.new(salt, f"user/{user_id}".encode(), hashlib.sha256).hexdigest()
     return PSEUDONYM_PREFIX + digest[:32]
+
+
+SPLIT_KEY = "SELECT key FROM data_split_key"
+
+
+def split_key(conn: psycopg.Connection) -> bytes:
+    """The deployment's stable split key (``data_split_key``, made by migration 0019)."""
+    row = conn.execute(SPLIT_KEY).fetchone()
+    if row is None:
+        raise RuntimeError("data_split_key is empty: run the migrations (fitsense db migrate)")
+    value = row["key"] if isinstance(row, dict) else row[0]
+    return bytes(value)
+
+
+def stable_split(user_id: uuid.UUID | str, key: bytes) -> str:
+    """train, val or test for a real person, at :data:`SPLITS` shares, by HMAC-SHA256 of
+    the id under the stable ``key``: the same person lands in the same split every run."""
+    digest = hmac.new(key, f"split/{user_id}".encode(), hashlib.sha256).hexdigest()
+    u = int(digest[:15], 16) / 16**15
+    edge = 0.0
+    for name, share in SPLITS.items():
+        edge += share
+        if u < edge:
+            return name
+    return "test"
 
 
 def _pseudo_uuid(salt: bytes, *parts: object) -> str:
@@ -297,11 +326,13 @@ class ConsentedRow:
     request: str
     feedback: Feedback
     profile: UserProfile
+    split: str
 
     def record(self) -> dict[str, Any]:
         p = self.profile
         return {
             "key": self.key,
+            "split": self.split,
             "prompt_id": self.prompt_id,
             "context_type": self.context_type,
             "prompt_type": self.prompt_type,
@@ -326,6 +357,7 @@ class ConsentedRow:
 
 ROW_COLUMNS = (
     "key",
+    "split",
     "prompt_id",
     "context_type",
     "prompt_type",
@@ -463,6 +495,7 @@ def _prompt(
     context["origin"] = {
         "source": SOURCE,
         "context_type": row.context_type,
+        "split": row.split,
         "feedback": {
             "rating": row.feedback.rating,
             "count": row.feedback.count,
@@ -523,6 +556,7 @@ def _extract(conn: psycopg.Connection, run_id: str, salt: bytes, limit: int) -> 
             PROFILES, {"ids": list({i["user_id"] for i in interactions})}
         ).fetchall()
     }
+    stable = split_key(conn)
     rows, prompts, skipped = [], [], 0
     plans: dict[uuid.UUID, Plan | None] = {}
     for item in sorted(interactions, key=lambda i: (i["created_at"], i["id"])):
@@ -559,6 +593,7 @@ def _extract(conn: psycopg.Connection, run_id: str, salt: bytes, limit: int) -> 
             request=request,
             feedback=_feedback(feedback.get(item["id"], []), names),
             profile=profile,
+            split=stable_split(item["user_id"], stable),
         )
         rows.append(row)
         prompts.append(_prompt(run_id, row, verdict, plan, sessions))

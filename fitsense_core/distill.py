@@ -3,11 +3,13 @@
 Splits are grouped by person (nobody's prompts land in two splits) by a stable hash of
 the person's profile, not their id (``request_space.person_split``): the same person
 generated again lands in the same split, and test people were asked only held-out request
-cores. Before the split, exact and near-duplicate targets are dropped
-(:func:`deduplicate`); after it, any test record whose request also occurs in train or
-validation is dropped (:func:`dataset_records`), so no test request is seen in training.
-The manifest records counts, what was dropped and why, SHA-256 of every file, the source
-run and the teacher that answered.
+cores. A real (consented) person's split comes with their prompts
+(``consented.stable_split``, a keyed hash of their id under the deployment's stable key):
+they stay in it for good, whatever the run. Before the split, exact and near-duplicate
+targets are dropped (:func:`deduplicate`); after it, any test record whose request also
+occurs in train or validation is dropped (:func:`dataset_records`), so no test request
+is seen in training. The manifest records counts, what was dropped and why, SHA-256 of
+every file, the source run and the teacher that answered.
 
 Emergency-level records are withheld from train and val (:func:`withhold_policy_answers`):
 the safety policy answers emergencies itself at serving time and never calls the model, so
@@ -26,6 +28,7 @@ from typing import Any
 
 from fitsense_core import layout
 from fitsense_core.artifacts import ArtifactStore
+from fitsense_core.consented import PSEUDONYM_PREFIX
 from fitsense_core.prompts import PROMPT_TYPES, TEMPLATE_VERSION, context_from_json
 from fitsense_core.qa import ValidatedAnswer, assistant_content, shingles
 from fitsense_core.request_space import SPLITS, person_split
@@ -61,7 +64,12 @@ class DatasetRecord:
 
 
 def split_of(prompt_context_json: str) -> str:
-    """The split of the person a prompt is about (by their stable profile hash)."""
+    """The split of the person a prompt is about: a real person's stable split (its
+    ``origin``, :func:`fitsense_core.consented.stable_split`), else a synthetic person's by
+    the stable hash of their profile."""
+    origin = json.loads(prompt_context_json).get("origin") or {}
+    if origin.get("split") in SPLITS:
+        return origin["split"]
     profile, _plan, _sessions = context_from_json(prompt_context_json)
     return person_split(profile)
 
@@ -118,7 +126,10 @@ def person_splits(accepted: Sequence[ValidatedAnswer]) -> dict[str, str]:
         # A small run can hash nobody into validation, and training needs it: the
         # training person first in id order moves there (never into test, whose people
         # were asked held-out requests).
-        train = sorted(u for u, s in splits.items() if s == "train")
+        # Real people keep their stable split.
+        train = sorted(
+            u for u, s in splits.items() if s == "train" and not u.startswith(PSEUDONYM_PREFIX)
+        )
         if len(train) > 1:
             splits[train[0]] = "val"
     return splits
@@ -263,7 +274,9 @@ def write_dataset(
         "users_by_split": users,
         "teachers": teachers,
         "prompt_template_version": TEMPLATE_VERSION,
-        "split_rule": "sha256 of the person's stable profile (request_space.person_split)",
+        "split_rule": "synthetic people: sha256 of the person's stable profile "
+        "(request_space.person_split); consented people: HMAC-SHA256 of the id under the "
+        "deployment's stable key (consented.stable_split)",
         "split_shares": SPLITS,
         "dropped": dropped or {},
         "format": "chat messages (system, user, assistant) + metadata, one JSON object per line",

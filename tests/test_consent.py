@@ -35,7 +35,10 @@ from fitsense_core.consented import (
     origin_counts,
     pseudonym,
     scrub_text,
+    split_key,
+    stable_split,
 )
+from fitsense_core.distill import split_of
 from fitsense_core.migrations import migrate
 from fitsense_core.profile import Injury, RecentSignals, UserProfile
 from tests.api_helpers import ONBOARDING
@@ -496,6 +499,28 @@ def test_extraction_joins_feedback_and_keys_people_per_run(world) -> None:
     }
     with pytest.raises(ValueError):
         extract_consented(url, "r1", b"short")
+
+
+def test_a_real_person_keeps_one_split_across_runs(world) -> None:
+    url, opted = world["url"], world["opted_in"]
+    first = extract_consented(url, "r1", SALT)
+    other_run = extract_consented(url, "r2", b"another salt of 32 bytes, really")
+    with psycopg.connect(url) as conn:
+        key = split_key(conn)
+        again = split_key(conn)
+    assert key == again and len(key) >= 16
+    expected = stable_split(opted.user_id, key)
+    # Keys differ per run; the split does not, and the dataset reads it from the prompt.
+    assert {r.split for r in first.rows} == {r.split for r in other_run.rows} == {expected}
+    assert {split_of(p.context_json) for p in first.prompts + other_run.prompts} == {expected}
+    # Over many people the shares are the configured ones, and another key (another
+    # deployment) assigns them differently: the split is keyed, not a plain hash of the id.
+    ids = [uuid.UUID(int=i) for i in range(4000)]
+    splits = [stable_split(i, key) for i in ids]
+    assert 0.77 < splits.count("train") / len(ids) < 0.83
+    assert 0.08 < splits.count("val") / len(ids) < 0.12
+    elsewhere = [stable_split(i, b"another deployment's key 32 byte") for i in ids]
+    assert sum(a != b for a, b in zip(splits, elsewhere, strict=True)) > 500
 
 
 def test_activity_since_counts_consented_interactions_and_their_feedback(world) -> None:
