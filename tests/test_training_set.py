@@ -490,9 +490,16 @@ def test_the_version_manifest_is_complete_with_relative_uris(tmp_path: Path) -> 
     from fitsense_core.student.registry import version_manifest
 
     store, version = _version_store(tmp_path)
+    assert version_manifest(store, RUN, version, commit="abc")["seeds"]["synthetic_people"] is None
+    # The run's people were drawn from their own seed: the lineage records it.
+    store.write_json(
+        {"tables": {}, "meta": {"config": {"seed": 123456789}}},
+        *layout.synthetic_tables(RUN, "synthetic_users"),
+        "manifest.json",
+    )
     manifest = version_manifest(store, RUN, version, commit="abc")
     assert manifest["training_key"] == "k" * 16
-    assert manifest["seeds"] == {"training": 42, "evaluation": 7}
+    assert manifest["seeds"] == {"synthetic_people": 123456789, "training": 42, "evaluation": 7}
     assert manifest["split_rule"] == "profile hash"
     assert manifest["evaluation"]["sample_size"] == 24
     assert manifest["training_set"]["dropped"]["count"] == 1

@@ -203,6 +203,16 @@ def _stored(store: ArtifactStore, *parts: str) -> dict[str, str]:
     }
 
 
+def _synthetic_seed(store: ArtifactStore, run_id: str) -> int | None:
+    """The seed the run's synthetic people were drawn from (None: the run has none)."""
+    from fitsense_core.artifacts import MANIFEST
+
+    parts = (*layout.synthetic_tables(run_id, "synthetic_users"), MANIFEST)
+    if not store.exists(*parts):
+        return None
+    return store.read_json(*parts)["meta"].get("config", {}).get("seed")
+
+
 def version_manifest(
     store: ArtifactStore, run_id: str, version: str, *, commit: str
 ) -> dict[str, Any]:
@@ -233,6 +243,9 @@ def version_manifest(
         "training_key": pointer["training_key"],
         "code_version": pointer.get("code_version"),
         "seeds": {
+            # The people are drawn from a seed derived from the configured one and the run
+            # id (synthetic.config.run_seed): every run, a retraining one too, new people.
+            "synthetic_people": _synthetic_seed(store, run_id),
             "training": pointer["training_config"].get("seed"),
             "evaluation": report.get("config", {}).get("seed"),
         },
