@@ -1,4 +1,5 @@
-"""``fitsense model``: student model versions: list, inspect, promote, roll back."""
+"""``fitsense model``: student model versions: list, inspect, promote, roll back, and lift
+a capability monitoring suspended."""
 
 from __future__ import annotations
 
@@ -17,11 +18,15 @@ model_app = typer.Typer(
 @model_app.command("list")
 def model_list() -> None:
     """Every registered version, newest first, with status, key metrics, gate verdict and
-    the capabilities it passed (it serves only those); below it, each failed criterion."""
+    the capabilities it passed (it serves only those); below it, each failed criterion and
+    each capability monitoring suspended."""
     from fitsense_core.student.registry import failure_lines, list_versions, summary_line
+    from fitsense_core.student.suspensions import active
 
     try:
-        versions = list_versions(registry_url())
+        url = registry_url()
+        versions = list_versions(url)
+        suspended = {v.version: active(url, v.version) for v in versions}
     except FitSenseError as exc:
         raise fail(exc) from exc
     if not versions:
@@ -30,6 +35,11 @@ def model_list() -> None:
         typer.echo(summary_line(version))
         for line in failure_lines(version):
             typer.echo(f"    {line}")
+        for capability, s in sorted(suspended[version.version].items()):
+            typer.echo(
+                f"    suspended {capability} since {s.suspended_at:%Y-%m-%d %H:%M} UTC "
+                f"(monitoring report {s.report_id}): {s.reason}"
+            )
 
 
 @model_app.command("show")
@@ -81,3 +91,31 @@ def model_rollback(
     except FitSenseError as exc:
         raise fail(exc) from exc
     typer.echo(f"{previous} serves again (was {current})")
+
+
+@model_app.command("resume")
+def model_resume(
+    version: Annotated[str, typer.Argument(help="The version whose capability was suspended.")],
+    capability: Annotated[
+        str,
+        typer.Argument(help="plan_creation, plan_update, plan_adaptation or coach_reply."),
+    ],
+    reason: Annotated[str, typer.Option(help="Why it may serve again (recorded).")],
+) -> None:
+    """Lift a suspension monitoring put on CAPABILITY of VERSION: the model answers it
+    again (the API notices within seconds). Monitoring suspends it again if its live
+    quality is still below the gate."""
+    from fitsense_core.student.registry import CAPABILITIES, RegistryError
+    from fitsense_core.student.suspensions import lift
+
+    try:
+        if capability not in CAPABILITIES:
+            raise RegistryError(
+                f"unknown capability {capability!r}: one of {', '.join(CAPABILITIES)}"
+            )
+        lifted = lift(registry_url(), version, capability, reason)
+    except FitSenseError as exc:
+        raise fail(exc) from exc
+    if not lifted:
+        raise fail(RegistryError(f"{capability} of {version} is not suspended"))
+    typer.echo(f"{capability} of {version} serves from the model again")

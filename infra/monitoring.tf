@@ -408,3 +408,34 @@ resource "google_monitoring_alert_policy" "serving_degraded" {
     auto_close = "1800s"
   }
 }
+
+resource "google_monitoring_alert_policy" "capability_suspended" {
+  display_name          = "${local.name}: model capability suspended"
+  combiner              = "OR"
+  notification_channels = local.alert_channels
+
+  documentation {
+    content   = "Monitoring found a capability of the serving version below its promotion gate live and suspended it: jsonPayload.capabilities names them, jsonPayload.reasons says why. Users get the knowledge-based coach for them until a version passes again; the retraining sensor acts on the decay. `fitsense model list` shows the suspensions; `fitsense model resume` lifts one."
+    mime_type = "text/markdown"
+  }
+
+  conditions {
+    display_name = "capability_suspended at ERROR"
+
+    condition_matched_log {
+      filter = "jsonPayload.event=\"capability_suspended\" AND severity>=ERROR"
+
+      label_extractors = {
+        report_id     = "EXTRACT(jsonPayload.report_id)"
+        model_version = "EXTRACT(jsonPayload.model_version)"
+      }
+    }
+  }
+
+  alert_strategy {
+    notification_rate_limit {
+      period = "300s"
+    }
+    auto_close = "1800s"
+  }
+}

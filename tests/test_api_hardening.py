@@ -196,6 +196,7 @@ def test_a_value_postgresql_refuses_does_not_answer_in_its_words() -> None:
         (f"{serve.REQUEST_TOO_LONG}: the request is 6022 bytes", "request_too_long"),
         (f"{serve.REQUEST_REFUSED}: 400 BadRequestError", "request_refused"),
         (serve.not_capable("v7", "plan_update"), "capability_not_passed"),
+        (serve.suspended("v7", "coach_reply", "live acceptance 40%"), "capability_suspended"),
         (f"{serve.INVALID_PLAN}: day 3 has no exercises", "invalid_plan"),
         (f"{serve.VIOLATING_PLAN}: uses a barbell", "violating_plan"),
         (f"{serve.UNSAFE_REPLY}: dismisses pain", "unsafe_reply"),

@@ -338,3 +338,39 @@ async def test_an_emergency_is_still_triaged_first(partial_ai, partial_db) -> No
     [row] = await audit_rows(partial_db, user_id)
     assert row["outcome"] == "refused" and row["error"] is None
     assert uuid.UUID(answer["interaction_id"]) == row["id"]
+
+
+@pytest.mark.anyio
+async def test_a_capability_monitoring_suspended_is_served_by_the_rules_coach(
+    partial_ai, partial_db, partial_front: PartialFront
+) -> None:
+    """Plan creation passed its gate; monitoring then found it below the gate live and
+    suspended it: the model is no longer asked, and the client is told why. Lifting the
+    suspension gives the capability back to the model."""
+    import psycopg
+
+    from fitsense_core.student import suspensions
+
+    reason = "live acceptance 40% of 20 model answers (95 % upper bound 61%) < 90%"
+    with psycopg.connect(partial_front.database_url) as conn:
+        assert suspensions.suspend(conn, VERSION, "plan_creation", reason)
+        assert not suspensions.suspend(conn, VERSION, "plan_creation", "again")  # one open
+    try:
+        assert set(suspensions.active(partial_front.database_url, VERSION)) == {"plan_creation"}
+        headers, user_id = await onboarded(partial_ai)
+        before = partial_front.forwarded()
+        r = await partial_ai.post("/plans/generate?wait=90", json={}, headers=headers)
+        assert r.status_code == 201, r.text
+        result = r.json()["result"]
+        assert result["source"] == "rules" and result["outcome"] == "fallback"
+        assert result["fallback_reason"] == "capability_suspended"
+        assert partial_front.forwarded() == before
+        [row] = await audit_rows(partial_db, user_id)
+        assert row["error"] == (
+            f"capability suspended: monitoring suspended plan_creation of model version "
+            f"{VERSION}: {reason}"
+        )
+    finally:
+        assert suspensions.lift(partial_front.database_url, VERSION, "plan_creation", "test")
+    assert suspensions.active(partial_front.database_url, VERSION) == {}
+    assert not suspensions.lift(partial_front.database_url, VERSION, "plan_creation", "again")

@@ -213,3 +213,30 @@ def test_model_commands(isolated_env: dict[str, str], repo_root: Path) -> None:
     assert shown["version"] == "student-x-0002" and shown["gate"]["passed"]
     back = _run(["model", "rollback", "--reason", "test"], isolated_env, repo_root)
     assert "student-x-0001 serves again" in back.stdout
+
+    # A capability monitoring suspended: listed under its version, lifted by an operator.
+    import psycopg
+
+    from fitsense_core.student.suspensions import suspend
+
+    with psycopg.connect(url) as conn:
+        suspend(conn, "student-x-0001", "coach_reply", "live acceptance 40% of 20")
+    listed = _run(["model", "list"], isolated_env, repo_root).stdout
+    assert "suspended coach_reply since" in listed and "live acceptance 40% of 20" in listed
+    unknown = _run(
+        ["model", "resume", "student-x-0001", "coaching", "--reason", "x"], isolated_env, repo_root
+    )
+    assert unknown.returncode == 1 and "unknown capability 'coaching'" in unknown.stderr
+    resumed = _run(
+        ["model", "resume", "student-x-0001", "coach_reply", "--reason", "fixed the server"],
+        isolated_env,
+        repo_root,
+    )
+    assert resumed.returncode == 0 and "serves from the model again" in resumed.stdout
+    again = _run(
+        ["model", "resume", "student-x-0001", "coach_reply", "--reason", "x"],
+        isolated_env,
+        repo_root,
+    )
+    assert again.returncode == 1 and "is not suspended" in again.stderr
+    assert "suspended coach_reply" not in _run(["model", "list"], isolated_env, repo_root).stdout

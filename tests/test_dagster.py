@@ -139,6 +139,7 @@ def test_definitions_contract() -> None:
     assert checks == {(a, c, True) for a, c in CHECKS.items()} | DATASET_CHECKS | {
         ("live_monitoring", "monitoring_within_thresholds", False),
         ("live_monitoring", "monitoring_serving_healthy", False),
+        ("live_monitoring", "monitoring_capabilities_within_gate", False),
         ("live_monitoring", "monitoring_drift", False),
     }
     assert set(loaded.resources) == {"artifact_store", "app_database", "teacher"}

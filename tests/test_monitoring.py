@@ -87,9 +87,66 @@ def test_drift_compares_live_requests_with_the_training_data() -> None:
     assert drifted["request_length"]["psi"] > 0.25 and drifted["request_length"]["ks"] > 0.9
     assert m.drift_report(reference, skewed[:5], thresholds)["status"] == "too_few_requests"
     assert m.drift_report(None, skewed, thresholds)["status"] == "no_reference"
-    # Probes never count as live traffic.
+    # Probes never count as live traffic, nor do test accounts.
     probes = [dict(r, probe=True) for r in skewed]
     assert m.drift_report(reference, probes, thresholds)["status"] == "too_few_requests"
+    tests = m.drift_report(reference, [dict(r, test_account=True) for r in skewed], thresholds)
+    assert tests["status"] == "too_few_requests" and tests["test_account_requests"] == 40
+    # A warning is not a retraining cause: 40 requests are too few to retrain on.
+    assert drifted["retrain_reason"] is None
+
+
+def test_drift_is_a_retraining_cause_only_when_large_and_broad() -> None:
+    records = m.probe_records(40)
+    reference = m.training_reference(records, "probes")
+    thresholds = m.Thresholds(min_drift_retrain_requests=200, min_drift_people=20)
+
+    def requests(n: int, people: int) -> list[dict]:
+        return [
+            _row(
+                query_chars=900,
+                person=f"p{i % people}",
+                slices={**records[i % 40]["metadata"]["slices"], "age_band": "65+"},
+            )
+            for i in range(n)
+        ]
+
+    broad = m.drift_report(reference, requests(240, 30), thresholds)
+    assert broad["live_people"] == 30
+    assert (
+        broad["retrain_reason"].startswith("drift: ")
+        and "240 requests from 30 people" in (broad["retrain_reason"])
+    )
+    # The same shift from a handful of heavy users, or on too few requests: a warning only.
+    assert m.drift_report(reference, requests(240, 5), thresholds)["retrain_reason"] is None
+    assert m.drift_report(reference, requests(150, 30), thresholds)["retrain_reason"] is None
+    report_obj = m.MonitoringReport(
+        window_start=None,
+        window_end=None,
+        model_version=None,
+        probes={},
+        live={},
+        drift=broad,
+        thresholds=thresholds,
+    )
+    assert report_obj.drift_reasons == [broad["retrain_reason"]]
+    assert report_obj.status["drift"] == "drift (retraining cause)"
+
+
+@pytest.mark.parametrize(
+    ("email", "test_account"),
+    [
+        ("user-1a2b@example.com", True),
+        ("bench@sub.example.org", True),
+        ("a@consent-test.example", True),
+        ("x@build.test", True),
+        ("someone@gmail.com", False),
+        ("coach@examples.com", False),
+        ("me@example.com.au", False),
+    ],
+)
+def test_test_accounts_are_addresses_at_reserved_domains(email: str, test_account: bool) -> None:
+    assert bool(re.search(m.TEST_ACCOUNT_EMAIL, email, re.IGNORECASE)) is test_account
 
 
 def test_live_metrics_and_decay_reasons() -> None:
@@ -182,6 +239,13 @@ def _materialize(db: str, artifacts, **config) -> dg.MaterializeResult:
         return result.asset_materializations_for_node("live_monitoring")[0]
 
 
+def _policy(terraform: str, name: str) -> str:
+    """One alert policy's block of infra/monitoring.tf."""
+    start = terraform.index(f'"{name}"')
+    end = terraform.find("\nresource ", start)
+    return terraform[start : end if end > 0 else None]
+
+
 def _probe_rows(db: str) -> list[tuple]:
     with psycopg.connect(db) as conn:
         return conn.execute(
@@ -207,6 +271,7 @@ def test_a_model_server_that_is_down_is_a_monitored_failure(
     assert report is not None and report.id == meta["report_id"].value
     assert report.status == {
         "model_quality": "ok",
+        "capabilities": "ok",
         "serving": "degraded",
         "drift": report.drift["status"],
     }
@@ -226,7 +291,7 @@ def test_a_model_server_that_is_down_is_a_monitored_failure(
     assert entry["severity"] == "ERROR" and entry["event"] == "serving_alert"
     assert entry["report_id"] == report.id and entry["problems"] == report.serving_problems
     terraform = (Path(__file__).resolve().parents[1] / "infra" / "monitoring.tf").read_text()
-    block = terraform[terraform.index('"serving_degraded"') :]
+    block = _policy(terraform, "serving_degraded")
     for name in re.findall(r"jsonPayload\.([a-z_]+)", block):
         assert name in entry, name
     assert 'jsonPayload.event=\\"serving_alert\\"' in block
@@ -272,3 +337,75 @@ def test_monitoring_probes_the_served_model_and_reads_the_window(
     assert any(r.startswith("contract validity") for r in report.decay_reasons)
     assert len(_probe_rows(api_db)) == before + 4
     assert meta["requests"].value == report.live["requests"]
+
+
+def test_a_capability_clearly_below_its_gate_is_breached() -> None:
+    def answers(context: str, ok: int, rejected: int, **extra) -> list[dict]:
+        good = [_row(context_type=context, **extra) for _ in range(ok)]
+        bad = [
+            _row(
+                context_type=context,
+                outcome="fallback",
+                error="model answer does not answer",
+                **extra,
+            )
+            for _ in range(rejected)
+        ]
+        return good + bad
+
+    rows = (
+        answers("coach", 8, 12)  # 40 % accepted: clearly below 80 %
+        + answers("plan_generate", 18, 2)  # 90 %: within the interval of 90 %
+        + answers("plan_update", 2, 3)  # too few answers to judge
+        # Not the model's answers: an outage, a capability it was never asked, another
+        # version. None of them counts.
+        + [_row(context_type="plan_adapt", outcome="error", error="model unavailable: down")] * 30
+        + [_row(context_type="plan_adapt", outcome="fallback", error="capability not passed: x")]
+        * 30
+        + answers("plan_adapt", 0, 30, model_version="v0")
+    )
+    metrics = m.capability_metrics(rows, "v1")
+    assert metrics["coach_reply"] == {
+        "answers": 20,
+        "accepted": 8,
+        "acceptance": 0.4,
+        "acceptance_upper_95": pytest.approx(0.61, abs=0.01),
+    }
+    assert metrics["plan_adaptation"]["answers"] == 0
+    found = m.breaches(metrics, plan_floor=0.9, reply_floor=0.8, min_answers=10)
+    assert list(found) == ["coach_reply"]
+    assert found["coach_reply"].startswith("live acceptance 40% of 20 model answers")
+    # Probes count for the capability their context stands for.
+    probe = _row(context_type="monitoring_probe", probe=True, slices={"probe_context": "coach"})
+    assert m.capability_metrics([probe], "v1")["coach_reply"]["answers"] == 1
+    # Nothing serving: nothing to judge.
+    assert (
+        m.breaches(
+            m.capability_metrics(rows, None), plan_floor=0.9, reply_floor=0.8, min_answers=10
+        )
+        == {}
+    )
+    assert m.capability_metrics([], "v1")["coach_reply"]["acceptance_upper_95"] == 1.0
+
+
+def test_the_suspension_alert_carries_what_its_policy_matches() -> None:
+    now = datetime.now(UTC)
+    report = m.MonitoringReport(
+        window_start=now - timedelta(hours=1),
+        window_end=now,
+        model_version="v1",
+        probes={},
+        live={"capability_breaches": {"coach_reply": "live acceptance 40% of 20"}},
+        drift={},
+        thresholds=m.Thresholds(),
+        id=7,
+    )
+    entry = m.suspension_alert_entry(report, report.capability_breaches)
+    assert entry["severity"] == "ERROR" and entry["event"] == "capability_suspended"
+    assert entry["capabilities"] == ["coach_reply"] and entry["model_version"] == "v1"
+    assert "knowledge-based coach" in entry["message"]
+    terraform = (Path(__file__).resolve().parents[1] / "infra" / "monitoring.tf").read_text()
+    block = _policy(terraform, "capability_suspended")
+    assert 'jsonPayload.event=\\"capability_suspended\\"' in block
+    for name in re.findall(r"jsonPayload\.([a-z_]+)", block):
+        assert name in entry, name

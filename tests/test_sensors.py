@@ -15,7 +15,12 @@ from fitsense_assets.resources import AppDatabaseResource
 from fitsense_core import monitoring as m
 
 
-def _report(db: str, reasons: list[str], serving: list[str] | None = None) -> int:
+def _report(
+    db: str,
+    reasons: list[str],
+    serving: list[str] | None = None,
+    drift: dict | None = None,
+) -> int:
     now = datetime.now(UTC)
     report = m.MonitoringReport(
         window_start=now - timedelta(hours=1),
@@ -23,7 +28,7 @@ def _report(db: str, reasons: list[str], serving: list[str] | None = None) -> in
         model_version=None,
         probes={"probes": 8},
         live={"requests": 30},
-        drift={"status": "stable"},
+        drift=drift or {"status": "stable"},
         thresholds=m.Thresholds(),
         decay_reasons=reasons,
         serving_problems=serving or [],
@@ -99,6 +104,22 @@ def test_a_serving_outage_raises_no_retraining_run(
     assert not result.run_requests
     assert "serving degraded" in result.skip_message
     assert "not a cause for retraining" in result.skip_message
+
+
+def test_broad_drift_requests_a_run_and_a_warning_alone_does_not(
+    fresh_migrated_db: str, instance, monkeypatch
+) -> None:
+    monkeypatch.setenv("FITSENSE_RETRAIN_MIN_NEW_RECORDS", "1000")
+    # Drift past the warning only (no retrain reason: too few people, or PSI below the
+    # retraining threshold): reported, no run.
+    _report(fresh_migrated_db, [], drift={"status": "drift", "retrain_reason": None})
+    warned = _tick(instance, fresh_migrated_db, None)
+    assert not warned.run_requests and "drift drift" in warned.skip_message
+    reason = "drift: age_band PSI 1.20 > 0.5 (240 requests from 31 people)"
+    report_id = _report(fresh_migrated_db, [], drift={"status": "drift", "retrain_reason": reason})
+    fired = _tick(instance, fresh_migrated_db, warned.cursor)
+    assert [r.run_key for r in fired.run_requests] == [f"drift-report-{report_id}"]
+    assert fired.run_requests[0].tags["fitsense/reason"] == f"monitoring {reason}"
 
 
 def test_no_second_run_while_a_retraining_run_is_in_progress(

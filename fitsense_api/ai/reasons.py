@@ -13,6 +13,7 @@ REASON_CODES: tuple[tuple[str, str], ...] = (
     (serve.REQUEST_TOO_LONG, "request_too_long"),
     (serve.REQUEST_REFUSED, "request_refused"),
     (serve.NOT_CAPABLE, "capability_not_passed"),
+    (serve.SUSPENDED, "capability_suspended"),
     (serve.INVALID_PLAN, "invalid_plan"),
     (serve.VIOLATING_PLAN, "violating_plan"),
     (serve.POOR_PLAN, "poor_plan"),

@@ -36,7 +36,8 @@ FallbackReason = Annotated[
     msgspec.Meta(
         description="Why the model's answer was not served, as a code: model_unavailable, "
         "request_too_long (not sent: it may not fit the model's context), request_refused "
-        "(the model server refused it as invalid), capability_not_passed, invalid_plan, "
+        "(the model server refused it as invalid), capability_not_passed, capability_suspended "
+        "(monitoring found its live quality below the gate), invalid_plan, "
         "violating_plan, poor_plan, unsafe_reply, empty_reply, not_prose, alarming_reply, "
         "off_topic, ungrounded_reply, no_model_answer or other.",
         examples=["model_unavailable"],

@@ -50,7 +50,7 @@ from fitsense_core.inference.client import (
 )
 from fitsense_core.inference.endpoint import version_of
 from fitsense_core.safety import Triage, triage
-from fitsense_core.student import registry
+from fitsense_core.student import registry, suspensions
 from fitsense_core.student.compact import Codebook
 from fitsense_core.student.data import StudentTask, live_task
 from fitsense_core.student.registry import RegistryError
@@ -70,6 +70,8 @@ CAPABILITY_OF = {
     "plan_adapt": "plan_adaptation",
     "coach": "coach_reply",
 }
+# How long a worker trusts what it read of monitoring's suspensions.
+SUSPENSIONS_TTL_S = 5.0
 DEFAULT_CREATE_REQUEST = "Make me a balanced weekly workout plan."
 
 Progress = Callable[[str, float], Awaitable[None]]
@@ -155,6 +157,8 @@ class AiService:
         # A version that has served keeps its registry record (registry.register), so
         # what it passed never changes under its name: read once per version.
         self._capabilities: dict[str, frozenset[str]] = {}
+        # What monitoring suspended can change at any time: read again after a few seconds.
+        self._suspended: dict[str, tuple[float, dict[str, str]]] = {}
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -180,12 +184,24 @@ class AiService:
             self._capabilities[version] = frozenset(record.capabilities)
         return self._capabilities[version]
 
+    async def suspended(self, version: str) -> dict[str, str]:
+        """The capabilities monitoring suspended for ``version``, with why (re-read after
+        :data:`SUSPENSIONS_TTL_S`)."""
+        now = time.monotonic()
+        cached = self._suspended.get(version)
+        if cached is None or now - cached[0] > SUSPENSIONS_TTL_S:
+            found = await asyncio.to_thread(suspensions.active, self._database_url, version)
+            cached = (now, {c: s.reason for c, s in found.items()})
+            self._suspended[version] = cached
+        return cached[1]
+
     async def serving_for(self, kind: str, task: StudentTask) -> tuple[str | None, str | None]:
         """The served model's name for ``task``, a request of ``kind`` (a key of
         :data:`CAPABILITY_OF`), or None and why the model is not to be asked: the request
-        may not fit the model's context, the server cannot say what it serves, or the
-        serving version did not pass that capability. Asked before any inference slot is
-        taken: a request the model will not answer neither waits for nor is refused a turn."""
+        may not fit the model's context, the server cannot say what it serves, the
+        serving version did not pass that capability, or monitoring suspended it. Asked
+        before any inference slot is taken: a request the model will not answer neither
+        waits for nor is refused a turn."""
         too_long = serve.too_long_for_model(task, self.client.settings.context_tokens)
         if too_long is not None:
             return None, too_long
@@ -195,6 +211,9 @@ class AiService:
             version = version_of(served)
             if capability not in await self.capabilities(version):
                 return None, serve.not_capable(version, capability)
+            why = (await self.suspended(version)).get(capability)
+            if why is not None:
+                return None, serve.suspended(version, capability, why)
         except ModelUnavailable as exc:
             return None, not_answered(exc)
         return served, None

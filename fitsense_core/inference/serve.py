@@ -91,6 +91,16 @@ def not_capable(version: str, capability: str) -> str:
     return f"{NOT_CAPABLE}: model version {version} did not pass its {capability} gate"
 
 
+# Monitoring suspended this capability of the serving version: its live quality fell
+# below its gate (``student.suspensions``). Answered like NOT_CAPABLE, model not asked.
+SUSPENDED = "capability suspended"
+
+
+def suspended(version: str, capability: str, reason: str) -> str:
+    """The reason for a request whose capability monitoring suspended."""
+    return f"{SUSPENDED}: monitoring suspended {capability} of model version {version}: {reason}"
+
+
 @dataclass(frozen=True)
 class TokenLimits:
     """Completion tokens a task may use: a compact plan, or a short reply."""

@@ -15,6 +15,7 @@ is recorded in ``ai_interactions`` with outcome ``error`` and counts toward the 
 fallback rates. Nothing here knows about Dagster.
 """
 
+from fitsense_core.monitoring.capabilities import breaches, capability_metrics
 from fitsense_core.monitoring.drift import (
     DRIFT_DIMENSIONS,
     Reference,
@@ -31,6 +32,7 @@ from fitsense_core.monitoring.probes import (
     record_probes,
 )
 from fitsense_core.monitoring.report import (
+    TEST_ACCOUNT_EMAIL,
     MonitoringReport,
     Thresholds,
     decay_reasons,
@@ -41,16 +43,20 @@ from fitsense_core.monitoring.report import (
     serving_alert_entry,
     serving_problems,
     store_report,
+    suspension_alert_entry,
     window,
     window_rows,
 )
 
 __all__ = [
     "DRIFT_DIMENSIONS",
+    "TEST_ACCOUNT_EMAIL",
     "MonitoringReport",
     "ProbeOutcome",
     "Reference",
     "Thresholds",
+    "breaches",
+    "capability_metrics",
     "decay_reasons",
     "drift_report",
     "ks_two_sample",
@@ -66,6 +72,7 @@ __all__ = [
     "serving_alert_entry",
     "serving_problems",
     "store_report",
+    "suspension_alert_entry",
     "training_reference",
     "window",
     "window_rows",

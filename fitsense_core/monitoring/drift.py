@@ -87,8 +87,13 @@ def drift_report(
     reference: Reference | None, rows: Sequence[dict[str, Any]], thresholds: Thresholds
 ) -> dict[str, Any]:
     """PSI of every slice dimension and of the binned request length, and the KS statistic
-    of the length, for the window's user requests against the training data."""
-    live = [r for r in rows if not r["probe"] and r["slices"]]
+    of the length, for the window's user requests against the training data. Probes and
+    test accounts are not the population the model serves: they are counted, not
+    compared. ``retrain_reason`` is set when the drift is a retraining cause (PSI above
+    ``drift_psi_retrain`` on enough requests from enough people)."""
+    people_rows = [r for r in rows if not r["probe"] and r["slices"]]
+    live = [r for r in people_rows if not r.get("test_account")]
+    excluded = {"test_account_requests": len(people_rows) - len(live)}
     if reference is None or not reference.lengths:
         return {"status": "no_reference", "detail": "no training data for the serving version"}
     if len(live) < thresholds.min_drift_requests:
@@ -98,6 +103,7 @@ def drift_report(
             f"{thresholds.min_drift_requests}",
             "reference": reference.source,
             "live_requests": len(live),
+            **excluded,
         }
     lengths = [r["query_chars"] for r in live]
     edges = length_bins(reference.lengths)
@@ -112,12 +118,27 @@ def drift_report(
         }
     length_psi = psi(binned(reference.lengths, edges), binned(lengths, edges))
     ks, p_value = ks_two_sample(reference.lengths, lengths)
-    worst = max([length_psi, *(d["psi"] for d in by_dimension.values())])
+    scores = {"request length": length_psi, **{d: v["psi"] for d, v in by_dimension.items()}}
+    worst_name, worst = max(scores.items(), key=lambda kv: kv[1])
+    people = len({r.get("person") for r in live})
+    retrain_reason = None
+    if (
+        worst > thresholds.drift_psi_retrain
+        and len(live) >= thresholds.min_drift_retrain_requests
+        and people >= thresholds.min_drift_people
+    ):
+        retrain_reason = (
+            f"drift: {worst_name} PSI {worst:.2f} > {thresholds.drift_psi_retrain} "
+            f"({len(live)} requests from {people} people)"
+        )
     return {
         "status": "drift" if worst > thresholds.drift_psi_warn else "stable",
+        "retrain_reason": retrain_reason,
         "reference": reference.source,
         "training_requests": len(reference.lengths),
         "live_requests": len(live),
+        "live_people": people,
+        **excluded,
         "slices": by_dimension,
         "request_length": {
             "psi": length_psi,

@@ -1,7 +1,7 @@
 """The window's interactions, the verdict on them, and the stored report with its plot.
 
 The window's ``ai_interactions`` — user requests and the probes just made — become
-outcome, validity, fallback, error and latency figures. The report keeps three verdicts
+outcome, validity, fallback, error and latency figures. The report keeps its verdicts
 apart, because each has its own cure:
 
 - **model quality** (:func:`decay_reasons`: contract and semantic validity of the model's
@@ -10,7 +10,15 @@ apart, because each has its own cure:
   retraining can fix a server that is down or slow, so it raises an alert (a structured
   ERROR line, ``event="serving_alert"``, which ``infra/monitoring.tf`` matches, and a
   failed ERROR check in the Dagster UI) and requests no run;
-- **drift** (``drift``): reported and checked as a warning.
+- **capabilities** (``live["capabilities"]``, :attr:`MonitoringReport.capability_breaches`):
+  the live acceptance of each capability's model answers; one clearly below its gate is
+  suspended for the serving version (the knowledge-based coach serves it at once) and
+  raises an alert (``event="capability_suspended"``);
+- **drift** (``drift``): reported and checked as a warning above ``drift_psi_warn``; a
+  retraining cause (:attr:`MonitoringReport.drift_reasons`) only above
+  ``drift_psi_retrain`` and on enough requests from enough people to mean something.
+  Probes and test accounts (addresses at reserved domains, RFC 2606 and RFC 6761, and
+  synthetic people) never count as traffic for it.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from fitsense_core.inference.serve import (
     NOT_CAPABLE,
     REQUEST_REFUSED,
     REQUEST_TOO_LONG,
+    SUSPENDED,
     UNAVAILABLE,
 )
 from fitsense_core.student.evaluation import percentile
@@ -41,6 +50,8 @@ PLAN_CONTEXTS = ("plan_generate", "plan_update", "plan_adapt")
 # Fallbacks where the model gave no answer: serving's problem, not the model's.
 SERVING_FAILURES = (UNAVAILABLE, REQUEST_TOO_LONG, REQUEST_REFUSED)
 USER_CONTEXTS = (*PLAN_CONTEXTS, "coach")
+# The model was not asked: the gate did not pass the capability, or monitoring suspended it.
+NOT_ASKED = (NOT_CAPABLE, SUSPENDED)
 
 
 @dataclass(frozen=True)
@@ -51,12 +62,33 @@ class Thresholds:
     semantic_validity_min: float = 0.9
     latency_p95_max_s: float = 8.0
     fallback_rate_max: float = 0.05
-    # Drift is reported and checked (a warning), not a retraining cause on its own.
+    # Drift above this is reported and checked (a warning). PSI 0.1-0.25 is the usual
+    # "moderate shift" band and > 0.25 "significant" (Yurdakul 2018, Siddiqi 2006).
     drift_psi_warn: float = 0.25
+    # Drift above this, on at least min_drift_retrain_requests requests from at least
+    # min_drift_people people, is a retraining cause: the population the model serves is
+    # no longer the one it learned from.
+    drift_psi_retrain: float = 0.5
+    min_drift_retrain_requests: int = 200
+    min_drift_people: int = 20
+    # A capability is suspended (the knowledge-based coach serves it) when its live
+    # acceptance is clearly below its gate's floor: plans by the programming-quality
+    # post-check, replies by the reply judge (the gate's MIN_REPLY_ACCEPTANCE, 0.8).
+    capability_plan_floor: float = 0.9
+    capability_reply_floor: float = 0.8
+    min_capability_answers: int = 10
     # Fewer requests than this in the window: the live rates are shown, not judged.
     min_requests: int = 5
     # Fewer live user requests than this: no drift statistic (it would be noise).
     min_drift_requests: int = 20
+
+
+# Addresses at domains reserved for testing and documentation (RFC 2606: example.com,
+# .net, .org and the .example, .test, .invalid, .localhost top-level domains; RFC 6761):
+# nobody real signs up with one, and the test suites and benchmarks all do.
+TEST_ACCOUNT_EMAIL = (
+    r"@(([a-z0-9-]+\.)*example\.(com|net|org)|([a-z0-9-]+\.)*(example|test|invalid|localhost))$"
+)
 
 
 def window_rows(
@@ -65,14 +97,18 @@ def window_rows(
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             """
-            SELECT context_type, outcome, safety_level, model_version, latency_ms, error,
-                   char_length(query_text) AS query_chars, slices, user_id IS NULL AS probe
-            FROM ai_interactions
-            WHERE created_at >= %s AND created_at <= %s
-            ORDER BY created_at DESC
+            SELECT i.context_type, i.outcome, i.safety_level, i.model_version, i.latency_ms,
+                   i.error, char_length(i.query_text) AS query_chars, i.slices,
+                   i.user_id IS NULL AS probe, i.user_id::text AS person,
+                   coalesce(u.synthetic_run_id IS NOT NULL OR u.email ~* %s, false)
+                       AS test_account
+            FROM ai_interactions i
+            LEFT JOIN users u ON u.id = i.user_id
+            WHERE i.created_at >= %s AND i.created_at <= %s
+            ORDER BY i.created_at DESC
             LIMIT %s
             """,
-            (start, end, limit),
+            (TEST_ACCOUNT_EMAIL, start, end, limit),
         ).fetchall()
 
 
@@ -88,8 +124,9 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     # Requests the serving version was never asked, because it did not pass that
     # capability's gate: the knowledge-based coach answering them is the gate's decision,
     # not a failure of the model, and no retraining can change it.
-    not_capable = [r for r in answered if (r["error"] or "").startswith(NOT_CAPABLE)]
-    asked = [r for r in answered if not (r["error"] or "").startswith(NOT_CAPABLE)]
+    # Likewise requests of a capability monitoring suspended (``student.suspensions``).
+    not_capable = [r for r in answered if (r["error"] or "").startswith(NOT_ASKED)]
+    asked = [r for r in answered if not (r["error"] or "").startswith(NOT_ASKED)]
     plan_rows = [
         r
         for r in rows
@@ -101,7 +138,7 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         # The model gave no answer: down, the version did not pass that capability, or the
         # request was too long for it or refused by it.
         and not (r["error"] or "").startswith(
-            (UNAVAILABLE, NOT_CAPABLE, REQUEST_TOO_LONG, REQUEST_REFUSED)
+            (UNAVAILABLE, *NOT_ASKED, REQUEST_TOO_LONG, REQUEST_REFUSED)
         )
     ]
     invalid = sum(1 for r in plan_rows if (r["error"] or "").startswith(INVALID_PLAN))
@@ -244,6 +281,18 @@ class MonitoringReport:
         return bool(self.decay_reasons)
 
     @property
+    def drift_reasons(self) -> list[str]:
+        """Drift large and broad enough to retrain on (empty: none; see ``drift_report``)."""
+        reason = self.drift.get("retrain_reason")
+        return [reason] if reason else []
+
+    @property
+    def capability_breaches(self) -> dict[str, str]:
+        """Capabilities whose live quality fell below their gate (monitoring suspends
+        them for the serving version), with why."""
+        return dict(self.live.get("capability_breaches") or {})
+
+    @property
     def serving_degraded(self) -> bool:
         """Serving is slow, falling back or down (what the alert is for)."""
         return bool(self.serving_problems)
@@ -253,8 +302,16 @@ class MonitoringReport:
         """One status per concern, as the UI shows them."""
         return {
             "model_quality": "decayed" if self.decayed else "ok",
+            "capabilities": (
+                "suspended: "
+                + ", ".join(sorted(self.capability_breaches))
+                + " (the knowledge-based coach serves them)"
+                if self.capability_breaches
+                else "ok"
+            ),
             "serving": "degraded" if self.serving_degraded else "ok",
-            "drift": str(self.drift.get("status", "unknown")),
+            "drift": str(self.drift.get("status", "unknown"))
+            + (" (retraining cause)" if self.drift_reasons else ""),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -263,11 +320,13 @@ class MonitoringReport:
         for key in ("window_start", "window_end", "created_at"):
             value[key] = value[key].isoformat() if value[key] else None
         value["decayed"] = self.decayed
+        value["drift_reasons"] = self.drift_reasons
         value["status"] = self.status
         return value
 
 
 SERVING_ALERT_EVENT = "serving_alert"
+SUSPENSION_ALERT_EVENT = "capability_suspended"
 
 
 def serving_alert_entry(
@@ -286,6 +345,31 @@ def serving_alert_entry(
         "model_version": report.model_version,
         "problems": list(report.serving_problems),
         "status": report.status,
+    }
+
+
+def suspension_alert_entry(
+    report: MonitoringReport,
+    suspended: dict[str, str],
+    *,
+    service: str = "fitsense-dagster",
+    environment: str = "local",
+) -> dict[str, Any]:
+    """The alert for capabilities monitoring just suspended, as one Cloud Logging
+    structured entry at ERROR (``infra/monitoring.tf`` matches
+    ``event="capability_suspended"``)."""
+    return {
+        "severity": "ERROR",
+        "message": f"capabilities suspended for model version {report.model_version} (the "
+        "knowledge-based coach serves them until a version passes again): "
+        + "; ".join(f"{c}: {r}" for c, r in sorted(suspended.items())),
+        "time": (report.created_at or report.window_end).isoformat(),
+        "logging.googleapis.com/labels": {"service": service, "env": environment},
+        "event": SUSPENSION_ALERT_EVENT,
+        "report_id": report.id,
+        "model_version": report.model_version,
+        "capabilities": sorted(suspended),
+        "reasons": dict(sorted(suspended.items())),
     }
 
 

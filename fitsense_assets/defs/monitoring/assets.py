@@ -32,6 +32,30 @@ class MonitoringConfig(dg.Config):
     drift_psi_warn: float = Field(
         default=0.25, description="The drift check warns above this population stability index."
     )
+    drift_psi_retrain: float = Field(
+        default=0.5,
+        description="Drift above this PSI, on enough requests from enough people, is a "
+        "retraining cause.",
+    )
+    min_drift_retrain_requests: int = Field(
+        default=200, description="Fewer user requests: drift is never a retraining cause."
+    )
+    min_drift_people: int = Field(
+        default=20, description="Fewer distinct people: drift is never a retraining cause."
+    )
+    capability_plan_floor: float = Field(
+        default=0.9,
+        description="A plan capability is suspended (the knowledge-based coach serves it) "
+        "when the 95 % upper bound of its live acceptance is below this.",
+    )
+    capability_reply_floor: float = Field(
+        default=0.8,
+        description="The coach-reply capability is suspended when the 95 % upper bound of "
+        "its live acceptance is below this (the gate's reply-acceptance floor).",
+    )
+    min_capability_answers: int = Field(
+        default=10, description="Fewer model answers of a capability: it is not judged."
+    )
     min_requests: int = Field(
         default=5, description="Fewer requests in the window: its rates are shown, not judged."
     )
@@ -75,6 +99,7 @@ def live_monitoring(
     from fitsense_core import monitoring as m
     from fitsense_core.migrations import migrate
     from fitsense_core.student.registry import serving
+    from fitsense_core.student.suspensions import suspend
 
     url = app_database.resolved_url()
     migrate(url)
@@ -85,6 +110,12 @@ def live_monitoring(
         latency_p95_max_s=config.latency_p95_max_s,
         fallback_rate_max=config.fallback_rate_max,
         drift_psi_warn=config.drift_psi_warn,
+        drift_psi_retrain=config.drift_psi_retrain,
+        min_drift_retrain_requests=config.min_drift_retrain_requests,
+        min_drift_people=config.min_drift_people,
+        capability_plan_floor=config.capability_plan_floor,
+        capability_reply_floor=config.capability_reply_floor,
+        min_capability_answers=config.min_capability_answers,
         min_requests=config.min_requests,
         min_drift_requests=config.min_drift_requests,
     )
@@ -105,6 +136,13 @@ def live_monitoring(
         rows = m.window_rows(conn, start, end)
     probes = m.probe_metrics(outcomes)
     live = m.live_metrics(rows)
+    live["capabilities"] = m.capability_metrics(rows, version)
+    live["capability_breaches"] = m.breaches(
+        live["capabilities"],
+        plan_floor=thresholds.capability_plan_floor,
+        reply_floor=thresholds.capability_reply_floor,
+        min_answers=thresholds.min_capability_answers,
+    )
     drift = m.drift_report(_reference(store, url, version), rows, thresholds)
     report = m.MonitoringReport(
         window_start=start,
@@ -121,22 +159,37 @@ def live_monitoring(
     png = m.plot_png(report)
     plot_uri = store.write_bytes(png, *layout.monitoring_report(stamp, ".png"))
     report.report_uri = store.uri(*layout.monitoring_report(stamp))
+    newly_suspended: dict[str, str] = {}
     with psycopg.connect(url) as conn:
         m.store_report(conn, report)
+        # Users are protected at once: a capability below its gate is served by the
+        # knowledge-based coach from the API's next request until a version passes again.
+        for capability, why in report.capability_breaches.items():
+            if version and suspend(conn, version, capability, why, report.id):
+                newly_suspended[capability] = why
         conn.commit()
     store.write_json(report.to_json(), *layout.monitoring_report(stamp))
     verdict = "; ".join(report.decay_reasons) or "healthy"
     serving = "; ".join(report.serving_problems) or "healthy"
+    drift_cause = "; ".join(report.drift_reasons)
     context.log.info(
         f"monitoring report {report.id}: model quality {verdict}; serving {serving}; "
         f"drift {drift['status']}"
+        + (f" ({drift_cause}: a retraining cause)" if drift_cause else "")
     )
+    from fitsense_core.run_report import emit_log_line
+    from fitsense_core.settings import deployment_environment
+
+    environment = deployment_environment(os.environ)
+    if newly_suspended:
+        emit_log_line(m.suspension_alert_entry(report, newly_suspended, environment=environment))
+        context.log.error(
+            f"suspended for {version} (the knowledge-based coach serves them): "
+            + "; ".join(f"{c}: {r}" for c, r in newly_suspended.items())
+        )
     if report.serving_degraded:
         # An alert, not a retraining run: no new model fixes a slow or absent server.
-        from fitsense_core.run_report import emit_log_line
-        from fitsense_core.settings import deployment_environment
-
-        emit_log_line(m.serving_alert_entry(report, environment=deployment_environment(os.environ)))
+        emit_log_line(m.serving_alert_entry(report, environment=environment))
         context.log.error(f"serving degraded (alert raised, no retraining): {serving}")
     figures = {
         "probe contract validity": probes.get("contract_validity"),
@@ -161,6 +214,12 @@ def live_monitoring(
             "serving_version": version or "",
             "decayed": report.decayed,
             "decay_reasons": verdict,
+            "drift_reasons": "; ".join(report.drift_reasons) or "none",
+            "suspended_capabilities": "; ".join(
+                f"{c}: {r}" for c, r in report.capability_breaches.items()
+            )
+            or "none",
+            "capabilities": dg.MetadataValue.json(live["capabilities"]),
             "serving_degraded": report.serving_degraded,
             "serving_problems": serving,
             "status": dg.MetadataValue.md(

@@ -50,6 +50,29 @@ def monitoring_serving_healthy(app_database: AppDatabaseResource) -> dg.AssetChe
 
 @dg.asset_check(
     asset=live_monitoring,
+    description="Every capability the serving version passed still meets its gate live: a "
+    "capability whose live acceptance is clearly below its floor is suspended (the "
+    "knowledge-based coach serves it until a version passes again) and this fails (ERROR).",
+)
+def monitoring_capabilities_within_gate(
+    app_database: AppDatabaseResource,
+) -> dg.AssetCheckResult:
+    report = _latest(app_database)
+    breaches = report.capability_breaches
+    return dg.AssetCheckResult(
+        passed=not breaches,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{c} suspended: {r}" for c, r in breaches.items())
+        or "every capability within its gate",
+        metadata={
+            "report_id": report.id,
+            "capabilities": dg.MetadataValue.json(report.live.get("capabilities") or {}),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=live_monitoring,
     description="The window's requests look like the training data: the largest population "
     "stability index of the slices and request length stays under the warning level.",
 )

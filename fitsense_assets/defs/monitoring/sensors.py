@@ -1,5 +1,6 @@
-"""The retraining sensor: a new pipeline run when the model's quality decays or when
-enough new consented user data has arrived since the last training. Serving problems
+"""The retraining sensor: a new pipeline run when the model's quality decays, when the
+requests drift far from the training data (on enough requests from enough people), or
+when enough new consented user data has arrived since the last training. Serving problems
 (latency, no answers, an outage) are never a cause: retraining cannot fix them, and the
 monitoring asset raises an alert for them instead.
 
@@ -50,7 +51,8 @@ def _since(cursor: dict, url: str) -> datetime | None:
     description="Requests a new pipeline run (a new run_id partition: data, teacher, QA, "
     "dataset, student, evaluation, promotion gate) when the latest monitoring report says "
     "the model's quality decayed past its thresholds (serving problems — latency, no "
-    "answers, an outage — raise an alert instead), or when "
+    "answers, an outage — raise an alert instead), when the requests drifted past "
+    "drift_psi_retrain on enough requests from enough people, or when "
     "FITSENSE_RETRAIN_MIN_NEW_RECORDS (default 200) new consented interactions and feedback "
     "rows have arrived since the last training.",
 )
@@ -74,6 +76,13 @@ def retraining_sensor(
                     "monitoring decayed: " + "; ".join(report.decay_reasons),
                 )
             )
+        if report.drift_reasons:
+            causes.append(
+                (
+                    f"drift-report-{report.id}",
+                    "monitoring " + "; ".join(report.drift_reasons),
+                )
+            )
     minimum = env_int(os.environ, "FITSENSE_RETRAIN_MIN_NEW_RECORDS", 200, 1, 10_000_000)
     since = _since(cursor, url)
     fresh = consented_activity_since(url, since)
@@ -94,7 +103,8 @@ def retraining_sensor(
         )
         return dg.SensorResult(
             skip_reason=f"nothing to do: latest report {report.id if report else '-'} "
-            f"model quality {'decayed' if report and report.decayed else 'healthy'}, {fresh} "
+            f"model quality {'decayed' if report and report.decayed else 'healthy'}, "
+            f"drift {report.drift.get('status', '-') if report else '-'}, {fresh} "
             f"new consented records (< {minimum}){serving}",
             cursor=json.dumps(cursor),
         )
