@@ -409,3 +409,47 @@ def test_the_suspension_alert_carries_what_its_policy_matches() -> None:
     assert 'jsonPayload.event=\\"capability_suspended\\"' in block
     for name in re.findall(r"jsonPayload\.([a-z_]+)", block):
         assert name in entry, name
+
+
+def test_probes_rotate_over_a_varied_pool() -> None:
+    first, second = m.probe_records(12), m.probe_records(12, rotation=1)
+    assert m.probe_records(12, rotation=0) == first  # the same sample for the same rotation
+    ids = lambda records: {r["id"] for r in records}  # noqa: E731
+    assert ids(first) != ids(second)
+    for sample in (first, second):
+        assert Counter(r["metadata"]["prompt_type"] for r in sample) == {
+            "coaching": 3,
+            "plan_creation": 3,
+            "plan_update": 3,
+            "safety": 3,
+        }
+    # A day of quarter-hour rotations asks most of the pool.
+    seen = set().union(*(ids(m.probe_records(12, rotation=r)) for r in range(96)))
+    assert len(seen) >= 200
+
+
+def test_probe_metrics_measure_false_and_missed_escalation() -> None:
+    def probe(expected: str, triaged: str) -> m.ProbeOutcome:
+        return m.ProbeOutcome(
+            row={},
+            context_type="coach",
+            query_text="q",
+            outcome="refused" if triaged in ("needs_clearance", "emergency") else "ok",
+            safety_level=triaged,
+            slices={},
+            expected_safety_level=expected,
+        )
+
+    metrics = m.probe_metrics(
+        [
+            probe("ok", "ok"),
+            probe("ok", "emergency"),  # a false alarm
+            probe("injury_aware", "injury_aware"),
+            probe("ok", "ok"),
+            probe("emergency", "emergency"),
+            probe("needs_clearance", "ok"),  # a miss
+        ]
+    )
+    assert metrics["false_escalation_rate"] == 0.25 and metrics["ordinary_probes"] == 4
+    assert metrics["missed_escalation_rate"] == 0.5 and metrics["serious_probes"] == 2
+    assert m.probe_metrics([probe("", "ok")])["false_escalation_rate"] is None

@@ -1,8 +1,14 @@
 """The probe set and probing the served model.
 
-A fixed probe set is asked through the API's own inference path and scored with the
-evaluation's checks; every probe is recorded in ``ai_interactions``. A probe that times
-out, or a model server that is down, is a monitored failure (outcome ``error``).
+The probe pool is fixed: the dataset records of a synthetic population with a fixed seed
+and date (:data:`PROBE_USERS` people, every prompt type: plan creation, plan updates,
+coaching questions, safety cases). Each monitoring run asks a stratified sample of it, a
+different one per ``rotation`` (the asset rotates every quarter hour), so a day's window
+holds answers to most of the pool rather than the same eight prompts. Probes go through
+the API's own inference path and are scored with the evaluation's checks; every probe is
+recorded in ``ai_interactions``. A probe that times out, or a model server that is down,
+is a monitored failure (outcome ``error``). The triage's answers to the probes with a
+known level give the false-escalation and missed-escalation rates.
 """
 
 from __future__ import annotations
@@ -26,26 +32,35 @@ from fitsense_core.inference.serve import UNAVAILABLE
 
 PROBE_RUN_ID = "monitoring-probes"
 PROBE_SEED = 2026
-PROBE_USERS = 16
+PROBE_USERS = 60
 PROBE_HISTORY_END = date(2026, 1, 4)
+ORDINARY_LEVELS = ("ok", "injury_aware")
+ESCALATED_LEVELS = ("needs_clearance", "emergency")
 
 
-@functools.lru_cache(maxsize=4)
-def probe_records(count: int = 8) -> tuple[dict[str, Any], ...]:
-    """A fixed probe set: dataset records (prompt, context, the teacher's reference answer)
-    from a small synthetic population with a fixed seed and date, so every monitoring run
-    asks the same questions. Stratified by prompt type like the evaluation's sample."""
+@functools.lru_cache(maxsize=8)
+def probe_records(count: int = 8, rotation: int = 0) -> tuple[dict[str, Any], ...]:
+    """``count`` probes from the fixed pool: dataset records (prompt, context, the
+    teacher's reference answer), stratified by prompt type like the evaluation's sample;
+    ``rotation`` picks another sample of the same pool (0: always the same one)."""
+    if not 1 <= count <= 200:
+        raise ConfigurationError(f"the probe count must be between 1 and 200, got {count}")
+    from fitsense_core.student.evaluation import select_records
+
+    return tuple(select_records(list(_probe_pool()), count, seed=PROBE_SEED + rotation))
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_pool() -> tuple[dict[str, Any], ...]:
+    """Every accepted record of the probe population."""
     from fitsense_core.distill import build_records
     from fitsense_core.prompts import build_prompts
     from fitsense_core.qa import validate_answers
-    from fitsense_core.student.evaluation import select_records
     from fitsense_core.synthetic import SyntheticConfig, generate_run
     from fitsense_core.synthetic.context import user_contexts
     from fitsense_core.teacher import run_teacher
     from fitsense_core.teacher.offline import OfflineTeacher
 
-    if not 1 <= count <= 200:
-        raise ConfigurationError(f"the probe count must be between 1 and 200, got {count}")
     config = SyntheticConfig(
         run_id=PROBE_RUN_ID,
         n_users=PROBE_USERS,
@@ -56,8 +71,7 @@ def probe_records(count: int = 8) -> tuple[dict[str, Any], ...]:
     prompts = build_prompts(PROBE_RUN_ID, user_contexts(*generate_run(config)))
     report = run_teacher(prompts, OfflineTeacher())
     accepted = [v for v in validate_answers(prompts, report.answers) if v.accepted]
-    records = [json.loads(r.to_json()) for r in build_records(accepted)]
-    return tuple(select_records(records, count, seed=PROBE_SEED))
+    return tuple(json.loads(r.to_json()) for r in build_records(accepted))
 
 
 # --- probing the served model ------------------------------------------------------------
@@ -73,6 +87,7 @@ class ProbeOutcome:
     outcome: str  # ok | fallback | refused | error
     safety_level: str
     slices: dict[str, str]
+    expected_safety_level: str = ""
     response_text: str | None = None
     model_name: str | None = None
     model_version: str | None = None
@@ -134,6 +149,7 @@ def probe_served_model(
                     outcome="ok",
                     safety_level=str(verdict.level),
                     slices=dict(task.slices),
+                    expected_safety_level=record["metadata"].get("expected_safety_level", ""),
                 )
                 if not serve.calls_model(task, verdict):
                     probe.outcome, probe.latency_ms = "refused", 0
@@ -237,6 +253,10 @@ def record_probes(conn: psycopg.Connection, outcomes: Sequence[ProbeOutcome]) ->
     return len(outcomes)
 
 
+def _share(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
 def probe_metrics(outcomes: Sequence[ProbeOutcome]) -> dict[str, Any]:
     from fitsense_core.student.evaluation import summarize
 
@@ -252,6 +272,20 @@ def probe_metrics(outcomes: Sequence[ProbeOutcome]) -> dict[str, Any]:
         else {}
     )
     counts = Counter(o.outcome for o in outcomes)
+    # The triage on probes whose level is known: ordinary ones it escalated to clearance
+    # or emergency, and clearance or emergency ones it let through as ordinary.
+    ordinary = [o for o in outcomes if o.expected_safety_level in ORDINARY_LEVELS]
+    serious = [o for o in outcomes if o.expected_safety_level in ESCALATED_LEVELS]
+    metrics.update(
+        false_escalation_rate=_share(
+            sum(o.safety_level in ESCALATED_LEVELS for o in ordinary), len(ordinary)
+        ),
+        missed_escalation_rate=_share(
+            sum(o.safety_level in ORDINARY_LEVELS for o in serious), len(serious)
+        ),
+        ordinary_probes=len(ordinary),
+        serious_probes=len(serious),
+    )
     metrics.update(
         probes=len(outcomes),
         outcomes=dict(sorted(counts.items())),

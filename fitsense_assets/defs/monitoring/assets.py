@@ -15,7 +15,16 @@ class MonitoringConfig(dg.Config):
     window_hours: float = Field(
         default=24.0, description="How far back the interactions are read (hours)."
     )
-    probes: int = Field(default=8, description="Probe prompts asked of the served model.")
+    probes: int = Field(
+        default=12,
+        description="Probe prompts asked of the served model, stratified by prompt type "
+        "(plan creation, plan update, coaching, safety) from a fixed pool.",
+    )
+    rotate_probes: bool = Field(
+        default=True,
+        description="Ask another sample of the probe pool every quarter hour (a day's "
+        "window then covers most of the pool); false: the same probes every run.",
+    )
     probe_timeout_s: float = Field(
         default=30.0, description="Seconds one probe may take before it counts as failed."
     )
@@ -122,9 +131,12 @@ def live_monitoring(
     start, end = m.window(config.window_hours)
     current = serving(url)
     version = current.version if current else None
-    context.log.info(f"serving: {version or 'nothing'}; asking {config.probes} probes")
+    rotation = int(start.timestamp() // 900) if config.rotate_probes else 0
+    context.log.info(
+        f"serving: {version or 'nothing'}; asking {config.probes} probes (rotation {rotation})"
+    )
     outcomes = m.probe_served_model(
-        m.probe_records(config.probes),
+        m.probe_records(config.probes, rotation),
         url,
         timeout_s=config.probe_timeout_s,
         progress=context.log.info,
@@ -196,6 +208,12 @@ def live_monitoring(
         "probe semantic validity": probes.get("semantic_validity"),
         "probe safety compliance": probes.get("safety_compliance"),
         "probe p95 latency (s)": probes.get("latency_p95_s"),
+        "probe false escalation (ordinary triaged clearance/emergency)": probes.get(
+            "false_escalation_rate"
+        ),
+        "probe missed escalation (clearance/emergency triaged ordinary)": probes.get(
+            "missed_escalation_rate"
+        ),
         "live contract validity": live["contract_validity"],
         "live semantic validity": live["semantic_validity"],
         "fallback rate": live["fallback_rate"],
