@@ -288,3 +288,24 @@ def write_dataset(
 def read_split(store: ArtifactStore, run_id: str, split: str) -> list[dict[str, Any]]:
     data = store.read_bytes(*layout.distillation_split(run_id, split))
     return [json.loads(line) for line in data.decode().splitlines() if line.strip()]
+
+
+def consented_held_out(store: ArtifactStore, run_id: str, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` test-split records of real people who opted in: requests people
+    actually made, held out of training by their stable split, for the evaluation to
+    report on their own. The ones a person rated thumbs-down come first (they are what
+    the served model got wrong), then by id."""
+    if limit <= 0 or not store.exists(*layout.distillation_split(run_id, "test")):
+        return []
+
+    def rating(record: dict[str, Any]) -> str | None:
+        origin = json.loads(record["metadata"].get("context_json") or "{}").get("origin") or {}
+        return (origin.get("feedback") or {}).get("rating")
+
+    real = [
+        r
+        for r in read_split(store, run_id, "test")
+        if str(r["metadata"].get("user_id", "")).startswith(PSEUDONYM_PREFIX)
+    ]
+    real.sort(key=lambda r: (rating(r) != "down", r["id"]))
+    return [dict(r, rated_down=rating(r) == "down") for r in real[:limit]]

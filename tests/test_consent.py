@@ -603,3 +603,32 @@ def test_anonymized_profile_keeps_only_what_prompts_use() -> None:
     assert anonymous.athlete() == profile.athlete()
     minor = anonymized_profile(UserProfile(**{**profile.__dict__, "age": 15}), key)
     assert minor.is_minor and minor.age_band == "under_18"
+
+
+def test_real_peoples_held_out_requests_reach_the_evaluation_thumbs_down_first(
+    tmp_path: Path,
+) -> None:
+    from fitsense_core import layout
+    from fitsense_core.distill import consented_held_out
+
+    def record(rid: str, user: str, rating: str | None) -> dict:
+        origin = {"source": "consented", "feedback": {"rating": rating, "count": 1}}
+        context = {"origin": origin} if user.startswith(PSEUDONYM_PREFIX) else {}
+        return {"id": rid, "metadata": {"user_id": user, "context_json": json.dumps(context)}}
+
+    store = ArtifactStore(str(tmp_path))
+    assert consented_held_out(store, "r1", 10) == []  # no dataset yet
+    rows = [
+        record("a", "synthetic-person", None),
+        record("b", f"{PSEUDONYM_PREFIX}k1", "up"),
+        record("c", f"{PSEUDONYM_PREFIX}k2", "down"),
+        record("d", f"{PSEUDONYM_PREFIX}k1", None),
+    ]
+    store.write_bytes(
+        "\n".join(json.dumps(r) for r in rows).encode(), *layout.distillation_split("r1", "test")
+    )
+    held = consented_held_out(store, "r1", 10)
+    assert [r["id"] for r in held] == ["c", "b", "d"]
+    assert [r["rated_down"] for r in held] == [True, False, False]
+    assert [r["id"] for r in consented_held_out(store, "r1", 1)] == ["c"]
+    assert consented_held_out(store, "r1", 0) == []

@@ -31,7 +31,9 @@ from fitsense_assets.definitions import defs
 from fitsense_assets.defs.monitoring.sensors import TRIGGER, retraining_sensor
 from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
+from fitsense_core import layout
 from fitsense_core import monitoring as m
+from fitsense_core.artifacts import ArtifactStore
 from fitsense_core.inference.serve import OFF_TOPIC
 from fitsense_core.migrations import migrate
 from fitsense_core.student import registry, suspensions
@@ -41,7 +43,15 @@ from tests.model_fixtures import register_test_version
 CHAMPION = "loop-champion-0001"
 TINY_RUN = {
     "synthetic_users": {
-        "config": {"n_users": 30, "seed": 5, "history_days": 30, "history_end": "2026-10-31"}
+        # The people from the seed alone (the run id is a timestamp): with 30 people a
+        # random draw can miss the split shares the dataset check demands.
+        "config": {
+            "n_users": 30,
+            "seed": 3,
+            "fresh_people_per_run": False,
+            "history_days": 30,
+            "history_end": "2026-10-31",
+        }
     },
     "student_model": {
         "config": {
@@ -177,8 +187,25 @@ def test_a_quality_decay_retrains_once_and_the_gate_decides(
         print(f"sensor: requested {request.partition_key}: {request.tags['fitsense/reason']}")
         assert not _tick(instance, loop, fired.cursor).run_requests  # once
 
-        # 3. The run executes, as the daemon would launch it (same partition and tags).
+        # It targets what decayed: twice the coaching prompts, and the evaluation reports
+        # coach replies on their own.
+        assert json.loads(request.tags["fitsense/focus"])["capabilities"] == ["coach_reply"]
+        ops = request.run_config["ops"]
+        assert ops["prompts"]["config"]["focus_prompt_types"] == ["coaching"]
+        assert ops["student_evaluation"]["config"]["focus_capabilities"] == ["coach_reply"]
+
+        # 3. The run executes, as the daemon would launch it (same partition, tags and run
+        # config; the tiny budget on top).
         instance.add_dynamic_partitions(run_partitions.name, [request.partition_key])
+        run_config = {
+            op: {
+                "config": {
+                    **ops.get(op, {}).get("config", {}),
+                    **TINY_RUN.get(op, {}).get("config", {}),
+                }
+            }
+            for op in {*ops, *TINY_RUN}
+        }
         result = (
             defs()
             .resolve_job_def("pipeline")
@@ -186,10 +213,21 @@ def test_a_quality_decay_retrains_once_and_the_gate_decides(
                 instance=instance,
                 partition_key=request.partition_key,
                 tags=request.tags,
-                run_config={"ops": TINY_RUN},
+                run_config={"ops": run_config},
                 raise_on_error=False,
             )
         )
+        store = ArtifactStore(str(loop.artifacts))
+        prompts = store.read_tables(*layout.teacher_prompts(request.partition_key))
+        assert prompts.meta["focus"]["prompt_types"] == ["coaching"]
+        by_type = prompts.tables["prompts"]["prompt_type"].value_counts().to_dict()
+        assert by_type["coaching"] >= 2 * by_type["plan_creation"] * 2
+        evaluation = store.read_json(*layout.evaluation_report(request.partition_key))
+        assert evaluation["focus"]["capabilities"]["coach_reply"]["student"]["prompts"] >= 1
+        # Nobody here opted in, and the report says so rather than showing nothing.
+        assert evaluation["consented_held_out"]["prompts"] == 0
+        assert "no test-split request" in evaluation["consented_held_out"]["note"]
+
         # 4. The gate decided; serving follows its decision.
         challenger = next(
             v for v in registry.list_versions(loop.url) if v.run_id == request.partition_key

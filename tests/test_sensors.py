@@ -3,6 +3,7 @@ declarative automation that keeps the derived assets fresh."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -20,6 +21,7 @@ def _report(
     reasons: list[str],
     serving: list[str] | None = None,
     drift: dict | None = None,
+    live: dict | None = None,
 ) -> int:
     now = datetime.now(UTC)
     report = m.MonitoringReport(
@@ -27,7 +29,7 @@ def _report(
         window_end=now,
         model_version=None,
         probes={"probes": 8},
-        live={"requests": 30},
+        live=live or {"requests": 30},
         drift=drift or {"status": "stable"},
         thresholds=m.Thresholds(),
         decay_reasons=reasons,
@@ -120,6 +122,80 @@ def test_broad_drift_requests_a_run_and_a_warning_alone_does_not(
     fired = _tick(instance, fresh_migrated_db, warned.cursor)
     assert [r.run_key for r in fired.run_requests] == [f"drift-report-{report_id}"]
     assert fired.run_requests[0].tags["fitsense/reason"] == f"monitoring {reason}"
+
+
+def test_a_run_targets_what_decayed_and_what_drifted(
+    fresh_migrated_db: str, instance, monkeypatch
+) -> None:
+    monkeypatch.setenv("FITSENSE_RETRAIN_MIN_NEW_RECORDS", "1000")
+    start = _tick(instance, fresh_migrated_db, None)
+    _report(
+        fresh_migrated_db,
+        ["model answers refused by the checks 60% > 5% (live, 30 requests)"],
+        live={"requests": 30, "capability_breaches": {"coach_reply": "live acceptance 40%"}},
+        drift={
+            "status": "drift",
+            "retrain_reason": "drift: age_band PSI 1.20 > 0.5 (240 requests from 31 people)",
+            "slices": {
+                "age_band": {
+                    "psi": 1.2,
+                    "training": {"18-29": 0.4, "30-44": 0.4, "65+": 0.2},
+                    "live": {"18-29": 0.1, "30-44": 0.2, "65+": 0.7},
+                },
+                "goal": {"psi": 0.1, "training": {"strength": 1.0}, "live": {"strength": 1.0}},
+            },
+        },
+    )
+    [request] = _tick(instance, fresh_migrated_db, start.cursor).run_requests
+    focus = json.loads(request.tags["fitsense/focus"])
+    assert focus == {
+        "capabilities": ["coach_reply"],
+        "prompt_types": ["coaching"],
+        "slices": {"age_band": "65+"},
+    }
+    prompts = request.run_config["ops"]["prompts"]["config"]
+    assert prompts == {
+        "focus_prompt_types": ["coaching"],
+        "focus_slices": {"age_band": "65+"},
+        "focus_factor": 2,
+    }
+    evaluation = request.run_config["ops"]["student_evaluation"]["config"]
+    assert evaluation == {
+        "focus_capabilities": ["coach_reply"],
+        "focus_slices": {"age_band": "65+"},
+    }
+    # The config is valid for the pipeline job as it stands.
+    job = defs().resolve_job_def("pipeline")
+    assert dg.validate_run_config(job, request.run_config)
+
+
+def test_a_decay_of_plan_validity_targets_the_plan_capabilities() -> None:
+    from fitsense_core.monitoring.focus import focus_run_config, retraining_focus
+
+    now = datetime.now(UTC)
+    report = m.MonitoringReport(
+        window_start=now,
+        window_end=now,
+        model_version="v1",
+        probes={},
+        live={},
+        drift={"status": "drift", "slices": {"age_band": {"psi": 0.3}}},  # a warning only
+        thresholds=m.Thresholds(),
+        decay_reasons=["semantic validity 70% < 90% (probes)"],
+    )
+    focus = retraining_focus(report)
+    assert focus["capabilities"] == ["plan_creation", "plan_update", "plan_adaptation"]
+    assert focus["prompt_types"] == ["plan_creation", "plan_update"] and focus["slices"] == {}
+    healthy = m.MonitoringReport(
+        window_start=now,
+        window_end=now,
+        model_version="v1",
+        probes={},
+        live={},
+        drift={},
+        thresholds=m.Thresholds(),
+    )
+    assert focus_run_config(retraining_focus(healthy)) == {}
 
 
 def test_no_second_run_while_a_retraining_run_is_in_progress(
@@ -255,3 +331,47 @@ def test_derived_assets_follow_new_teacher_answers_once_blocking_checks_pass(
             defs=loaded, instance=instance, cursor=followed.cursor
         )
         assert not _requested(blocked) & QA
+
+
+def test_the_focus_weights_prompt_types_and_people() -> None:
+    from fitsense_assets.defs.teacher.assets import PromptsConfig
+
+    plain = PromptsConfig()
+    assert plain.mix() == {
+        "plan_creation": 1,
+        "plan_update": 2,
+        "coaching": 2,
+        "safety": 1,
+    }
+    focused = PromptsConfig(focus_prompt_types=["coaching"], focus_slices={"age_band": "65+"})
+    assert focused.mix() == {"plan_creation": 1, "plan_update": 2, "coaching": 4, "safety": 1}
+    assert focused.focus_mix() == {"plan_creation": 2, "plan_update": 4, "coaching": 4, "safety": 2}
+    assert PromptsConfig(focus_prompt_types=["coaching"], focus_factor=50).mix()["coaching"] == 10
+    with pytest.raises(ValueError, match="unknown focus prompt types"):
+        PromptsConfig(focus_prompt_types=["poems"]).mix()
+
+
+def test_the_evaluation_reports_the_focus_on_its_own() -> None:
+    from fitsense_core.student.evaluation import focus_report
+
+    rows = [
+        {
+            "system": s,
+            "capability": c,
+            "age_band": a,
+            "prompt_type": "coaching",
+            "reply_accepted": ok,
+        }
+        for s in ("student", "champion")
+        for c, a, ok in (
+            ("coach_reply", "65+", s == "student"),
+            ("coach_reply", "30-44", True),
+            ("plan_creation", "65+", True),
+        )
+    ]
+    assert focus_report(rows) == {}
+    report = focus_report(rows, ["coach_reply"], {"age_band": "65+"})
+    assert report["capabilities"]["coach_reply"]["student"]["prompts"] == 2
+    assert report["slices"]["age_band=65+"]["champion"]["prompts"] == 2
+    assert report["capabilities"]["coach_reply"]["student"]["reply_acceptance"] == 1.0
+    assert report["capabilities"]["coach_reply"]["champion"]["reply_acceptance"] == 0.5

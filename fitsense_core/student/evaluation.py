@@ -872,6 +872,39 @@ def slice_report(
     }
 
 
+def focus_report(
+    rows: list[dict[str, Any]],
+    capabilities: Sequence[str] = (),
+    slices: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """What a retraining run targeted, on its own: every system's summary on the focus
+    capabilities' prompts and on the focus slice's people (``monitoring.focus``), so the
+    report answers "did the retrained model fix what decayed" before the overall figures.
+    Empty when the run had no focus."""
+    slices = dict(slices or {})
+    if not capabilities and not slices:
+        return {}
+    systems = sorted({r["system"] for r in rows})
+
+    def per_system(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            name: {**summarize(of), "prompts": len(of)}
+            for name in systems
+            if (of := [r for r in items if r["system"] == name])
+        }
+
+    report: dict[str, Any] = {"capabilities": {}, "slices": {}}
+    for capability in capabilities:
+        report["capabilities"][capability] = per_system(
+            [r for r in rows if r.get("capability") == capability]
+        )
+    for dim, value in slices.items():
+        report["slices"][f"{dim}={value}"] = per_system(
+            [r for r in rows if str(r.get(dim)) == value]
+        )
+    return report
+
+
 MIN_BIAS_PEOPLE = 10
 
 

@@ -21,7 +21,7 @@ from fitsense_assets.partitions import run_partitions
 from fitsense_assets.resources import AppDatabaseResource, ArtifactStoreResource
 from fitsense_assets.stages import current_student
 from fitsense_core import layout
-from fitsense_core.distill import read_split
+from fitsense_core.distill import consented_held_out, read_split
 from fitsense_core.settings import Settings
 from fitsense_core.student.golden import GOLDEN_SET_VERSION
 
@@ -47,6 +47,21 @@ class EvaluationConfig(dg.Config):
     seed: int = Field(default=7, description="Seed of the prompt sample and random-valid plans.")
     compare_champion: bool = Field(
         default=True, description="Evaluate the serving version (the champion) as well."
+    )
+    consented_prompts: int = Field(
+        default=40,
+        description="Test-split requests of real people who opted in (thumbs-down first) that "
+        "the student and the champion also answer, reported apart from the gate (0: none).",
+    )
+    focus_capabilities: list[str] = Field(
+        default=[],
+        description="Capabilities a retraining run targets (the retraining sensor sets "
+        "them): reported on their own in the report's focus section.",
+    )
+    focus_slices: dict[str, str] = Field(
+        default={},
+        description="A slice a retraining run targets (e.g. {'age_band': '65+'}): reported on "
+        "its own in the report's focus section.",
     )
     reuse_generations: bool = Field(
         default=True,
@@ -164,6 +179,7 @@ def student_evaluation(
         DETERMINISTIC_BY_CONSTRUCTION,
         SYSTEMS,
         EvalConfig,
+        focus_report,
         gate_table,
         generations_cache_key,
         metrics_table,
@@ -232,6 +248,9 @@ def student_evaluation(
     base_gguf = _base_gguf(store, run_id)
     models.append(("base", base_gguf, file_sha256(base_gguf), codebook))
 
+    consented = consented_held_out(store, run_id, config.consented_prompts)
+    rated_down = {r["id"] for r in consented if r["rated_down"]}
+    held_rows: list[dict] = []
     rows: list[dict] = []
     files: dict[str, dict] = {}
     for name, gguf, sha, model_codebook in models:
@@ -261,6 +280,17 @@ def student_evaluation(
                 progress=context.log.info,
                 cache=cache,
             )
+            if consented and name in ("student", "champion"):
+                held_rows += run_system(
+                    name,
+                    consented,
+                    model_codebook,
+                    generate,
+                    eval_config,
+                    backend=CONSTRAINED,
+                    progress=context.log.info,
+                    cache={},
+                )
         hits = sum(1 for r in system_rows if r.get("cached"))
         asked = sum(1 for r in system_rows if r.get("model_called"))
         if parts is not None:
@@ -288,6 +318,23 @@ def student_evaluation(
     bias = slice_report([r for r in rows if r["system"] == "student"])
     bias_by_people = people_bias_report([r for r in rows if r["system"] == "student"])
     gate = promotion_gate(rows, champion_absent=absent.get("champion", "no version serves"))
+    focus = focus_report(rows, config.focus_capabilities, config.focus_slices)
+    held_out = {
+        "prompts": len(consented),
+        "rated_down": len(rated_down),
+        "by_system": {
+            name: summarize(of)
+            for name in ("student", "champion")
+            if (of := [r for r in held_rows if r["system"] == name])
+        },
+        "rated_down_by_system": {
+            name: summarize(of)
+            for name in ("student", "champion")
+            if (of := [r for r in held_rows if r["system"] == name and r["id"] in rated_down])
+        },
+    }
+    if not consented:
+        held_out["note"] = "no test-split request of a consenting person in this run"
     report = {
         "run_id": run_id,
         "version": version,
@@ -300,6 +347,8 @@ def student_evaluation(
         "summary": summary,
         "bias": bias,
         "bias_by_people": bias_by_people,
+        "focus": focus,
+        "consented_held_out": held_out,
         "gate": gate,
         "reply_samples": {
             name: reply_samples(rows, name) for name in ("student", "champion", "base")
@@ -356,6 +405,17 @@ def student_evaluation(
             "gate_failures": dg.MetadataValue.json(gate["failures"]),
             "student": dg.MetadataValue.json(
                 {k: v for k, v in summary["student"].items() if not isinstance(v, dict)}
+            ),
+            "focus": dg.MetadataValue.json(focus or {"none": "this run targeted nothing"}),
+            "consented_held_out": dg.MetadataValue.json(
+                {
+                    "prompts": held_out["prompts"],
+                    "rated_down": held_out["rated_down"],
+                    **{
+                        name: {k: v for k, v in m.items() if not isinstance(v, dict)}
+                        for name, m in held_out["by_system"].items()
+                    },
+                }
             ),
             "bias_flags": len(bias["flags"]),
             "slices_that_differ": dg.MetadataValue.json(

@@ -6,7 +6,10 @@ monitoring asset raises an alert for them instead.
 
 Its cursor remembers the last monitoring report it judged and since when it counts new
 data, and every run it requests has a run key naming its cause, so one cause never
-starts two runs. The cause is on the run as the ``fitsense/reason`` tag.
+starts two runs. The cause is on the run as the ``fitsense/reason`` tag; what a run caused
+by a report should target (``monitoring.focus``: the decayed capabilities, the drifted
+slice) is its ``fitsense/focus`` tag and its run config (more prompts of that kind, the
+evaluation's focus section).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def retraining_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     from fitsense_core.consented import consented_activity_since
     from fitsense_core.monitoring import latest_report
+    from fitsense_core.monitoring.focus import focus_run_config, retraining_focus
 
     cursor = json.loads(context.cursor) if context.cursor else {}
     url = app_database.resolved_url()
@@ -119,16 +123,31 @@ def retraining_sensor(
         cursor["data_since"] = now.isoformat()
     partition = f"retrain-{now:%Y%m%d-%H%M%S}"
     reason = "; ".join(r for _, r in causes)
-    context.log.info(f"requesting pipeline run {partition}: {reason}")
+    # A run caused by the report targets what decayed or drifted (monitoring.focus).
+    focus = (
+        retraining_focus(report)
+        if report is not None and any(not k.startswith("new-data-") for k, _ in causes)
+        else {}
+    )
+    context.log.info(
+        f"requesting pipeline run {partition}: {reason}"
+        + (f"; focus {json.dumps(focus, sort_keys=True)}" if focus_run_config(focus) else "")
+    )
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key="+".join(key for key, _ in causes),
                 partition_key=partition,
+                run_config=focus_run_config(focus),
                 tags={
                     "fitsense/run_id": partition,
                     "fitsense/trigger": TRIGGER,
                     "fitsense/reason": reason[:1000],
+                    **(
+                        {"fitsense/focus": json.dumps(focus, sort_keys=True)[:1000]}
+                        if focus_run_config(focus)
+                        else {}
+                    ),
                 },
             )
         ],

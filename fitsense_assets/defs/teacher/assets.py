@@ -32,7 +32,7 @@ from fitsense_core.consented import (
     origin_counts,
 )
 from fitsense_core.errors import DataValidationError
-from fitsense_core.prompts import Prompt, build_prompts
+from fitsense_core.prompts import Prompt, build_prompts, slice_tags
 from fitsense_core.synthetic import TableSet
 from fitsense_core.synthetic.context import user_contexts
 from fitsense_core.teacher import TeacherRunReport, run_teacher
@@ -129,14 +129,45 @@ class PromptsConfig(dg.Config):
         description="Add the anonymized requests of people who opted in to training use "
         "(consented_interactions) next to the synthetic prompts; false: synthetic only.",
     )
+    focus_prompt_types: list[str] = Field(
+        default=[],
+        description="Prompt types asked focus_factor times as often (a retraining run "
+        "targets the capability that decayed; the retraining sensor sets it).",
+    )
+    focus_slices: dict[str, str] = Field(
+        default={},
+        description="People in this slice (e.g. {'age_band': '65+'}) are asked focus_factor "
+        "times as many prompts (a retraining run targets the slice that drifted).",
+    )
+    focus_factor: int = Field(default=2, description="How much more the focus is asked (1-5).")
 
-    def mix(self) -> dict[str, int]:
-        return {
+    def _base_mix(self) -> dict[str, int]:
+        mix = {
             "plan_creation": self.plan_creation,
             "plan_update": self.plan_update,
             "coaching": self.coaching,
             "safety": self.safety,
         }
+        unknown = set(self.focus_prompt_types) - set(mix)
+        if unknown:
+            raise ValueError(f"unknown focus prompt types: {sorted(unknown)}")
+        return mix
+
+    def _factor(self) -> int:
+        return max(1, min(5, self.focus_factor))
+
+    def mix(self) -> dict[str, int]:
+        """Prompts per person: the focus types ``focus_factor`` times as many."""
+        factor = self._factor()
+        return {
+            t: n * factor if t in self.focus_prompt_types else n
+            for t, n in self._base_mix().items()
+        }
+
+    def focus_mix(self) -> dict[str, int]:
+        """Prompts per person in the focus slices: every type ``focus_factor`` times."""
+        factor = self._factor()
+        return {t: n * factor for t, n in self._base_mix().items()}
 
 
 @dg.asset(
@@ -161,7 +192,29 @@ def prompts(
     store = artifact_store.store()
     run_id = context.partition_key
     contexts = user_contexts(*(read_synthetic(store, run_id, s) for s in SYNTHETIC_STAGES))
-    built = build_prompts(run_id, contexts, config.mix())
+    in_focus = {
+        user_id
+        for user_id, ctx in contexts.items()
+        if config.focus_slices
+        and all(
+            slice_tags(ctx.profile, "").get(dim) == value
+            for dim, value in config.focus_slices.items()
+        )
+    }
+    built = build_prompts(
+        run_id, {u: c for u, c in contexts.items() if u not in in_focus}, config.mix()
+    )
+    if in_focus:
+        built += build_prompts(
+            run_id, {u: c for u, c in contexts.items() if u in in_focus}, config.focus_mix()
+        )
+        built.sort(key=lambda p: (p.user_id, p.prompt_id))
+    focus = {
+        "prompt_types": list(config.focus_prompt_types),
+        "slices": dict(config.focus_slices),
+        "factor": config.focus_factor,
+        "people_in_focus_slices": len(in_focus),
+    }
     if config.include_consented:
         built += read_consented_prompts(store, run_id)
     origins = origin_counts(built)
@@ -172,6 +225,7 @@ def prompts(
             {
                 "run_id": run_id,
                 "mix": config.mix(),
+                "focus": focus,
                 "include_consented": config.include_consented,
                 "origins": origins,
             },
@@ -187,6 +241,7 @@ def prompts(
         metadata={
             "dagster/row_count": len(frame),
             "people": len(contexts),
+            "focus": dg.MetadataValue.json(focus),
             "by_source": dg.MetadataValue.json(origins),
             "by_prompt_type": dg.MetadataValue.json(frame["prompt_type"].value_counts().to_dict()),
             "by_expected_safety_level": dg.MetadataValue.json(
