@@ -278,9 +278,38 @@ def test_monitoring_probes_judge_and_serve_through_the_same_path(
             "hurts stops there.",
             serve.OFF_TOPIC,
         ),
+        (
+            # Read through the API: the base model answered with its own prompt's lines.
+            "34 F intermediate | goals muscle_gain | 3 days x 60 min = 210 calories/day\n"
+            "recent: sleep -/-h kcal -/- trend -kg/wk sore - sessions -/wk\n"
+            "nutrition.protein-daily: Eat protein with every meal to build muscle well.\n"
+            "request: How much protein should I eat to build muscle?",
+            serve.NOT_PROSE,
+        ),
+        (
+            "Spread protein over your meals, about 1.6 g per kg a day.\n"
+            "request: How much protein should I eat to build muscle?",
+            serve.NOT_PROSE,
+        ),
         (GOOD_REPLY, None),
+        (
+            # Labels like these in ordinary prose are not the prompt.
+            "Recent research: about 1.6 g of protein per kg of body weight a day, spread over "
+            "your meals.\nNote: keep your training log so you can see progress week to week.",
+            None,
+        ),
     ],
-    ids=["json", "too-short", "clearance", "emergency", "off-topic", "answers"],
+    ids=[
+        "json",
+        "too-short",
+        "clearance",
+        "emergency",
+        "off-topic",
+        "prompt-echo",
+        "request-echo",
+        "answers",
+        "prose-with-labels",
+    ],
 )
 def test_the_reply_judge_refuses_what_does_not_answer(model_text, reason) -> None:
     """What the promoted student served with outcome ok, each refused by the judge."""

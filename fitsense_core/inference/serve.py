@@ -36,6 +36,7 @@ from fitsense_core.coach.answers import (
     answer_topic,
     safety_lead,
 )
+from fitsense_core.coach.knowledge_base import KB_TOPICS
 from fitsense_core.coach.plans import (
     create_plan,
     plan_intents,
@@ -79,6 +80,16 @@ _ALARM = re.compile(
     re.I,
 )
 MIN_REPLY_WORDS = 6
+# A line of the reply prompt (student.data.render_task) copied into the reply: its labels
+# (task, person, recent, fact <id>, current, log, request), a knowledge record's id used as
+# a label, or the person line's "| goals" field. Read through the API, the base model
+# answered "Is cardio going to kill my gains?" with its own prompt's person, recent and
+# request lines, and the judge accepted it.
+_PROMPT_ECHO = re.compile(
+    r"^\s*(?:task|person|recent|current|request|log \(rir[^)]*\)|fact [\w.-]+"
+    rf"|(?:{'|'.join(KB_TOPICS)})\.[a-z0-9-]+):|\|\s*goals\s",
+    re.IGNORECASE | re.MULTILINE,
+)
 UNAVAILABLE = "model unavailable"
 # The serving version did not pass this request's capability in its promotion gate: the
 # model is not asked and the knowledge-based coach answers (serve_plan / serve_reply with
@@ -441,6 +452,10 @@ def judge_reply(verdict: Triage, model_text: str | None, task: StudentTask) -> R
         return ReplyJudgement(shown, EMPTY_REPLY)
     if raw.lstrip()[:1] in "[{" or len(raw.split()) < MIN_REPLY_WORDS:
         return ReplyJudgement(shown, NOT_PROSE)
+    echo = _PROMPT_ECHO.search(raw)
+    if echo:
+        line = raw[raw.rfind("\n", 0, echo.start()) + 1 :].split("\n", 1)[0].strip()
+        return ReplyJudgement(shown, f"{NOT_PROSE}: it copies its prompt ({line[:60]!r})")
     if verdict.level in (SafetyLevel.OK, SafetyLevel.INJURY_AWARE) and _ALARM.search(raw):
         return ReplyJudgement(shown, ALARMING_REPLY)
     topic = _composed_topic(task)
