@@ -59,7 +59,7 @@ from fitsense_core.prompts import (
     render_sessions,
     slice_tags,
 )
-from fitsense_core.request_space import SPLITS
+from fitsense_core.request_space import split_of_hex
 from fitsense_core.safety import Triage, triage
 
 PSEUDONYM_PREFIX = "consented-"
@@ -148,14 +148,7 @@ def split_key(conn: psycopg.Connection) -> bytes:
 def stable_split(user_id: uuid.UUID | str, key: bytes) -> str:
     """train, val or test for a real person, at :data:`SPLITS` shares, by HMAC-SHA256 of
     the id under the stable ``key``: the same person lands in the same split every run."""
-    digest = hmac.new(key, f"split/{user_id}".encode(), hashlib.sha256).hexdigest()
-    u = int(digest[:15], 16) / 16**15
-    edge = 0.0
-    for name, share in SPLITS.items():
-        edge += share
-        if u < edge:
-            return name
-    return "test"
+    return split_of_hex(hmac.new(key, f"split/{user_id}".encode(), hashlib.sha256).hexdigest())
 
 
 def _pseudo_uuid(salt: bytes, *parts: object) -> str:

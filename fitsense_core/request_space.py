@@ -526,7 +526,12 @@ def profile_key(profile: UserProfile) -> str:
 
 def person_split(profile: UserProfile) -> str:
     """train, val or test by the stable profile hash, at the :data:`SPLITS` shares."""
-    u = int(_hash(SPLIT_SALT, profile_key(profile))[:15], 16) / 16**15
+    return split_of_hex(_hash(SPLIT_SALT, profile_key(profile)))
+
+
+def split_of_hex(digest: str) -> str:
+    """train, val or test for a hex digest read as a uniform draw, at :data:`SPLITS`."""
+    u = int(digest[:15], 16) / 16**15
     edge = 0.0
     for split, share in SPLITS.items():
         edge += share

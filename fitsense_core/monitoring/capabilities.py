@@ -28,6 +28,7 @@ from fitsense_core.inference.serve import (
     SUSPENDED,
     UNAVAILABLE,
 )
+from fitsense_core.student.registry import CAPABILITIES
 
 CAPABILITY_OF_CONTEXT = {
     "plan_generate": "plan_creation",
@@ -35,7 +36,7 @@ CAPABILITY_OF_CONTEXT = {
     "plan_adapt": "plan_adaptation",
     "coach": "coach_reply",
 }
-PLAN_CAPABILITIES = ("plan_creation", "plan_update", "plan_adaptation")
+PLAN_CAPABILITIES = tuple(c for c in CAPABILITIES if c != "coach_reply")
 # Fallbacks where the model gave no answer, or was not asked: not the model's quality.
 NOT_ANSWERED = (UNAVAILABLE, REQUEST_TOO_LONG, REQUEST_REFUSED, NOT_CAPABLE, SUSPENDED)
 Z_95 = 1.959964

@@ -253,7 +253,7 @@ def record_probes(conn: psycopg.Connection, outcomes: Sequence[ProbeOutcome]) ->
     return len(outcomes)
 
 
-def _share(numerator: int, denominator: int) -> float | None:
+def ratio(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
@@ -277,10 +277,10 @@ def probe_metrics(outcomes: Sequence[ProbeOutcome]) -> dict[str, Any]:
     ordinary = [o for o in outcomes if o.expected_safety_level in ORDINARY_LEVELS]
     serious = [o for o in outcomes if o.expected_safety_level in ESCALATED_LEVELS]
     metrics.update(
-        false_escalation_rate=_share(
+        false_escalation_rate=ratio(
             sum(o.safety_level in ESCALATED_LEVELS for o in ordinary), len(ordinary)
         ),
-        missed_escalation_rate=_share(
+        missed_escalation_rate=ratio(
             sum(o.safety_level in ORDINARY_LEVELS for o in serious), len(serious)
         ),
         ordinary_probes=len(ordinary),

@@ -44,6 +44,7 @@ from fitsense_core.inference.serve import (
     SUSPENDED,
     UNAVAILABLE,
 )
+from fitsense_core.monitoring.probes import ratio
 from fitsense_core.student.evaluation import percentile
 
 PLAN_CONTEXTS = ("plan_generate", "plan_update", "plan_adapt")
@@ -112,10 +113,6 @@ def window_rows(
         ).fetchall()
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    return round(numerator / denominator, 4) if denominator else None
-
-
 def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Outcome, validity, fallback, error and latency figures of the window's rows (user
     requests and probes together; ``users`` counts only people's requests)."""
@@ -173,16 +170,16 @@ def live_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             sorted(Counter(r["model_version"] or "(none)" for r in rows).items())
         ),
         "model_plans": len(plan_rows),
-        "contract_validity": _ratio(len(plan_rows) - invalid, len(plan_rows)),
-        "semantic_validity": _ratio(semantic_ok, len(plan_rows)),
-        "fallback_rate": _ratio(
+        "contract_validity": ratio(len(plan_rows) - invalid, len(plan_rows)),
+        "semantic_validity": ratio(semantic_ok, len(plan_rows)),
+        "fallback_rate": ratio(
             sum(1 for r in asked if r["outcome"] in ("fallback", "error")), len(asked)
         ),
-        "rejected_rate": _ratio(len(rejected), len(asked)),
-        "no_answer_rate": _ratio(len(no_answer), len(asked)),
+        "rejected_rate": ratio(len(rejected), len(asked)),
+        "no_answer_rate": ratio(len(no_answer), len(asked)),
         "not_capable": len(not_capable),
-        "error_rate": _ratio(sum(1 for r in answered if r["outcome"] == "error"), len(answered)),
-        "refusal_rate": _ratio(outcomes.get("refused", 0), len(rows)),
+        "error_rate": ratio(sum(1 for r in answered if r["outcome"] == "error"), len(answered)),
+        "refusal_rate": ratio(outcomes.get("refused", 0), len(rows)),
         "latency_p50_s": percentile(latencies, 0.5),
         "latency_p95_s": percentile(latencies, 0.95),
     }

@@ -129,25 +129,22 @@ def retraining_sensor(
         if report is not None and any(not k.startswith("new-data-") for k, _ in causes)
         else {}
     )
+    run_config = focus_run_config(focus)
+    focused = json.dumps(focus, sort_keys=True) if run_config else ""
     context.log.info(
-        f"requesting pipeline run {partition}: {reason}"
-        + (f"; focus {json.dumps(focus, sort_keys=True)}" if focus_run_config(focus) else "")
+        f"requesting pipeline run {partition}: {reason}" + (f"; focus {focused}" if focused else "")
     )
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key="+".join(key for key, _ in causes),
                 partition_key=partition,
-                run_config=focus_run_config(focus),
+                run_config=run_config,
                 tags={
                     "fitsense/run_id": partition,
                     "fitsense/trigger": TRIGGER,
                     "fitsense/reason": reason[:1000],
-                    **(
-                        {"fitsense/focus": json.dumps(focus, sort_keys=True)[:1000]}
-                        if focus_run_config(focus)
-                        else {}
-                    ),
+                    **({"fitsense/focus": focused[:1000]} if focused else {}),
                 },
             )
         ],
